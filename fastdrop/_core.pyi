@@ -1,0 +1,19 @@
+# Types of the private extension fastdrop._core (fastdrop/_core.pyx).
+import numpy as np
+
+BLOCK_ELEMENTS: int
+
+def simd_path() -> str: ...
+def threshold(p: float) -> int: ...
+def blocks(n: int) -> int: ...
+def philox4x32(counter: np.ndarray, key: np.ndarray, out: np.ndarray) -> None: ...
+def dropout(
+    x: np.ndarray,
+    out: np.ndarray,
+    mask: np.ndarray | None,
+    key: int,
+    offset: int,
+    threshold: int,
+    scale: float,
+) -> None: ...
+def mask(out: np.ndarray, n: int, key: int, offset: int, threshold: int, packed: bool) -> None: ...

@@ -1,0 +1,133 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
+"""Private bindings of the C core (src_c/fd_dropout.h). fastdrop.functional checks arguments.
+
+The cdef extern block below repeats src_c/fd_dropout.h: keep the two in step.
+"""
+import os
+
+cimport numpy as cnp
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
+
+cnp.import_array()
+
+# The C core takes int64 shapes and strides; npy_intp is that wide on every 64-bit platform.
+if sizeof(cnp.npy_intp) != 8:
+    raise ImportError("fastdrop needs a 64-bit platform (npy_intp of 8 bytes)")
+
+cdef extern from "fd_dropout.h" nogil:
+    ctypedef enum fd_status:
+        FD_OK
+    ctypedef enum fd_dtype:
+        FD_FLOAT16
+        FD_FLOAT32
+        FD_FLOAT64
+    ctypedef struct fd_bernoulli:
+        uint64_t key
+        uint64_t offset
+        uint64_t threshold
+    uint64_t FD_BLOCK_ELEMENTS
+    uint64_t fd_threshold(double p)
+    uint64_t fd_blocks(uint64_t n)
+    void fd_philox4x32_10_many(size_t n, const uint32_t *ctr, const uint32_t *key, uint32_t *out)
+    fd_status fd_dropout(fd_dtype dtype, const fd_bernoulli *rule, double scale, int ndim,
+                         const int64_t *shape, const void *x, const int64_t *x_strides,
+                         void *out, const int64_t *out_strides, uint8_t *mask)
+    fd_status fd_mask_bool(const fd_bernoulli *rule, uint64_t n, uint8_t *mask)
+    fd_status fd_mask_packed(const fd_bernoulli *rule, uint64_t n, uint8_t *packed)
+    fd_status fd_simd_select(const char *name)
+    const char *fd_simd_path()
+    const char *fd_simd_available()
+    const char *fd_status_message(fd_status status)
+
+BLOCK_ELEMENTS = FD_BLOCK_ELEMENTS
+
+
+cdef int check(fd_status status) except -1:
+    """The one place where a C status becomes a Python exception."""
+    if status != FD_OK:
+        raise RuntimeError(f"fastdrop C core: {fd_status_message(status).decode()}")
+    return 0
+
+
+def _select_path():
+    name = os.environ.get("FASTDROP_SIMD", "auto").strip().lower() or "auto"
+    if fd_simd_select(name.encode()) != FD_OK:
+        raise ImportError(
+            f"FASTDROP_SIMD={name!r} is not a kernel path this CPU runs; "
+            f"use 'auto' or one of: {fd_simd_available().decode()}"
+        )
+
+
+_select_path()
+
+
+def simd_path():
+    return fd_simd_path().decode()
+
+
+def threshold(double p):
+    return fd_threshold(p)
+
+
+def blocks(uint64_t n):
+    return fd_blocks(n)
+
+
+def philox4x32(cnp.ndarray counter, cnp.ndarray key, cnp.ndarray out):
+    """counter: C-contiguous uint32 (n, 4); key: uint32 (2,); out like counter."""
+    cdef size_t n = <size_t>(cnp.PyArray_SIZE(counter) // 4)
+    cdef const uint32_t *c = <const uint32_t *>cnp.PyArray_DATA(counter)
+    cdef const uint32_t *k = <const uint32_t *>cnp.PyArray_DATA(key)
+    cdef uint32_t *o = <uint32_t *>cnp.PyArray_DATA(out)
+    with nogil:
+        fd_philox4x32_10_many(n, c, k, o)
+
+
+cdef fd_dtype dtype_code(cnp.ndarray a) except *:
+    cdef int size = cnp.PyArray_ITEMSIZE(a)
+    if size == 2:
+        return FD_FLOAT16
+    if size == 4:
+        return FD_FLOAT32
+    return FD_FLOAT64
+
+
+def dropout(cnp.ndarray x, cnp.ndarray out, object mask, uint64_t key, uint64_t offset,
+            uint64_t threshold, double scale):
+    """Dropout of x into out (same shape and float dtype, native order); mask: None or a
+    C-contiguous bool array of the same size."""
+    cdef fd_bernoulli rule
+    rule.key = key
+    rule.offset = offset
+    rule.threshold = threshold
+    cdef fd_dtype dtype = dtype_code(x)
+    cdef int ndim = cnp.PyArray_NDIM(x)
+    cdef const int64_t *shape = <const int64_t *>cnp.PyArray_DIMS(x)
+    cdef const int64_t *x_strides = <const int64_t *>cnp.PyArray_STRIDES(x)
+    cdef const int64_t *out_strides = <const int64_t *>cnp.PyArray_STRIDES(out)
+    cdef const void *px = cnp.PyArray_DATA(x)
+    cdef void *po = cnp.PyArray_DATA(out)
+    cdef uint8_t *pm = NULL
+    cdef fd_status status
+    if mask is not None:
+        pm = <uint8_t *>cnp.PyArray_DATA(<cnp.ndarray>mask)
+    with nogil:
+        status = fd_dropout(dtype, &rule, scale, ndim, shape, px, x_strides, po, out_strides, pm)
+    check(status)
+
+
+def mask(cnp.ndarray out, uint64_t n, uint64_t key, uint64_t offset, uint64_t threshold,
+         bint packed):
+    """The keep-mask of n elements into C-contiguous uint8 out: n bytes, or ceil(n / 8) packed."""
+    cdef fd_bernoulli rule
+    rule.key = key
+    rule.offset = offset
+    rule.threshold = threshold
+    cdef uint8_t *po = <uint8_t *>cnp.PyArray_DATA(out)
+    cdef fd_status status
+    with nogil:
+        if packed:
+            status = fd_mask_packed(&rule, n, po)
+        else:
+            status = fd_mask_bool(&rule, n, po)
+    check(status)

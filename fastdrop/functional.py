@@ -1,0 +1,325 @@
+"""The functional API: dropout, its masks, and raw Philox access.
+
+Every function checks all of its arguments before it writes a byte; the kernels run in C with
+the GIL released.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+from typing import Literal, Sequence, Union, overload
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _core
+from .random import RNGLike, check_rng, key_and_offset
+
+__all__ = ["dropout", "dropout_mask", "philox4x32", "simd_path"]
+
+_KEEP_ALL = 1 << 32  # the threshold that keeps every element (eval mode)
+_MODES = ("inverted", "vanilla")
+_ACCEPTED = "float16, float32 or float64"
+
+ShapeLike = Union[int, Sequence[int]]
+
+
+def _check_p(p: object) -> float:
+    if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real):
+        raise ValueError(f"p must be a real number in [0, 1] (the drop probability), got {p!r}")
+    value = float(p)
+    if not 0.0 <= value <= 1.0:  # also rejects NaN
+        raise ValueError(f"p must be in [0, 1] (the drop probability), got {p!r}")
+    return value
+
+
+def _check_floating(x: object) -> np.ndarray:
+    """x as an array of float16/32/64 in native byte order, or TypeError."""
+    array = np.asarray(x)
+    if array.dtype.kind != "f" or array.dtype.itemsize not in (2, 4, 8):
+        raise TypeError(f"x must have dtype {_ACCEPTED}, got dtype {array.dtype}")
+    if not array.dtype.isnative:
+        array = array.astype(array.dtype.newbyteorder("="))
+    return array
+
+
+def _check_out(out: object, x: np.ndarray) -> np.ndarray:
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != x.shape:
+        raise ValueError(f"out has shape {out.shape}, but x has shape {x.shape}")
+    if out.dtype != x.dtype:
+        raise TypeError(
+            f"out has dtype {out.dtype}, but dropout of x writes {x.dtype} (native byte order)"
+        )
+    if not out.flags.writeable:
+        raise ValueError("out is read-only")
+    return out
+
+
+def _same_memory_layout(a: np.ndarray, b: np.ndarray) -> bool:
+    """Same first byte and strides: element i of one is element i of the other."""
+    return (
+        a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+        and a.strides == b.strides
+    )
+
+
+def _check_shape(shape: object) -> tuple[int, ...]:
+    try:
+        dims = (operator.index(shape),) if not isinstance(shape, Sequence) else tuple(
+            operator.index(d) for d in shape
+        )
+    except TypeError:
+        raise TypeError(f"shape must be an int or a sequence of ints, got {shape!r}") from None
+    if any(d < 0 for d in dims):
+        raise ValueError(f"shape must not have negative extents, got {dims}")
+    return dims
+
+
+@overload
+def dropout(
+    x: npt.ArrayLike,
+    p: float = ...,
+    *,
+    rng: RNGLike = ...,
+    training: bool = ...,
+    mode: Literal["inverted", "vanilla"] = ...,
+    out: np.ndarray | None = ...,
+    return_mask: Literal[False] = ...,
+) -> np.ndarray: ...
+@overload
+def dropout(
+    x: npt.ArrayLike,
+    p: float = ...,
+    *,
+    rng: RNGLike = ...,
+    training: bool = ...,
+    mode: Literal["inverted", "vanilla"] = ...,
+    out: np.ndarray | None = ...,
+    return_mask: Literal[True],
+) -> tuple[np.ndarray, np.ndarray]: ...
+def dropout(
+    x: npt.ArrayLike,
+    p: float = 0.5,
+    *,
+    rng: RNGLike = None,
+    training: bool = True,
+    mode: Literal["inverted", "vanilla"] = "inverted",
+    out: np.ndarray | None = None,
+    return_mask: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Drop each element of ``x`` with probability ``p``.
+
+    Training, element i is kept iff its 32-bit Philox uniform U_i < T with
+    T = 2**32 - round(p * 2**32): the keep probability is T / 2**32, within 2**-33 of 1 - p.
+    Dropped elements are set to +0.0 (a dropped NaN or inf becomes 0, as in Flax; PyTorch
+    multiplies by the mask and keeps NaN). Kept elements are multiplied by 1 / (1 - p) in
+    ``"inverted"`` mode (float16 computed in float32, rounded once) and left unchanged in
+    ``"vanilla"`` mode. At evaluation (``training=False``) inverted dropout is the identity and
+    vanilla dropout multiplies everything by 1 - p; no randomness is used.
+
+    Parameters
+    ----------
+    x : array_like
+        Input of dtype float16, float32 or float64, any shape (0-d and empty too), any strides.
+    p : float, optional
+        The drop probability, in [0, 1]. 0 keeps everything, 1 drops everything.
+    rng : None, int, numpy.random.Generator or fastdrop.Philox, optional
+        Where the mask comes from. None: fresh entropy every call. An int in [0, 2**64): that
+        Philox key at offset 0, the same mask every call. A Generator: a key drawn from it, so
+        consecutive calls differ and re-seeding reproduces them. A Philox: the stream's next
+        counters. The mask depends only on the key, the offset, the element count and p: not
+        on dtype, strides, memory layout, SIMD path or threads.
+    training : bool, optional
+        Drop (True) or evaluate (False).
+    mode : {"inverted", "vanilla"}, optional
+        Where the 1 - p correction goes: inverted scales kept units by 1 / (1 - p) in
+        training; vanilla scales everything by 1 - p at evaluation.
+    out : numpy.ndarray, optional
+        Where to write the result: same shape as x, dtype of x in native byte order,
+        writeable; it may be a strided view and may be ``x`` itself (in place). If it overlaps
+        ``x`` in another way, x is read in full before anything is written.
+    return_mask : bool, optional
+        Also return the bool mask (True = kept), shape of x.
+
+    Returns
+    -------
+    y : numpy.ndarray
+        The result (``out`` itself if given).
+    mask : numpy.ndarray of bool
+        Only with ``return_mask=True``. All True at evaluation.
+
+    Raises
+    ------
+    ValueError
+        If p is not a real number in [0, 1], mode is unknown, or ``out`` has another shape or
+        is read-only.
+    TypeError
+        If x is not float16/32/64, ``out`` is not an ndarray of x's dtype, ``rng`` or
+        ``training`` has a wrong type.
+
+    Examples
+    --------
+    >>> import numpy as np, fastdrop
+    >>> x = np.ones(8, dtype=np.float32)
+    >>> y = fastdrop.dropout(x, 0.5, rng=42, out=x)   # in place
+    >>> y is x
+    True
+    >>> sorted(set(x.tolist())) in ([0.0, 2.0], [2.0], [0.0])
+    True
+    >>> fastdrop.dropout(np.ones(3), 0.5, training=False, mode="vanilla")
+    array([0.5, 0.5, 0.5])
+    """
+    p = _check_p(p)
+    if mode not in _MODES:
+        raise ValueError(f"mode must be 'inverted' or 'vanilla', got {mode!r}")
+    if not isinstance(training, (bool, np.bool_)):
+        raise TypeError(f"training must be a bool, got {type(training).__name__}")
+    if not isinstance(return_mask, (bool, np.bool_)):
+        raise TypeError(f"return_mask must be a bool, got {type(return_mask).__name__}")
+    check_rng(rng)
+    source = _check_floating(x)
+    if out is None:
+        result = np.empty(source.shape, source.dtype)
+    else:
+        result = _check_out(out, source)
+        if (
+            result is not source
+            and np.may_share_memory(source, result)
+            and not _same_memory_layout(source, result)
+        ):
+            source = source.copy()  # read all of x before out is written
+    mask = np.empty(source.shape, np.bool_) if return_mask else None
+
+    if training:
+        key, offset = key_and_offset(rng, source.size)
+        threshold = _core.threshold(p)
+        scale = 1.0 / (1.0 - p) if mode == "inverted" and p < 1.0 else 1.0
+    else:
+        key, offset = 0, 0
+        threshold = _KEEP_ALL
+        scale = 1.0 - p if mode == "vanilla" else 1.0
+    _core.dropout(source, result, mask, key, offset, threshold, scale)
+    return (result, mask) if return_mask else result
+
+
+def dropout_mask(
+    shape: ShapeLike, p: float = 0.5, *, rng: RNGLike = None, packed: bool = False
+) -> np.ndarray:
+    """The keep-mask that :func:`dropout` uses for the same ``rng``, shape and ``p``.
+
+    Parameters
+    ----------
+    shape : int or sequence of int
+        The shape of the array the mask is for.
+    p : float, optional
+        The drop probability, in [0, 1].
+    rng : None, int, numpy.random.Generator or fastdrop.Philox, optional
+        As for :func:`dropout`.
+    packed : bool, optional
+        Return the mask bit-packed: ``np.packbits(mask.ravel(), bitorder="little")``, a 1-d
+        uint8 array of ceil(size / 8) bytes.
+
+    Returns
+    -------
+    numpy.ndarray
+        bool of ``shape`` (True = kept), or the packed uint8 bytes.
+
+    Raises
+    ------
+    ValueError
+        If p is not a real number in [0, 1] or an extent of ``shape`` is negative.
+    TypeError
+        If ``shape`` is not an int or a sequence of ints, or ``rng`` has a wrong type.
+
+    Examples
+    --------
+    >>> import numpy as np, fastdrop
+    >>> mask = fastdrop.dropout_mask((2, 3), 0.5, rng=7)
+    >>> y = fastdrop.dropout(np.ones((2, 3)), 0.5, rng=7)
+    >>> bool(np.array_equal(mask, y != 0))
+    True
+    >>> packed = fastdrop.dropout_mask((2, 3), 0.5, rng=7, packed=True)
+    >>> bool(np.array_equal(packed, np.packbits(mask.ravel(), bitorder="little")))
+    True
+    """
+    dims = _check_shape(shape)
+    p = _check_p(p)
+    if not isinstance(packed, (bool, np.bool_)):
+        raise TypeError(f"packed must be a bool, got {type(packed).__name__}")
+    check_rng(rng)
+    size = math.prod(dims)
+    result = np.empty((size + 7) // 8, np.uint8) if packed else np.empty(dims, np.bool_)
+    key, offset = key_and_offset(rng, size)
+    _core.mask(result, size, key, offset, _core.threshold(p), bool(packed))
+    return result
+
+
+def _as_uint32(name: str, value: object) -> np.ndarray:
+    array = np.asarray(value)
+    if array.dtype.kind not in "ui":
+        raise TypeError(f"{name} must hold integers in [0, 2**32), got dtype {array.dtype}")
+    if array.size and (array.min() < 0 or array.max() > 0xFFFFFFFF):
+        raise ValueError(f"{name} must hold integers in [0, 2**32)")
+    return np.ascontiguousarray(array, dtype=np.uint32)
+
+
+def philox4x32(counter: npt.ArrayLike, key: npt.ArrayLike) -> np.ndarray:
+    """Philox4x32-10 (Random123) of each 128-bit counter under a 64-bit key.
+
+    Parameters
+    ----------
+    counter : array_like of int
+        Shape (..., 4): counter words, least significant first, each in [0, 2**32).
+    key : array_like of int
+        Shape (2,): the key words; fastdrop's 64-bit key k is ``(k & 0xFFFFFFFF, k >> 32)``.
+
+    Returns
+    -------
+    numpy.ndarray of uint32
+        Shape (..., 4): the four output words of each counter.
+
+    Raises
+    ------
+    TypeError
+        If counter or key does not hold integers.
+    ValueError
+        If a value is outside [0, 2**32) or a shape is wrong.
+
+    Examples
+    --------
+    >>> import fastdrop
+    >>> [hex(w) for w in fastdrop.philox4x32([0, 0, 0, 0], [0, 0])]
+    ['0x6627e8d5', '0xe169c58d', '0xbc57ac4c', '0x9b00dbd8']
+    """
+    counters = _as_uint32("counter", counter)
+    keys = _as_uint32("key", key)
+    if counters.ndim == 0 or counters.shape[-1] != 4:
+        raise ValueError(f"counter must have shape (..., 4), got {counters.shape}")
+    if keys.shape != (2,):
+        raise ValueError(f"key must have shape (2,), got {keys.shape}")
+    result = np.empty(counters.shape, np.uint32)
+    _core.philox4x32(counters, keys, result)
+    return result
+
+
+def simd_path() -> str:
+    """The kernel path in use: chosen at import, overridable with ``FASTDROP_SIMD``.
+
+    Every path gives bit-identical results; only the speed differs.
+
+    Returns
+    -------
+    str
+        For example ``"scalar"``.
+
+    Examples
+    --------
+    >>> import fastdrop
+    >>> fastdrop.simd_path() in ("scalar", "avx2", "avx512", "neon")
+    True
+    """
+    return _core.simd_path()

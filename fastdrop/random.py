@@ -1,0 +1,165 @@
+"""Where dropout's randomness comes from: ``rng`` arguments resolved to a Philox (key, offset).
+
+A mask is a pure function of a 64-bit key, a 64-bit offset (in counter blocks of 128 elements)
+and the element count, so a (key, offset) pair is all it takes to replay one.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+import threading
+from typing import Union
+
+import numpy as np
+
+from . import _core
+
+__all__ = ["Philox", "RNGLike"]
+
+_UINT64_LIMIT = 1 << 64
+
+RNGLike = Union[None, int, np.random.Generator, "Philox"]
+
+
+def _entropy_key() -> int:
+    """A fresh 64-bit key from the operating system (fork-safe: nothing is cached)."""
+    return int.from_bytes(os.urandom(8), "little")
+
+
+def _uint64(name: str, value: object) -> int:
+    """``value`` as an int in [0, 2**64), or the error that names it."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int in [0, 2**64), got {type(value).__name__} {value!r}")
+    result = int(value)
+    if not 0 <= result < _UINT64_LIMIT:
+        raise ValueError(f"{name} must be an int in [0, 2**64), got {result}")
+    return result
+
+
+class Philox:
+    """A stream of Philox4x32-10 counters under one key, shared safely between threads.
+
+    Each call that uses the stream reserves the counter blocks it needs (one block per 128
+    elements) and the stream's offset moves past them, so consecutive calls get independent
+    masks and no two calls, from any threads, ever get overlapping counters.
+
+    Parameters
+    ----------
+    seed : int or None, optional
+        The 64-bit key, an int in [0, 2**64) (the same int as ``rng=seed`` gives the same key).
+        None draws a key from the operating system's entropy.
+    offset : int, optional
+        The first counter block to use, in [0, 2**64). A stream rebuilt as
+        ``Philox(key, offset=offset)`` from a recorded :attr:`last_draw` replays that call.
+
+    Raises
+    ------
+    TypeError
+        If ``seed`` or ``offset`` is not an int.
+    ValueError
+        If ``seed`` or ``offset`` is outside [0, 2**64).
+
+    Examples
+    --------
+    >>> import numpy as np, fastdrop
+    >>> stream = fastdrop.Philox(2024)
+    >>> y = fastdrop.dropout(np.ones(1000), 0.5, rng=stream)
+    >>> key, offset = stream.last_draw
+    >>> mask = fastdrop.dropout_mask(1000, 0.5, rng=fastdrop.Philox(key, offset=offset))
+    >>> bool(np.array_equal(mask, y != 0))
+    True
+    """
+
+    __slots__ = ("_key", "_offset", "_lock", "_local")
+
+    def __init__(self, seed: int | None = None, *, offset: int = 0) -> None:
+        self._key = _entropy_key() if seed is None else _uint64("seed", seed)
+        self._offset = _uint64("offset", offset)
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    @property
+    def key(self) -> int:
+        """The 64-bit Philox key (word 0 is the low 32 bits)."""
+        return self._key
+
+    @property
+    def offset(self) -> int:
+        """The first counter block the next call will use (past 2**64 - 1: exhausted)."""
+        with self._lock:
+            return self._offset
+
+    @property
+    def last_draw(self) -> tuple[int, int] | None:
+        """The (key, offset) of the latest call this thread made with the stream, or None."""
+        return getattr(self._local, "draw", None)
+
+    def draw(self, size: int) -> tuple[int, int]:
+        """Reserve the counters of a call over ``size`` elements.
+
+        Parameters
+        ----------
+        size : int
+            The number of elements of the call, >= 0.
+
+        Returns
+        -------
+        tuple of int
+            The (key, offset) the call must use; the stream moves past its blocks.
+
+        Raises
+        ------
+        ValueError
+            If ``size`` is negative or the stream's offset has passed 2**64 - 1.
+
+        Examples
+        --------
+        >>> import fastdrop
+        >>> stream = fastdrop.Philox(7)
+        >>> stream.draw(300), stream.draw(1)
+        ((7, 0), (7, 3))
+        """
+        size = int(size)
+        if size < 0:
+            raise ValueError(f"size must be >= 0, got {size}")
+        blocks = _core.blocks(size)
+        with self._lock:
+            start = self._offset
+            # A call's counters are 96-bit (offset + block), so only its start must fit 64 bits.
+            if blocks and start >= _UINT64_LIMIT:
+                raise ValueError(f"Philox stream exhausted: its offset {start} passed 2**64 - 1")
+            self._offset = start + blocks
+        self._local.draw = (self._key, start)
+        return self._key, start
+
+    def __repr__(self) -> str:
+        return f"fastdrop.Philox({self._key}, offset={self.offset})"
+
+
+def check_rng(rng: object) -> None:
+    """Raise the error a bad ``rng`` deserves, without drawing from it."""
+    if rng is None or isinstance(rng, (Philox, np.random.Generator)):
+        return
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, (bool, np.bool_)):
+        _uint64("rng", rng)
+        return
+    raise TypeError(
+        "rng must be None, an int in [0, 2**64), a numpy.random.Generator or a fastdrop.Philox, "
+        f"got {type(rng).__name__}"
+    )
+
+
+def key_and_offset(rng: RNGLike, size: int) -> tuple[int, int]:
+    """The (key, offset) a call over ``size`` elements uses; ``rng`` passed check_rng.
+
+    None: a fresh key; an int: that key; a Generator: a key drawn from it; a Philox: the
+    stream's next counters. All but the Philox start at offset 0.
+    """
+    if rng is None:
+        return _entropy_key(), 0
+    if isinstance(rng, Philox):
+        return rng.draw(size)
+    if isinstance(rng, np.random.Generator):
+        return int(rng.integers(0, _UINT64_LIMIT, dtype=np.uint64)), 0
+    return int(rng), 0

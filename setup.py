@@ -1,0 +1,41 @@
+"""Build of the C extension only; everything else is in pyproject.toml."""
+
+import numpy
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+C_HEADERS = ["src_c/fd_dropout.h", "src_c/fd_kernels.h", "src_c/fd_philox.h"]
+C_SOURCES = [
+    "src_c/fd_dispatch.c",
+    "src_c/fd_dropout.c",
+    "src_c/fd_kernels_scalar.c",
+]
+
+# Baseline flags only: ISA-specific code is chosen at run time (src_c/fd_dispatch.c).
+COMPILER_FLAGS = {
+    "msvc": ["/O2", "/W4"],
+    "unix": ["-O3", "-std=c11", "-Wall", "-Wextra", "-fno-math-errno"],
+}
+
+
+class BuildExt(build_ext):
+    def build_extensions(self):
+        flags = COMPILER_FLAGS.get(self.compiler.compiler_type, COMPILER_FLAGS["unix"])
+        for extension in self.extensions:
+            extension.extra_compile_args = flags
+        super().build_extensions()
+
+
+extension = Extension(
+    "fastdrop._core",
+    sources=["fastdrop/_core.pyx", *C_SOURCES],
+    depends=C_HEADERS,  # rebuild on header changes; also puts them in the sdist
+    include_dirs=["src_c", numpy.get_include()],
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+)
+
+setup(
+    ext_modules=cythonize([extension], compiler_directives={"language_level": "3"}),
+    cmdclass={"build_ext": BuildExt},
+)

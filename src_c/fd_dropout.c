@@ -1,0 +1,270 @@
+/*
+ * The drivers of fd_dropout.h: argument checks, the walk over an n-d strided array in logical
+ * C order, and the chunking that feeds the kernels of the active path (fd_kernels.h).
+ */
+#include <math.h>
+
+#include "fd_kernels.h"
+#include "fd_philox.h"
+
+uint64_t fd_threshold(double p)
+{
+    /* p * 2^32 is exact, so the one rounding here bounds the error by 2^-33. */
+    if (!(p > 0.0)) return FD_THRESHOLD_ONE; /* also NaN: callers reject it before */
+    if (p >= 1.0) return 0;
+    return FD_THRESHOLD_ONE - (uint64_t)floor(p * 4294967296.0 + 0.5);
+}
+
+uint64_t fd_blocks(uint64_t n) { return n / FD_BLOCK_ELEMENTS + (n % FD_BLOCK_ELEMENTS != 0); }
+
+void fd_philox4x32_10_many(size_t n, const uint32_t *ctr, const uint32_t key[2], uint32_t *out)
+{
+    size_t i;
+    for (i = 0; i < n; i++) fd_philox4x32_10(ctr + 4 * i, key, out + 4 * i);
+}
+
+static const size_t item_size[3] = {2, 4, 8};
+
+static int keep_bit(const uint32_t *words, size_t i) { return (words[i / 32] >> (i % 32)) & 1u; }
+
+/* Dropout of one element; used for strided runs and for the ends of contiguous ones. */
+static void dropout_one(fd_dtype dtype, int keep, double scale, int multiply, const char *x,
+                        char *out)
+{
+    switch (dtype) {
+    case FD_FLOAT16: {
+        uint16_t v = fd_load_u16(x);
+        if (multiply) v = fd_f32_to_f16(fd_f16_to_f32(v) * (float)scale);
+        fd_store_u16(out, keep ? v : 0);
+        break;
+    }
+    case FD_FLOAT32: {
+        uint32_t v = fd_load_u32(x);
+        if (multiply) v = fd_f32_bits(fd_load_f32(x) * (float)scale);
+        fd_store_u32(out, keep ? v : 0);
+        break;
+    }
+    case FD_FLOAT64: {
+        uint64_t v = fd_load_u64(x);
+        if (multiply) v = fd_f64_bits(fd_load_f64(x) * scale);
+        fd_store_u64(out, keep ? v : 0);
+        break;
+    }
+    }
+}
+
+/* One call's fixed state while it walks the array. */
+typedef struct {
+    const fd_kernels *kernels;
+    fd_dtype dtype;
+    double scale;
+    int multiply; /* scale != 1: vanilla training and p = 0 copy bits unchanged */
+    int ndim;     /* after merging dimensions; at least 1 */
+    int64_t shape[FD_MAX_NDIM];
+    int64_t x_strides[FD_MAX_NDIM];
+    int64_t out_strides[FD_MAX_NDIM];
+} walk;
+
+/* Elements [start, start + n) of one inner-dimension run, whose keep bits start at bit `bit` of
+ * words. Whole groups of 32 go to the path's kernels when the run is contiguous. */
+static void dropout_run(const walk *wk, const uint32_t *words, size_t bit, size_t n, const char *x,
+                        int64_t sx, char *out, int64_t so)
+{
+    const int64_t size = (int64_t)item_size[wk->dtype];
+    size_t i = 0;
+    if (sx == size && so == size) {
+        for (; i < n && (bit + i) % 32 != 0; i++)
+            dropout_one(wk->dtype, keep_bit(words, bit + i), wk->scale, wk->multiply,
+                        x + (size_t)size * i, out + (size_t)size * i);
+        if (n - i >= 32) {
+            size_t groups = (n - i) / 32;
+            const uint32_t *w = words + (bit + i) / 32;
+            if (wk->multiply)
+                wk->kernels->scale_groups[wk->dtype](w, groups, x + (size_t)size * i,
+                                                     out + (size_t)size * i, wk->scale);
+            else
+                wk->kernels->select_groups[wk->dtype](w, groups, x + (size_t)size * i,
+                                                      out + (size_t)size * i);
+            i += 32 * groups;
+        }
+    }
+    for (; i < n; i++)
+        dropout_one(wk->dtype, keep_bit(words, bit + i), wk->scale, wk->multiply,
+                    x + (ptrdiff_t)(sx * (int64_t)i), out + (ptrdiff_t)(so * (int64_t)i));
+}
+
+/* Writes keep bits [bit, bit + n) of words as bytes 0/1. */
+static void write_bool_mask(const uint32_t *words, size_t bit, size_t n, uint8_t *mask)
+{
+    size_t i;
+    for (i = 0; i < n; i++) mask[i] = (uint8_t)keep_bit(words, bit + i);
+}
+
+/* Merges dimensions that step through both arrays as one and drops extents of 1; returns ndim. */
+static int merge_dimensions(walk *wk, int ndim, const int64_t *shape, const int64_t *xs,
+                            const int64_t *os)
+{
+    int d, n = 0;
+    for (d = 0; d < ndim; d++) {
+        if (shape[d] == 1) continue;
+        if (n > 0 && wk->x_strides[n - 1] == xs[d] * shape[d] &&
+            wk->out_strides[n - 1] == os[d] * shape[d]) {
+            wk->shape[n - 1] *= shape[d];
+            wk->x_strides[n - 1] = xs[d];
+            wk->out_strides[n - 1] = os[d];
+            continue;
+        }
+        wk->shape[n] = shape[d];
+        wk->x_strides[n] = xs[d];
+        wk->out_strides[n] = os[d];
+        n++;
+    }
+    if (n == 0) { /* 0-d, or every extent 1: one element */
+        wk->shape[0] = 1;
+        wk->x_strides[0] = wk->out_strides[0] = (int64_t)item_size[wk->dtype];
+        n = 1;
+    }
+    return n;
+}
+
+/* Element count of a shape, or -1 if an extent is negative or the count passes 2^62. */
+static int64_t element_count(int ndim, const int64_t *shape)
+{
+    int64_t n = 1;
+    int d;
+    for (d = 0; d < ndim; d++) {
+        if (shape[d] < 0) return -1;
+        if (shape[d] == 0) return 0;
+    }
+    for (d = 0; d < ndim; d++) {
+        if (shape[d] > ((int64_t)1 << 62) / n) return -1;
+        n *= shape[d];
+    }
+    return n;
+}
+
+static fd_status check_rule(const fd_bernoulli *rule)
+{
+    if (!rule) return FD_ERR_NULL;
+    return rule->threshold > FD_THRESHOLD_ONE ? FD_ERR_THRESHOLD : FD_OK;
+}
+
+fd_status fd_dropout(fd_dtype dtype, const fd_bernoulli *rule, double scale, int ndim,
+                     const int64_t *shape, const void *x, const int64_t *x_strides, void *out,
+                     const int64_t *out_strides, uint8_t *mask)
+{
+    walk wk;
+    uint32_t words[FD_CHUNK_WORDS];
+    int64_t index[FD_MAX_NDIM] = {0};
+    const char *px = (const char *)x;
+    char *po = (char *)out;
+    int64_t count;
+    uint64_t done = 0, chunk_end = 0;
+    fd_status status = check_rule(rule);
+
+    if (status != FD_OK) return status;
+    if ((unsigned)dtype > FD_FLOAT64) return FD_ERR_DTYPE;
+    if (ndim < 0 || ndim > FD_MAX_NDIM) return FD_ERR_NDIM;
+    if (ndim > 0 && (!shape || !x_strides || !out_strides)) return FD_ERR_NULL;
+    count = element_count(ndim, shape);
+    if (count < 0) return FD_ERR_SHAPE;
+    if (count == 0) return FD_OK;
+    if (!x || !out) return FD_ERR_NULL;
+
+    wk.kernels = fd_active_kernels();
+    wk.dtype = dtype;
+    wk.scale = scale;
+    wk.multiply = scale != 1.0;
+    wk.ndim = merge_dimensions(&wk, ndim, shape, x_strides, out_strides);
+
+    /* Walk runs of the innermost dimension in C order; a run is cut where a chunk of keep bits
+     * ends, and the next chunk's bits are generated then. */
+    while (done < (uint64_t)count) {
+        const int inner = wk.ndim - 1;
+        size_t run = (size_t)(wk.shape[inner] - index[inner]);
+        size_t bit;
+        int d;
+        if (done == chunk_end) {
+            uint64_t first = done / FD_BLOCK_ELEMENTS;
+            uint64_t left = fd_blocks((uint64_t)count) - first;
+            wk.kernels->keep_words(rule, first, left < FD_CHUNK_BLOCKS ? (size_t)left : FD_CHUNK_BLOCKS,
+                                   words);
+            chunk_end = done + FD_CHUNK_ELEMENTS;
+        }
+        if (run > chunk_end - done) run = (size_t)(chunk_end - done);
+        bit = (size_t)(done % FD_CHUNK_ELEMENTS);
+        dropout_run(&wk, words, bit, run, px, wk.x_strides[inner], po, wk.out_strides[inner]);
+        if (mask) write_bool_mask(words, bit, run, mask + done);
+        done += run;
+        /* advance the multi-index and the two pointers past the run */
+        index[inner] += (int64_t)run;
+        px += wk.x_strides[inner] * (int64_t)run;
+        po += wk.out_strides[inner] * (int64_t)run;
+        for (d = inner; d > 0 && index[d] == wk.shape[d]; d--) {
+            px += wk.x_strides[d - 1] - wk.x_strides[d] * wk.shape[d];
+            po += wk.out_strides[d - 1] - wk.out_strides[d] * wk.shape[d];
+            index[d] = 0;
+            index[d - 1]++;
+        }
+    }
+    return FD_OK;
+}
+
+/* Calls emit(words, first element, element count, context) for each chunk of the mask. */
+typedef void (*chunk_writer)(const uint32_t *words, uint64_t first, size_t n, uint8_t *dest);
+
+static fd_status for_each_chunk(const fd_bernoulli *rule, uint64_t n, uint8_t *dest,
+                                chunk_writer emit)
+{
+    const fd_kernels *kernels = fd_active_kernels();
+    uint32_t words[FD_CHUNK_WORDS];
+    uint64_t first;
+    fd_status status = check_rule(rule);
+    if (status != FD_OK) return status;
+    if (n > ((uint64_t)1 << 62)) return FD_ERR_SHAPE;
+    if (n > 0 && !dest) return FD_ERR_NULL;
+    for (first = 0; first < n; first += FD_CHUNK_ELEMENTS) {
+        uint64_t left = n - first;
+        size_t len = left < FD_CHUNK_ELEMENTS ? (size_t)left : FD_CHUNK_ELEMENTS;
+        kernels->keep_words(rule, first / FD_BLOCK_ELEMENTS, (size_t)fd_blocks(len), words);
+        emit(words, first, len, dest);
+    }
+    return FD_OK;
+}
+
+static void emit_bool(const uint32_t *words, uint64_t first, size_t n, uint8_t *mask)
+{
+    write_bool_mask(words, 0, n, mask + first);
+}
+
+static void emit_packed(const uint32_t *words, uint64_t first, size_t n, uint8_t *packed)
+{
+    size_t nbytes = (n + 7) / 8, i;
+    uint8_t *dest = packed + first / 8;
+    for (i = 0; i < nbytes; i++) dest[i] = (uint8_t)(words[i / 4] >> (8 * (i % 4)));
+    if (n % 8) dest[nbytes - 1] &= (uint8_t)((1u << (n % 8)) - 1u); /* bits past the end */
+}
+
+fd_status fd_mask_bool(const fd_bernoulli *rule, uint64_t n, uint8_t *mask)
+{
+    return for_each_chunk(rule, n, mask, emit_bool);
+}
+
+fd_status fd_mask_packed(const fd_bernoulli *rule, uint64_t n, uint8_t *packed)
+{
+    return for_each_chunk(rule, n, packed, emit_packed);
+}
+
+const char *fd_status_message(fd_status status)
+{
+    switch (status) {
+    case FD_OK: return "success";
+    case FD_ERR_NULL: return "a data pointer is NULL";
+    case FD_ERR_NDIM: return "the number of dimensions is negative or above 64";
+    case FD_ERR_SHAPE: return "an extent is negative or the array has more than 2**62 elements";
+    case FD_ERR_THRESHOLD: return "the keep threshold is above 2**32";
+    case FD_ERR_DTYPE: return "the dtype is not float16, float32 or float64";
+    case FD_ERR_SIMD: return "unknown SIMD path, or one this CPU cannot run";
+    }
+    return "unknown status";
+}

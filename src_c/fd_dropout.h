@@ -1,0 +1,98 @@
+/*
+ * fastdrop's C core: Bernoulli keep-masks from Philox4x32-10 and the dropout kernels.
+ * Plain C99, no Python or NumPy headers. fastdrop/_core.pyx declares these functions again:
+ * keep the two in step.
+ *
+ * The determinism rule. A call has a 64-bit key and a 64-bit offset (in counter blocks). Element i
+ * of the call (its logical C-order index) belongs to block b = i / 128, word w = (i % 128) / 32 and
+ * bit j = i % 32 of that word. Its keep decision reads only the Philox outputs at the counters
+ *
+ *     (c0, c1, c2) = offset + b as a 96-bit number (c0 least significant),  c3 = k,
+ *
+ * word w, bit j, for the bit planes k = 0, 1, ..., 31. Plane k holds bit 31 - k of a 32-bit uniform
+ * U_i, and the element is kept iff U_i < T, where T = fd_threshold(p) in [0, 2^32]. Nothing else
+ * enters the decision: not the dtype, strides, memory layout, SIMD path, chunking or threads.
+ *
+ * Comparing U_i < T from the most significant plane down decides most elements after one or two
+ * planes, and the comparison can stop for good after plane 31 - ctz(T): below the lowest set bit of
+ * T, an element still equal to T's prefix is >= T and dropped. The planes after an element's
+ * decision are never generated, yet the result is exactly the 32-bit comparison, so the keep
+ * probability is exactly T / 2^32 (for p = 0.5, T = 2^31 and one plane decides every element).
+ * A call of n elements consumes fd_blocks(n) = ceil(n / 128) counter blocks; the next call of a
+ * stream starts at offset + fd_blocks(n). Counter word c3 values 32 and up are reserved for other
+ * kinds of noise.
+ */
+#ifndef FD_DROPOUT_H
+#define FD_DROPOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FD_BLOCK_ELEMENTS 128            /* elements sharing one counter block */
+#define FD_THRESHOLD_ONE ((uint64_t)1 << 32) /* threshold that keeps every element */
+#define FD_MAX_NDIM 64                   /* NumPy 2's NPY_MAXDIMS */
+
+typedef enum {
+    FD_OK = 0,
+    FD_ERR_NULL = 1,      /* a pointer is NULL where data is needed */
+    FD_ERR_NDIM = 2,      /* ndim < 0 or > FD_MAX_NDIM */
+    FD_ERR_SHAPE = 3,     /* a negative extent, or more than 2^62 elements */
+    FD_ERR_THRESHOLD = 4, /* threshold > 2^32 */
+    FD_ERR_DTYPE = 5,     /* not one of fd_dtype */
+    FD_ERR_SIMD = 6       /* fd_simd_select: unknown path, or not supported by this CPU */
+} fd_status;
+
+typedef enum { FD_FLOAT16 = 0, FD_FLOAT32 = 1, FD_FLOAT64 = 2 } fd_dtype;
+
+/* What one call's mask is a function of (with the element count). */
+typedef struct {
+    uint64_t key;       /* Philox key: word 0 = low 32 bits, word 1 = high 32 bits */
+    uint64_t offset;    /* counter block of the call's element 0 */
+    uint64_t threshold; /* keep iff U < threshold; 0 drops all, FD_THRESHOLD_ONE keeps all */
+} fd_bernoulli;
+
+/* T = 2^32 - round(p * 2^32), so |T / 2^32 - (1 - p)| <= 2^-33. p must be in [0, 1]. */
+uint64_t fd_threshold(double p);
+
+/* Counter blocks a call of n elements consumes: ceil(n / 128). */
+uint64_t fd_blocks(uint64_t n);
+
+/* Philox4x32-10 of n counters: ctr and out hold 4 words per counter. */
+void fd_philox4x32_10_many(size_t n, const uint32_t *ctr, const uint32_t key[2], uint32_t *out);
+
+/*
+ * Dropout of an ndim array of the given shape: x and out are byte pointers to element 0 with byte
+ * strides (any sign, any alignment). Kept elements become x * scale (float16: computed in float32,
+ * rounded once; scale == 1 copies x bit for bit), dropped ones +0.0. If mask is not NULL it receives
+ * the C-order bool mask (1 = kept), one byte per element. x and out may be the same array (same
+ * pointer and strides); any other overlap is the caller's to resolve.
+ */
+fd_status fd_dropout(fd_dtype dtype, const fd_bernoulli *rule, double scale, int ndim,
+                     const int64_t *shape, const void *x, const int64_t *x_strides, void *out,
+                     const int64_t *out_strides, uint8_t *mask);
+
+/* The bool mask of n elements (1 = kept), contiguous. */
+fd_status fd_mask_bool(const fd_bernoulli *rule, uint64_t n, uint8_t *mask);
+
+/* The mask packed 8 elements a byte, element i in bit i % 8 of byte i / 8 (np.packbits with
+ * bitorder="little"); the ceil(n / 8) bytes are written whole, unused high bits 0. */
+fd_status fd_mask_packed(const fd_bernoulli *rule, uint64_t n, uint8_t *packed);
+
+/* Kernel paths: select one by name ("auto" picks the best this CPU runs), read the active one, and
+ * list those this CPU can run (comma-separated). */
+fd_status fd_simd_select(const char *name);
+const char *fd_simd_path(void);
+const char *fd_simd_available(void);
+
+/* A short English text for a status code. */
+const char *fd_status_message(fd_status status);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FD_DROPOUT_H */

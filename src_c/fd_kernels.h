@@ -1,0 +1,96 @@
+/*
+ * Internal: the kernel table behind fd_dropout.h. Each SIMD path fills one fd_kernels; fd_dispatch.c
+ * picks one at import. Every path must give the same bytes as the scalar one.
+ */
+#ifndef FD_KERNELS_H
+#define FD_KERNELS_H
+
+#include <string.h>
+
+#include "fd_dropout.h"
+
+#define FD_CHUNK_BLOCKS 16 /* counter blocks whose planes are generated together */
+#define FD_CHUNK_ELEMENTS (FD_CHUNK_BLOCKS * FD_BLOCK_ELEMENTS)
+#define FD_CHUNK_WORDS (FD_CHUNK_BLOCKS * 4)
+
+typedef struct {
+    const char *name;
+    /* Keep bits of the call's blocks [first, first + nblocks), nblocks <= FD_CHUNK_BLOCKS:
+     * bit j of words[4 * b + w] is element 128 * (first + b) + 32 * w + j (1 = kept). */
+    void (*keep_words)(const fd_bernoulli *rule, uint64_t first, size_t nblocks, uint32_t *words);
+    /* Contiguous dropout of 32 * ngroups elements from x to out (which may be x), indexed by
+     * fd_dtype: scale_groups multiplies kept elements by scale, select_groups copies them. */
+    void (*scale_groups[3])(const uint32_t *words, size_t ngroups, const char *x, char *out,
+                            double scale);
+    void (*select_groups[3])(const uint32_t *words, size_t ngroups, const char *x, char *out);
+} fd_kernels;
+
+extern const fd_kernels fd_kernels_scalar;
+
+/* The table fd_simd_select chose (the scalar one until then). */
+const fd_kernels *fd_active_kernels(void);
+
+/* Loads and stores through memcpy: any alignment, no aliasing trouble, one instruction each. */
+static inline float fd_load_f32(const char *p) { float v; memcpy(&v, p, sizeof v); return v; }
+static inline double fd_load_f64(const char *p) { double v; memcpy(&v, p, sizeof v); return v; }
+static inline uint16_t fd_load_u16(const char *p) { uint16_t v; memcpy(&v, p, sizeof v); return v; }
+static inline uint32_t fd_load_u32(const char *p) { uint32_t v; memcpy(&v, p, sizeof v); return v; }
+static inline uint64_t fd_load_u64(const char *p) { uint64_t v; memcpy(&v, p, sizeof v); return v; }
+static inline void fd_store_u16(char *p, uint16_t v) { memcpy(p, &v, sizeof v); }
+static inline void fd_store_u32(char *p, uint32_t v) { memcpy(p, &v, sizeof v); }
+static inline void fd_store_u64(char *p, uint64_t v) { memcpy(p, &v, sizeof v); }
+static inline uint32_t fd_f32_bits(float v) { uint32_t b; memcpy(&b, &v, sizeof b); return b; }
+static inline uint64_t fd_f64_bits(double v) { uint64_t b; memcpy(&b, &v, sizeof b); return b; }
+
+/* IEEE binary16 -> binary32, exact. */
+static inline float fd_f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exponent = (h >> 10) & 0x1fu;
+    uint32_t mantissa = h & 0x3ffu;
+    uint32_t bits;
+    float v;
+    if (exponent == 0x1f) {
+        bits = sign | 0x7f800000u | (mantissa << 13); /* inf, or NaN with its payload */
+    } else if (exponent == 0) {
+        v = (float)mantissa * 5.9604644775390625e-08f; /* subnormal or zero: mantissa * 2^-24 */
+        bits = sign | fd_f32_bits(v);
+    } else {
+        bits = sign | ((exponent + 112u) << 23) | (mantissa << 13);
+    }
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
+
+/* IEEE binary32 -> binary16, rounding to nearest even (NumPy's rule, NaN payload included). */
+static inline uint16_t fd_f32_to_f16(float f)
+{
+    uint32_t x = fd_f32_bits(f);
+    uint32_t sign = (x >> 16) & 0x8000u;
+    uint32_t a = x & 0x7fffffffu;
+    uint32_t h, rest, half;
+    if (a >= 0x7f800000u) { /* inf or NaN; a NaN stays a NaN */
+        h = 0x7c00u + ((a & 0x7fffffu) >> 13);
+        if (a > 0x7f800000u && h == 0x7c00u) h++;
+        return (uint16_t)(sign | h);
+    }
+    if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* >= 65520 rounds to inf */
+    if (a < 0x38800000u) { /* below 2^-14: a float16 subnormal or zero */
+        uint32_t shift, m;
+        if (a <= 0x33000000u) return (uint16_t)sign; /* <= 2^-25 rounds to zero */
+        shift = 126u - (a >> 23);                    /* 14 .. 24 */
+        m = (a & 0x7fffffu) | 0x800000u;
+        h = m >> shift;
+        rest = m & ((1u << shift) - 1u);
+        half = 1u << (shift - 1u);
+    } else {
+        uint32_t v = a - (112u << 23); /* rebias the exponent from 127 to 15 */
+        h = v >> 13;
+        rest = v & 0x1fffu;
+        half = 0x1000u;
+    }
+    if (rest > half || (rest == half && (h & 1u))) h++; /* a carry into the exponent is right */
+    return (uint16_t)(sign | h);
+}
+
+#endif /* FD_KERNELS_H */

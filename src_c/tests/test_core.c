@@ -1,0 +1,263 @@
+/*
+ * C-only tests of the core: Random123 known answers, the mask rule against a per-element model,
+ * the kernels on contiguous and strided arrays, float16 conversion, and the error codes.
+ * Build and run: see .ci/run (it uses -fsanitize=address,undefined).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../fd_dropout.h"
+#include "../fd_kernels.h"
+#include "../fd_philox.h"
+
+static int failures = 0;
+
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (!(cond)) {                                                               \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+            failures++;                                                              \
+        }                                                                            \
+    } while (0)
+
+/* Random123's kat_vectors, the three "philox4x32 10" lines: counter, key, expected output. */
+static void test_known_answers(void)
+{
+    static const uint32_t kat[3][10] = {
+        {0, 0, 0, 0, 0, 0, 0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8},
+        {0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0x408f276d,
+         0x41c83b0e, 0xa20bc7c6, 0x6d5451fd},
+        {0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822, 0x299f31d0, 0xd16cfe09,
+         0x94fdcceb, 0x5001e420, 0x24126ea1},
+    };
+    int i, w;
+    for (i = 0; i < 3; i++) {
+        uint32_t out[4], many[4];
+        fd_philox4x32_10(kat[i], kat[i] + 4, out);
+        fd_philox4x32_10_many(1, kat[i], kat[i] + 4, many);
+        for (w = 0; w < 4; w++) {
+            CHECK(out[w] == kat[i][6 + w]);
+            CHECK(many[w] == kat[i][6 + w]);
+        }
+    }
+}
+
+/* A small deterministic generator for test inputs (splitmix64). */
+static uint64_t test_state = 0x853c49e6748fea9bULL;
+static uint64_t next_random(void)
+{
+    uint64_t z = (test_state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* The rule of fd_dropout.h, one element at a time: all 32 planes, then U < T. */
+static int model_keep(const fd_bernoulli *rule, uint64_t i)
+{
+    uint64_t counter = rule->offset + i / FD_BLOCK_ELEMENTS;
+    uint32_t key[2] = {(uint32_t)rule->key, (uint32_t)(rule->key >> 32)};
+    uint32_t u = 0;
+    int plane;
+    for (plane = 0; plane < 32; plane++) {
+        uint32_t ctr[4] = {(uint32_t)counter, (uint32_t)(counter >> 32), counter < rule->offset,
+                           (uint32_t)plane};
+        uint32_t out[4];
+        fd_philox4x32_10(ctr, key, out);
+        u = (u << 1) | ((out[(i % 128) / 32] >> (i % 32)) & 1u);
+    }
+    return (uint64_t)u < rule->threshold;
+}
+
+static void test_threshold(void)
+{
+    CHECK(fd_threshold(0.0) == FD_THRESHOLD_ONE);
+    CHECK(fd_threshold(1.0) == 0);
+    CHECK(fd_threshold(0.5) == (uint64_t)1 << 31);
+    CHECK(fd_threshold(0.25) == (uint64_t)3 << 30);
+    CHECK(fd_threshold(1e-300) == FD_THRESHOLD_ONE);
+    CHECK(fd_threshold(ldexp(1.0, -32)) == FD_THRESHOLD_ONE - 1);
+    CHECK(fd_blocks(0) == 0 && fd_blocks(1) == 1 && fd_blocks(128) == 1 && fd_blocks(129) == 2);
+}
+
+static void test_masks_against_model(void)
+{
+    static const uint64_t thresholds[] = {0, 1, 2, 0x80000000u, 0x80000001u, 0xe6666666u,
+                                          0xffffffffu, (uint64_t)1 << 32, 0x1999999au};
+    static const uint64_t offsets[] = {0, 7, 0xfffffffeu, 0xffffffffffffffffULL - 3};
+    static const uint64_t sizes[] = {1, 31, 128, 129, 2048, 2049, 5000};
+    size_t t, o, s;
+    for (t = 0; t < sizeof thresholds / sizeof *thresholds; t++)
+        for (o = 0; o < sizeof offsets / sizeof *offsets; o++)
+            for (s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+                fd_bernoulli rule = {next_random(), offsets[o], thresholds[t]};
+                uint64_t n = sizes[s], i;
+                uint8_t *mask = malloc(n);
+                uint8_t *packed = malloc((n + 7) / 8);
+                int bad = 0;
+                CHECK(fd_mask_bool(&rule, n, mask) == FD_OK);
+                CHECK(fd_mask_packed(&rule, n, packed) == FD_OK);
+                for (i = 0; i < n; i++) {
+                    bad += mask[i] != model_keep(&rule, i);
+                    bad += mask[i] != ((packed[i / 8] >> (i % 8)) & 1);
+                }
+                if (n % 8) bad += (packed[n / 8] >> (n % 8)) != 0;
+                CHECK(bad == 0);
+                free(mask);
+                free(packed);
+            }
+}
+
+/* Every float16 survives the round trip; a few float32 values round as IEEE says. */
+static void test_float16_conversion(void)
+{
+    uint32_t h;
+    int bad = 0;
+    for (h = 0; h < 65536; h++) {
+        int nan = (h & 0x7c00u) == 0x7c00u && (h & 0x3ffu);
+        if (!nan) bad += fd_f32_to_f16(fd_f16_to_f32((uint16_t)h)) != h;
+        else bad += !isnan(fd_f16_to_f32((uint16_t)h));
+    }
+    CHECK(bad == 0);
+    CHECK(fd_f32_to_f16(65504.0f) == 0x7bff);
+    CHECK(fd_f32_to_f16(65519.99f) == 0x7bff);
+    CHECK(fd_f32_to_f16(65520.0f) == 0x7c00);
+    CHECK(fd_f32_to_f16(1.0f + ldexpf(1.0f, -11)) == 0x3c00);     /* tie to even: down */
+    CHECK(fd_f32_to_f16(1.0f + 3 * ldexpf(1.0f, -11)) == 0x3c02); /* tie to even: up */
+    CHECK(fd_f32_to_f16(ldexpf(1.0f, -25)) == 0x0000);            /* tie to even: zero */
+    CHECK(fd_f32_to_f16(ldexpf(1.5f, -25)) == 0x0001);
+    CHECK(fd_f32_to_f16(ldexpf(1.0f, -14)) == 0x0400);
+    CHECK(fd_f32_to_f16(-0.0f) == 0x8000);
+    CHECK(fd_f32_to_f16(1e10f) == 0x7c00);
+    CHECK(fd_f32_to_f16(NAN) != 0x7c00 && (fd_f32_to_f16(NAN) & 0x7c00) == 0x7c00);
+}
+
+/* fd_dropout of a strided 2-d float32 view against the per-element model, in place and not. */
+static void test_dropout_float32_strided(void)
+{
+    enum { ROWS = 37, COLS = 75 };
+    float *base = malloc(sizeof(float) * ROWS * COLS * 2);
+    float *out = malloc(sizeof(float) * ROWS * COLS);
+    uint8_t *mask = malloc(ROWS * COLS);
+    fd_bernoulli rule = {12345, 99, fd_threshold(0.3)};
+    const double scale = 1.0 / 0.7;
+    int64_t shape[2] = {ROWS, COLS};
+    /* every other column of a ROWS x 2*COLS buffer, rows walked backwards */
+    int64_t x_strides[2] = {-(int64_t)(2 * COLS * sizeof(float)), 2 * sizeof(float)};
+    int64_t out_strides[2] = {COLS * sizeof(float), sizeof(float)};
+    const float *x0 = base + (ROWS - 1) * 2 * COLS;
+    int r, c, bad = 0;
+    for (r = 0; r < ROWS * COLS * 2; r++) base[r] = (float)(next_random() % 2001) / 100.0f - 10.0f;
+    CHECK(fd_dropout(FD_FLOAT32, &rule, scale, 2, shape, x0, x_strides, out, out_strides, mask) ==
+          FD_OK);
+    for (r = 0; r < ROWS; r++)
+        for (c = 0; c < COLS; c++) {
+            uint64_t i = (uint64_t)r * COLS + c;
+            float x = x0[-r * 2 * COLS + 2 * c];
+            float want = model_keep(&rule, i) ? x * (float)scale : 0.0f;
+            bad += memcmp(&out[i], &want, sizeof want) != 0;
+            bad += mask[i] != model_keep(&rule, i);
+        }
+    CHECK(bad == 0);
+    /* in place on the contiguous result gives the result scaled again where kept */
+    memcpy(base, out, sizeof(float) * ROWS * COLS);
+    CHECK(fd_dropout(FD_FLOAT32, &rule, scale, 2, shape, base, out_strides, base, out_strides,
+                     NULL) == FD_OK);
+    for (r = 0, bad = 0; r < ROWS * COLS; r++) {
+        float want = model_keep(&rule, (uint64_t)r) ? out[r] * (float)scale : 0.0f;
+        bad += memcmp(&base[r], &want, sizeof want) != 0;
+    }
+    CHECK(bad == 0);
+    free(base);
+    free(out);
+    free(mask);
+}
+
+/* float64 and float16, contiguous, with NaN and inf inputs; vanilla (scale 1) copies bits. */
+static void test_dropout_other_dtypes(void)
+{
+    enum { N = 3001 };
+    double *x = malloc(sizeof(double) * N), *y = malloc(sizeof(double) * N);
+    uint16_t *h = malloc(sizeof(uint16_t) * N), *hy = malloc(sizeof(uint16_t) * N);
+    fd_bernoulli rule = {next_random(), 5, fd_threshold(0.5)};
+    int64_t shape[1] = {N}, s64[1] = {8}, s16[1] = {2};
+    int i, bad = 0;
+    for (i = 0; i < N; i++) {
+        x[i] = i % 97 == 0 ? NAN : i % 89 == 0 ? -INFINITY : (double)(next_random() % 1000) - 500.0;
+        h[i] = fd_f32_to_f16((float)x[i]);
+    }
+    CHECK(fd_dropout(FD_FLOAT64, &rule, 2.0, 1, shape, x, s64, y, s64, NULL) == FD_OK);
+    CHECK(fd_dropout(FD_FLOAT16, &rule, 1.0, 1, shape, h, s16, hy, s16, NULL) == FD_OK);
+    for (i = 0; i < N; i++) {
+        int keep = model_keep(&rule, (uint64_t)i);
+        double want = keep ? x[i] * 2.0 : 0.0;
+        if (keep && isnan(x[i])) bad += !isnan(y[i]);
+        else bad += memcmp(&y[i], &want, sizeof want) != 0;
+        bad += hy[i] != (keep ? h[i] : 0);
+    }
+    CHECK(bad == 0);
+    free(x);
+    free(y);
+    free(h);
+    free(hy);
+}
+
+static void test_errors(void)
+{
+    fd_bernoulli rule = {1, 0, FD_THRESHOLD_ONE + 1};
+    fd_bernoulli good = {1, 0, 7};
+    int64_t shape[1] = {4}, bad_shape[1] = {-1}, strides[1] = {4};
+    float buf[4] = {1, 2, 3, 4};
+    uint8_t m;
+    CHECK(fd_dropout(FD_FLOAT32, &rule, 1.0, 1, shape, buf, strides, buf, strides, NULL) ==
+          FD_ERR_THRESHOLD);
+    CHECK(fd_dropout(FD_FLOAT32, NULL, 1.0, 1, shape, buf, strides, buf, strides, NULL) ==
+          FD_ERR_NULL);
+    CHECK(fd_dropout((fd_dtype)7, &good, 1.0, 1, shape, buf, strides, buf, strides, NULL) ==
+          FD_ERR_DTYPE);
+    CHECK(fd_dropout(FD_FLOAT32, &good, 1.0, 65, shape, buf, strides, buf, strides, NULL) ==
+          FD_ERR_NDIM);
+    CHECK(fd_dropout(FD_FLOAT32, &good, 1.0, 1, bad_shape, buf, strides, buf, strides, NULL) ==
+          FD_ERR_SHAPE);
+    CHECK(fd_dropout(FD_FLOAT32, &good, 1.0, 1, shape, NULL, strides, buf, strides, NULL) ==
+          FD_ERR_NULL);
+    CHECK(buf[0] == 1 && buf[3] == 4); /* nothing written on error */
+    CHECK(fd_mask_bool(&rule, 1, &m) == FD_ERR_THRESHOLD);
+    CHECK(fd_mask_packed(&good, 1, NULL) == FD_ERR_NULL);
+    CHECK(fd_mask_bool(&good, 0, NULL) == FD_OK);
+    CHECK(fd_simd_select("no-such-path") == FD_ERR_SIMD);
+    CHECK(fd_simd_select("scalar") == FD_OK && strcmp(fd_simd_path(), "scalar") == 0);
+    CHECK(strcmp(fd_status_message(FD_ERR_SHAPE), "unknown status") != 0);
+}
+
+/* A 0-d array is one element; an empty one writes nothing. */
+static void test_zero_d_and_empty(void)
+{
+    fd_bernoulli keep_all = {3, 0, FD_THRESHOLD_ONE};
+    double x = 1.5, y = 0.0;
+    int64_t shape[2] = {0, 5}, strides[2] = {40, 8};
+    CHECK(fd_dropout(FD_FLOAT64, &keep_all, 2.0, 0, NULL, &x, NULL, &y, NULL, NULL) == FD_OK);
+    CHECK(y == 3.0);
+    CHECK(fd_dropout(FD_FLOAT64, &keep_all, 2.0, 2, shape, NULL, strides, NULL, strides, NULL) ==
+          FD_OK);
+}
+
+int main(void)
+{
+    test_known_answers();
+    test_threshold();
+    test_masks_against_model();
+    test_float16_conversion();
+    test_dropout_float32_strided();
+    test_dropout_other_dtypes();
+    test_errors();
+    test_zero_d_and_empty();
+    if (failures) {
+        printf("0 passed, %d failed\n", failures);
+        return 1;
+    }
+    printf("C core tests: all checks passed\n");
+    return 0;
+}
