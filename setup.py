@@ -5,10 +5,16 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-C_HEADERS = ["src_c/fd_dropout.h", "src_c/fd_kernels.h", "src_c/fd_philox.h"]
+C_HEADERS = [
+    "src_c/fd_dropout.h",
+    "src_c/fd_kernels.h",
+    "src_c/fd_kernels_impl.h",
+    "src_c/fd_philox.h",
+]
 C_SOURCES = [
     "src_c/fd_dispatch.c",
     "src_c/fd_dropout.c",
+    "src_c/fd_kernels_avx2.c",
     "src_c/fd_kernels_scalar.c",
 ]
 

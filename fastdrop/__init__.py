@@ -19,4 +19,4 @@ except ImportError as error:
 from .functional import dropout, dropout_mask, philox4x32, simd_path
 from .random import Philox
 
-__all__ = ["Philox", "dropout", "dropout_mask", "philox4x32", "simd_path", "__version__"]
+__all__ = ["Philox", "__version__", "dropout", "dropout_mask", "philox4x32", "simd_path"]

@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 import numbers
 import operator
-from typing import Literal, Sequence, Union, overload
+from collections.abc import Sequence
+from typing import Literal, Union, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -69,11 +70,12 @@ def _same_memory_layout(a: np.ndarray, b: np.ndarray) -> bool:
 
 def _check_shape(shape: object) -> tuple[int, ...]:
     try:
-        dims = (operator.index(shape),) if not isinstance(shape, Sequence) else tuple(
-            operator.index(d) for d in shape
-        )
+        dims = (operator.index(shape),)
     except TypeError:
-        raise TypeError(f"shape must be an int or a sequence of ints, got {shape!r}") from None
+        try:
+            dims = tuple(operator.index(d) for d in shape)  # type: ignore[attr-defined]
+        except TypeError:
+            raise TypeError(f"shape must be an int or a sequence of ints, got {shape!r}") from None
     if any(d < 0 for d in dims):
         raise ValueError(f"shape must not have negative extents, got {dims}")
     return dims
@@ -258,8 +260,20 @@ def dropout_mask(
     return result
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
 def _as_uint32(name: str, value: object) -> np.ndarray:
     array = np.asarray(value)
+    if array.dtype.kind in "fO" and not isinstance(value, np.ndarray):
+        # Python ints beyond int64/uint64 make NumPy build float64 or object arrays: judge the
+        # ints themselves, so an out-of-range int is a ValueError, not a dtype complaint.
+        ints = np.array(value, dtype=object)
+        if all(_is_int(v) for v in ints.flat):
+            if any(not 0 <= v <= 0xFFFFFFFF for v in ints.flat):
+                raise ValueError(f"{name} must hold integers in [0, 2**32)")
+            array = ints.astype(np.uint32)
     if array.dtype.kind not in "ui":
         raise TypeError(f"{name} must hold integers in [0, 2**32), got dtype {array.dtype}")
     if array.size and (array.min() < 0 or array.max() > 0xFFFFFFFF):

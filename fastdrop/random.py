@@ -30,7 +30,9 @@ def _entropy_key() -> int:
 def _uint64(name: str, value: object) -> int:
     """``value`` as an int in [0, 2**64), or the error that names it."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int in [0, 2**64), got {type(value).__name__} {value!r}")
+        raise TypeError(
+            f"{name} must be an int in [0, 2**64), got {type(value).__name__} {value!r}"
+        )
     result = int(value)
     if not 0 <= result < _UINT64_LIMIT:
         raise ValueError(f"{name} must be an int in [0, 2**64), got {result}")
@@ -71,7 +73,7 @@ class Philox:
     True
     """
 
-    __slots__ = ("_key", "_offset", "_lock", "_local")
+    __slots__ = ("_key", "_local", "_lock", "_offset")
 
     def __init__(self, seed: int | None = None, *, offset: int = 0) -> None:
         self._key = _entropy_key() if seed is None else _uint64("seed", seed)
@@ -111,7 +113,7 @@ class Philox:
         Raises
         ------
         ValueError
-            If ``size`` is negative or the stream's offset has passed 2**64 - 1.
+            If ``size`` is negative or the stream is exhausted (offset past 2**64 - 1).
 
         Examples
         --------
@@ -127,7 +129,7 @@ class Philox:
         with self._lock:
             start = self._offset
             # A call's counters are 96-bit (offset + block), so only its start must fit 64 bits.
-            if blocks and start >= _UINT64_LIMIT:
+            if start >= _UINT64_LIMIT:
                 raise ValueError(f"Philox stream exhausted: its offset {start} passed 2**64 - 1")
             self._offset = start + blocks
         self._local.draw = (self._key, start)

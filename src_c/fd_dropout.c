@@ -9,10 +9,15 @@
 
 uint64_t fd_threshold(double p)
 {
-    /* p * 2^32 is exact, so the one rounding here bounds the error by 2^-33. */
+    /* p * 2^32 and its distance to its floor are exact, so the one rounding here (halves up)
+     * bounds the error by 2^-33. floor(x + 0.5) would not: for x just below 0.5 the sum rounds. */
+    double x, whole;
     if (!(p > 0.0)) return FD_THRESHOLD_ONE; /* also NaN: callers reject it before */
     if (p >= 1.0) return 0;
-    return FD_THRESHOLD_ONE - (uint64_t)floor(p * 4294967296.0 + 0.5);
+    x = p * 4294967296.0;
+    whole = floor(x);
+    if (x - whole >= 0.5) whole += 1.0;
+    return FD_THRESHOLD_ONE - (uint64_t)whole;
 }
 
 uint64_t fd_blocks(uint64_t n) { return n / FD_BLOCK_ELEMENTS + (n % FD_BLOCK_ELEMENTS != 0); }
@@ -93,11 +98,18 @@ static void dropout_run(const walk *wk, const uint32_t *words, size_t bit, size_
                     x + (ptrdiff_t)(sx * (int64_t)i), out + (ptrdiff_t)(so * (int64_t)i));
 }
 
-/* Writes keep bits [bit, bit + n) of words as bytes 0/1. */
-static void write_bool_mask(const uint32_t *words, size_t bit, size_t n, uint8_t *mask)
+/* Writes keep bits [bit, bit + n) of words as bytes 0/1, whole words through the kernels. */
+static void write_bool_mask(const fd_kernels *kernels, const uint32_t *words, size_t bit, size_t n,
+                            uint8_t *mask)
 {
-    size_t i;
-    for (i = 0; i < n; i++) mask[i] = (uint8_t)keep_bit(words, bit + i);
+    size_t i = 0;
+    for (; i < n && (bit + i) % 32 != 0; i++) mask[i] = (uint8_t)keep_bit(words, bit + i);
+    if (n - i >= 32) {
+        size_t groups = (n - i) / 32;
+        kernels->bool_groups(words + (bit + i) / 32, groups, mask + i);
+        i += 32 * groups;
+    }
+    for (; i < n; i++) mask[i] = (uint8_t)keep_bit(words, bit + i);
 }
 
 /* Merges dimensions that step through both arrays as one and drops extents of 1; returns ndim. */
@@ -156,8 +168,8 @@ fd_status fd_dropout(fd_dtype dtype, const fd_bernoulli *rule, double scale, int
     walk wk;
     uint32_t words[FD_CHUNK_WORDS];
     int64_t index[FD_MAX_NDIM] = {0};
-    const char *px = (const char *)x;
-    char *po = (char *)out;
+    int64_t x_at = 0, out_at = 0; /* byte offsets of the next element: pointers are formed
+                                     only for elements that exist */
     int64_t count;
     uint64_t done = 0, chunk_end = 0;
     fd_status status = check_rule(rule);
@@ -193,16 +205,17 @@ fd_status fd_dropout(fd_dtype dtype, const fd_bernoulli *rule, double scale, int
         }
         if (run > chunk_end - done) run = (size_t)(chunk_end - done);
         bit = (size_t)(done % FD_CHUNK_ELEMENTS);
-        dropout_run(&wk, words, bit, run, px, wk.x_strides[inner], po, wk.out_strides[inner]);
-        if (mask) write_bool_mask(words, bit, run, mask + done);
+        dropout_run(&wk, words, bit, run, (const char *)x + x_at, wk.x_strides[inner],
+                    (char *)out + out_at, wk.out_strides[inner]);
+        if (mask) write_bool_mask(wk.kernels, words, bit, run, mask + done);
         done += run;
-        /* advance the multi-index and the two pointers past the run */
+        /* advance the multi-index and the two offsets past the run */
         index[inner] += (int64_t)run;
-        px += wk.x_strides[inner] * (int64_t)run;
-        po += wk.out_strides[inner] * (int64_t)run;
+        x_at += wk.x_strides[inner] * (int64_t)run;
+        out_at += wk.out_strides[inner] * (int64_t)run;
         for (d = inner; d > 0 && index[d] == wk.shape[d]; d--) {
-            px += wk.x_strides[d - 1] - wk.x_strides[d] * wk.shape[d];
-            po += wk.out_strides[d - 1] - wk.out_strides[d] * wk.shape[d];
+            x_at += wk.x_strides[d - 1] - wk.x_strides[d] * wk.shape[d];
+            out_at += wk.out_strides[d - 1] - wk.out_strides[d] * wk.shape[d];
             index[d] = 0;
             index[d - 1]++;
         }
@@ -210,8 +223,9 @@ fd_status fd_dropout(fd_dtype dtype, const fd_bernoulli *rule, double scale, int
     return FD_OK;
 }
 
-/* Calls emit(words, first element, element count, context) for each chunk of the mask. */
-typedef void (*chunk_writer)(const uint32_t *words, uint64_t first, size_t n, uint8_t *dest);
+/* Calls emit(kernels, words, first element, element count, dest) for each chunk of the mask. */
+typedef void (*chunk_writer)(const fd_kernels *kernels, const uint32_t *words, uint64_t first,
+                             size_t n, uint8_t *dest);
 
 static fd_status for_each_chunk(const fd_bernoulli *rule, uint64_t n, uint8_t *dest,
                                 chunk_writer emit)
@@ -227,20 +241,23 @@ static fd_status for_each_chunk(const fd_bernoulli *rule, uint64_t n, uint8_t *d
         uint64_t left = n - first;
         size_t len = left < FD_CHUNK_ELEMENTS ? (size_t)left : FD_CHUNK_ELEMENTS;
         kernels->keep_words(rule, first / FD_BLOCK_ELEMENTS, (size_t)fd_blocks(len), words);
-        emit(words, first, len, dest);
+        emit(kernels, words, first, len, dest);
     }
     return FD_OK;
 }
 
-static void emit_bool(const uint32_t *words, uint64_t first, size_t n, uint8_t *mask)
+static void emit_bool(const fd_kernels *kernels, const uint32_t *words, uint64_t first, size_t n,
+                      uint8_t *mask)
 {
-    write_bool_mask(words, 0, n, mask + first);
+    write_bool_mask(kernels, words, 0, n, mask + first);
 }
 
-static void emit_packed(const uint32_t *words, uint64_t first, size_t n, uint8_t *packed)
+static void emit_packed(const fd_kernels *kernels, const uint32_t *words, uint64_t first, size_t n,
+                        uint8_t *packed)
 {
     size_t nbytes = (n + 7) / 8, i;
     uint8_t *dest = packed + first / 8;
+    (void)kernels;
     for (i = 0; i < nbytes; i++) dest[i] = (uint8_t)(words[i / 4] >> (8 * (i % 4)));
     if (n % 8) dest[nbytes - 1] &= (uint8_t)((1u << (n % 8)) - 1u); /* bits past the end */
 }

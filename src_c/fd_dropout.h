@@ -83,7 +83,8 @@ fd_status fd_mask_bool(const fd_bernoulli *rule, uint64_t n, uint8_t *mask);
 fd_status fd_mask_packed(const fd_bernoulli *rule, uint64_t n, uint8_t *packed);
 
 /* Kernel paths: select one by name ("auto" picks the best this CPU runs), read the active one, and
- * list those this CPU can run (comma-separated). */
+ * list those this CPU can run, best first, comma-separated (set by the first fd_simd_select; not
+ * thread-safe: fastdrop selects once, at import). */
 fd_status fd_simd_select(const char *name);
 const char *fd_simd_path(void);
 const char *fd_simd_available(void);

@@ -9,7 +9,7 @@
 
 #include "fd_dropout.h"
 
-#define FD_CHUNK_BLOCKS 16 /* counter blocks whose planes are generated together */
+#define FD_CHUNK_BLOCKS 64 /* counter blocks whose planes are generated together */
 #define FD_CHUNK_ELEMENTS (FD_CHUNK_BLOCKS * FD_BLOCK_ELEMENTS)
 #define FD_CHUNK_WORDS (FD_CHUNK_BLOCKS * 4)
 
@@ -18,6 +18,8 @@ typedef struct {
     /* Keep bits of the call's blocks [first, first + nblocks), nblocks <= FD_CHUNK_BLOCKS:
      * bit j of words[4 * b + w] is element 128 * (first + b) + 32 * w + j (1 = kept). */
     void (*keep_words)(const fd_bernoulli *rule, uint64_t first, size_t nblocks, uint32_t *words);
+    /* Bool mask bytes (1 = kept) of 32 * ngroups elements from their keep bits. */
+    void (*bool_groups)(const uint32_t *words, size_t ngroups, uint8_t *mask);
     /* Contiguous dropout of 32 * ngroups elements from x to out (which may be x), indexed by
      * fd_dtype: scale_groups multiplies kept elements by scale, select_groups copies them. */
     void (*scale_groups[3])(const uint32_t *words, size_t ngroups, const char *x, char *out,
@@ -25,7 +27,17 @@ typedef struct {
     void (*select_groups[3])(const uint32_t *words, size_t ngroups, const char *x, char *out);
 } fd_kernels;
 
+/* GCC or Clang on x86: the compilers that build the AVX2 path (MSVC builds the scalar one). */
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+#define FD_X86_GNUC 1
+#else
+#define FD_X86_GNUC 0
+#endif
+
 extern const fd_kernels fd_kernels_scalar;
+#if FD_X86_GNUC
+extern const fd_kernels fd_kernels_avx2;
+#endif
 
 /* The table fd_simd_select chose (the scalar one until then). */
 const fd_kernels *fd_active_kernels(void);

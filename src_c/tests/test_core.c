@@ -12,10 +12,11 @@
 #include "../fd_kernels.h"
 #include "../fd_philox.h"
 
-static int failures = 0;
+static int checks = 0, failures = 0;
 
 #define CHECK(cond)                                                                  \
     do {                                                                             \
+        checks++;                                                                    \
         if (!(cond)) {                                                               \
             fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
             failures++;                                                              \
@@ -79,6 +80,8 @@ static void test_threshold(void)
     CHECK(fd_threshold(0.25) == (uint64_t)3 << 30);
     CHECK(fd_threshold(1e-300) == FD_THRESHOLD_ONE);
     CHECK(fd_threshold(ldexp(1.0, -32)) == FD_THRESHOLD_ONE - 1);
+    CHECK(fd_threshold(ldexp(1.0, -33)) == FD_THRESHOLD_ONE - 1);           /* a half: up */
+    CHECK(fd_threshold(nextafter(ldexp(1.0, -33), 0.0)) == FD_THRESHOLD_ONE); /* just below */
     CHECK(fd_blocks(0) == 0 && fd_blocks(1) == 1 && fd_blocks(128) == 1 && fd_blocks(129) == 2);
 }
 
@@ -244,20 +247,56 @@ static void test_zero_d_and_empty(void)
           FD_OK);
 }
 
+/* Every path this CPU runs gives the bytes of the scalar path, for masks and all dtypes. */
+static void test_paths_agree(const char *path)
+{
+    enum { N = 70001 };
+    static const double ps[] = {0.0, 0.1, 0.5, 0.7, 1.0 / 3.0, 0.999, 1.0};
+    uint8_t *x = malloc(8 * N), *ref = malloc(8 * N), *got = malloc(8 * N);
+    size_t i, k;
+    int d;
+    for (i = 0; i < 8 * N; i++) x[i] = (uint8_t)next_random();
+    for (k = 0; k < sizeof ps / sizeof *ps; k++)
+        for (d = FD_FLOAT16; d <= FD_FLOAT64; d++) {
+            fd_bernoulli rule = {next_random(), next_random() >> 1, fd_threshold(ps[k])};
+            int64_t size = d == FD_FLOAT16 ? 2 : d == FD_FLOAT32 ? 4 : 8;
+            int64_t shape[1] = {N - d}, strides[1] = {size};
+            CHECK(fd_simd_select("scalar") == FD_OK);
+            CHECK(fd_dropout((fd_dtype)d, &rule, 1.5, 1, shape, x, strides, ref, strides, NULL) ==
+                  FD_OK);
+            CHECK(fd_simd_select(path) == FD_OK);
+            CHECK(fd_dropout((fd_dtype)d, &rule, 1.5, 1, shape, x, strides, got, strides, NULL) ==
+                  FD_OK);
+            CHECK(memcmp(ref, got, (size_t)(size * shape[0])) == 0);
+            CHECK(fd_mask_packed(&rule, N, got) == FD_OK);
+            CHECK(fd_simd_select("scalar") == FD_OK);
+            CHECK(fd_mask_packed(&rule, N, ref) == FD_OK);
+            CHECK(memcmp(ref, got, (N + 7) / 8) == 0);
+        }
+    free(x);
+    free(ref);
+    free(got);
+}
+
 int main(void)
 {
-    test_known_answers();
-    test_threshold();
-    test_masks_against_model();
-    test_float16_conversion();
-    test_dropout_float32_strided();
-    test_dropout_other_dtypes();
-    test_errors();
-    test_zero_d_and_empty();
-    if (failures) {
-        printf("0 passed, %d failed\n", failures);
-        return 1;
+    char paths[64];
+    char *path;
+    CHECK(fd_simd_select("auto") == FD_OK);
+    strcpy(paths, fd_simd_available());
+    printf("kernel paths this CPU runs: %s\n", paths);
+    for (path = strtok(paths, ","); path; path = strtok(NULL, ",")) {
+        CHECK(fd_simd_select(path) == FD_OK);
+        test_known_answers();
+        test_masks_against_model();
+        test_dropout_float32_strided();
+        test_dropout_other_dtypes();
+        test_zero_d_and_empty();
+        test_paths_agree(path);
     }
-    printf("C core tests: all checks passed\n");
-    return 0;
+    test_threshold();
+    test_float16_conversion();
+    test_errors();
+    printf("C core checks: %d passed, %d failed\n", checks - failures, failures);
+    return failures != 0;
 }

@@ -1,0 +1,213 @@
+/*
+ * The kernels of every path, written once in plain C: blocks of Philox lanes in structure-of-arrays
+ * form and fixed-size group loops that the compiler vectorises. Each fd_kernels_<path>.c includes
+ * this file once, under its own target ISA, and builds its table with FD_KERNEL_TABLE. Integer
+ * work and single IEEE multiplications (no contraction possible) make every path give the same bytes.
+ */
+#ifndef FD_KERNELS_IMPL_H
+#define FD_KERNELS_IMPL_H
+
+#include "fd_kernels.h"
+#include "fd_philox.h"
+
+/* Index of the lowest set bit of a nonzero word. */
+static int lowest_set_bit(uint32_t v)
+{
+    int n = 0;
+    while (!(v & 1u)) {
+        v >>= 1;
+        n++;
+    }
+    return n;
+}
+
+/* Philox4x32-10 of n counters laid out as four word arrays (structure of arrays, so the lanes
+ * vectorise); the same rounds as fd_philox4x32_10, the output replaces the counters. */
+static void philox_lanes(size_t n, uint32_t *x0, uint32_t *x1, uint32_t *x2, uint32_t *x3,
+                         uint64_t key)
+{
+    uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+    size_t i;
+    int round;
+    for (round = 0; round < FD_PHILOX_ROUNDS; round++) {
+        for (i = 0; i < n; i++) {
+            uint64_t p0 = (uint64_t)FD_PHILOX_M0 * x0[i];
+            uint64_t p1 = (uint64_t)FD_PHILOX_M1 * x2[i];
+            uint32_t n0 = (uint32_t)(p1 >> 32) ^ x1[i] ^ k0;
+            uint32_t n2 = (uint32_t)(p0 >> 32) ^ x3[i] ^ k1;
+            x0[i] = n0;
+            x1[i] = (uint32_t)p1;
+            x2[i] = n2;
+            x3[i] = (uint32_t)p0;
+        }
+        k0 += FD_PHILOX_W0;
+        k1 += FD_PHILOX_W1;
+    }
+}
+
+/* A path with its own Philox lanes (intrinsics) defines FD_PHILOX_LANES before including this. */
+#ifndef FD_PHILOX_LANES
+#define FD_PHILOX_LANES philox_lanes
+#endif
+
+/* One plane's step of the comparison U < T on a word of 32 elements: where T's bit is 1
+ * (t_bit all ones) an undecided element whose random bit r is 0 is now known to be below T (kept);
+ * elements whose bit differs from T's are decided, the others stay undecided. */
+static inline void compare_plane(uint32_t *keep, uint32_t *undecided, uint32_t r, uint32_t t_bit)
+{
+    *keep |= *undecided & ~r & t_bit;
+    *undecided &= ~(r ^ t_bit);
+}
+
+/* Counter words of block `block` of the call, plane `plane` (fd_dropout.h). */
+static inline void set_counter(const fd_bernoulli *rule, uint64_t block, uint32_t plane,
+                               uint32_t *c0, uint32_t *c1, uint32_t *c2, uint32_t *c3)
+{
+    uint64_t counter = rule->offset + block;
+    *c0 = (uint32_t)counter;
+    *c1 = (uint32_t)(counter >> 32);
+    *c2 = counter < rule->offset; /* carry into the counter's third word */
+    *c3 = plane;
+}
+
+/*
+ * The bit-plane comparison U < T of fd_dropout.h for the call's blocks [first, first + nblocks).
+ * While most blocks are undecided every block takes every plane (dense loops that vectorise);
+ * then only the undecided blocks go on, listed (a block stops costing Philox work as soon as all
+ * of its 128 elements are decided). The state is kept word-major, block-minor for the vectors.
+ */
+static void keep_words(const fd_bernoulli *rule, uint64_t first, size_t nblocks, uint32_t *keep)
+{
+    uint32_t k[4][FD_CHUNK_BLOCKS], u[4][FD_CHUNK_BLOCKS], r[4][FD_CHUNK_BLOCKS];
+    size_t lane_block[FD_CHUNK_BLOCKS];
+    size_t nlanes = nblocks, lane, b;
+    const uint64_t t = rule->threshold;
+    int plane, nplanes, w, dense = 1;
+
+    if (t == 0 || t >= FD_THRESHOLD_ONE) {
+        memset(keep, t ? 0xff : 0, 4 * nblocks * sizeof *keep);
+        return;
+    }
+    nplanes = 32 - lowest_set_bit((uint32_t)t);
+    for (w = 0; w < 4; w++)
+        for (b = 0; b < nblocks; b++) {
+            k[w][b] = 0;
+            u[w][b] = 0xffffffffu;
+        }
+    for (plane = 0; plane < nplanes && nlanes > 0; plane++) {
+        const uint32_t t_bit = 0u - (uint32_t)((t >> (31 - plane)) & 1u);
+        if (dense) {
+            size_t undecided_blocks = 0;
+            for (b = 0; b < nblocks; b++)
+                set_counter(rule, first + b, (uint32_t)plane, &r[0][b], &r[1][b], &r[2][b],
+                            &r[3][b]);
+            FD_PHILOX_LANES(nblocks, r[0], r[1], r[2], r[3], rule->key);
+            for (w = 0; w < 4; w++)
+                for (b = 0; b < nblocks; b++) compare_plane(&k[w][b], &u[w][b], r[w][b], t_bit);
+            for (b = 0; b < nblocks; b++)
+                undecided_blocks += (u[0][b] | u[1][b] | u[2][b] | u[3][b]) != 0;
+            if (2 * undecided_blocks < nblocks) { /* from now on, list the undecided blocks */
+                dense = 0;
+                nlanes = 0;
+                for (b = 0; b < nblocks; b++)
+                    if (u[0][b] | u[1][b] | u[2][b] | u[3][b]) lane_block[nlanes++] = b;
+            }
+        } else {
+            size_t still = 0;
+            for (lane = 0; lane < nlanes; lane++)
+                set_counter(rule, first + lane_block[lane], (uint32_t)plane, &r[0][lane],
+                            &r[1][lane], &r[2][lane], &r[3][lane]);
+            FD_PHILOX_LANES(nlanes, r[0], r[1], r[2], r[3], rule->key);
+            for (lane = 0; lane < nlanes; lane++) {
+                b = lane_block[lane];
+                for (w = 0; w < 4; w++) compare_plane(&k[w][b], &u[w][b], r[w][lane], t_bit);
+                if (u[0][b] | u[1][b] | u[2][b] | u[3][b]) lane_block[still++] = b;
+            }
+            nlanes = still;
+        }
+    }
+    for (b = 0; b < nblocks; b++)
+        for (w = 0; w < 4; w++) keep[4 * b + w] = k[w][b];
+}
+
+/*
+ * Contiguous group loops: bit j of words[g] keeps element 32 * g + j. Each group is loaded into a
+ * local array before anything is stored, so x == out (in place) cannot block vectorisation, and
+ * bits are tested against a table rather than shifted by j (SSE2 has no per-lane shifts).
+ */
+static const uint32_t bit_of[32] = {
+    1u << 0,  1u << 1,  1u << 2,  1u << 3,  1u << 4,  1u << 5,  1u << 6,  1u << 7,
+    1u << 8,  1u << 9,  1u << 10, 1u << 11, 1u << 12, 1u << 13, 1u << 14, 1u << 15,
+    1u << 16, 1u << 17, 1u << 18, 1u << 19, 1u << 20, 1u << 21, 1u << 22, 1u << 23,
+    1u << 24, 1u << 25, 1u << 26, 1u << 27, 1u << 28, 1u << 29, 1u << 30, 1u << 31,
+};
+
+#define FD_GROUP_LOOP(BYTES, UINT, LOAD_BITS, STORE)                                              \
+    size_t g;                                                                                     \
+    int j;                                                                                        \
+    for (g = 0; g < ngroups; g++) {                                                               \
+        const uint32_t w = words[g];                                                              \
+        const char *xg = x + (size_t)32 * BYTES * g;                                              \
+        char *og = out + (size_t)32 * BYTES * g;                                                  \
+        UINT v[32];                                                                               \
+        for (j = 0; j < 32; j++) v[j] = LOAD_BITS(xg + BYTES * j);                                \
+        for (j = 0; j < 32; j++)                                                                  \
+            STORE(og + BYTES * j, (UINT)(v[j] & ((UINT)0 - (UINT)((w & bit_of[j]) != 0))));      \
+    }
+
+#define F32_SCALED_BITS(p) fd_f32_bits(fd_load_f32(p) * s)
+#define F64_SCALED_BITS(p) fd_f64_bits(fd_load_f64(p) * scale)
+#define F16_SCALED_BITS(p) fd_f32_to_f16(fd_f16_to_f32(fd_load_u16(p)) * s)
+
+static void scale_groups_f16(const uint32_t *words, size_t ngroups, const char *x, char *out,
+                             double scale)
+{
+    const float s = (float)scale;
+    FD_GROUP_LOOP(2, uint16_t, F16_SCALED_BITS, fd_store_u16)
+}
+
+static void scale_groups_f32(const uint32_t *words, size_t ngroups, const char *x, char *out,
+                             double scale)
+{
+    const float s = (float)scale;
+    FD_GROUP_LOOP(4, uint32_t, F32_SCALED_BITS, fd_store_u32)
+}
+
+static void scale_groups_f64(const uint32_t *words, size_t ngroups, const char *x, char *out,
+                             double scale)
+{
+    FD_GROUP_LOOP(8, uint64_t, F64_SCALED_BITS, fd_store_u64)
+}
+
+static void select_groups_16(const uint32_t *words, size_t ngroups, const char *x, char *out)
+{
+    FD_GROUP_LOOP(2, uint16_t, fd_load_u16, fd_store_u16)
+}
+
+static void select_groups_32(const uint32_t *words, size_t ngroups, const char *x, char *out)
+{
+    FD_GROUP_LOOP(4, uint32_t, fd_load_u32, fd_store_u32)
+}
+
+static void select_groups_64(const uint32_t *words, size_t ngroups, const char *x, char *out)
+{
+    FD_GROUP_LOOP(8, uint64_t, fd_load_u64, fd_store_u64)
+}
+
+/* Bool mask bytes of 32 * ngroups elements: 1 where kept. */
+static void bool_groups(const uint32_t *words, size_t ngroups, uint8_t *mask)
+{
+    size_t g;
+    int j;
+    for (g = 0; g < ngroups; g++)
+        for (j = 0; j < 32; j++) mask[32 * g + j] = (words[g] & bit_of[j]) != 0;
+}
+
+#define FD_KERNEL_TABLE(NAME)                                  \
+    {                                                          \
+        NAME, keep_words, bool_groups,                         \
+        {scale_groups_f16, scale_groups_f32, scale_groups_f64}, \
+        {select_groups_16, select_groups_32, select_groups_64}, \
+    }
+
+#endif /* FD_KERNELS_IMPL_H */

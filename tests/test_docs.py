@@ -1,0 +1,40 @@
+"""The examples in docstrings and in README.md run and print what they say."""
+
+import doctest
+import pathlib
+import re
+
+import pytest
+
+import fastdrop
+import fastdrop.functional
+import fastdrop.random
+
+README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+
+
+@pytest.mark.parametrize("module", [fastdrop.functional, fastdrop.random])
+def test_docstring_examples(module):
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0
+    assert result.failed == 0
+
+
+def test_every_public_function_has_an_example():
+    for name in fastdrop.__all__:
+        obj = getattr(fastdrop, name)
+        if callable(obj):
+            assert obj.__doc__ and "Examples" in obj.__doc__, name
+
+
+def test_readme_usage_runs():
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, str(README), "exec"), {})
+
+
+def test_readme_starts_with_the_two_commands():
+    commands = re.findall(r"^python -m pip install .*$", README.read_text(), flags=re.M)
+    assert "fastdrop-bench" in commands[0]
+    assert commands[1].split("#")[0].strip() == 'python -m pip install ".[test]" && pytest'

@@ -1,0 +1,757 @@
+"""dropout and dropout_mask against the NumPy models of tests/reference.py, bit for bit."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import reference
+
+import fastdrop
+
+FLOATS = [np.float16, np.float32, np.float64]
+MODES = ["inverted", "vanilla"]
+UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def bits(a: np.ndarray) -> np.ndarray:
+    """The raw bits of a float array (native byte order), flattened in C order."""
+    a = np.asarray(a)
+    a = a.astype(a.dtype.newbyteorder("="), copy=False)
+    return np.ascontiguousarray(a).reshape(-1).view(UINT[a.dtype.itemsize])
+
+
+def assert_same_bits(actual: np.ndarray, expected: np.ndarray) -> None:
+    """Equal as arrays (NaN == NaN), same native dtype and shape, same bits wherever not NaN."""
+    expected = np.asarray(expected)
+    assert isinstance(actual, np.ndarray)
+    assert actual.shape == expected.shape
+    assert actual.dtype == expected.dtype.newbyteorder("=")
+    assert actual.dtype.isnative
+    assert np.array_equal(actual, expected, equal_nan=True)
+    not_nan = ~np.isnan(expected).reshape(-1)
+    assert np.array_equal(bits(actual)[not_nan], bits(expected)[not_nan])
+
+
+def assert_unchanged(a: np.ndarray, before: np.ndarray) -> None:
+    """a still holds exactly the bytes of its copy ``before``."""
+    assert a.dtype == before.dtype and a.shape == before.shape
+    assert a.tobytes() == before.tobytes()
+
+
+def expected_dropout(x, p, key, offset=0, *, training=True, mode="inverted"):
+    x = np.asarray(x)
+    mask = reference.keep_mask(key, offset, x.shape, p)
+    return reference.dropout(x, p, mask, training=training, mode=mode)
+
+
+def sample_values(dtype, shape, seed=0) -> np.ndarray:
+    """Normal values of both signs mixed with +-0, +-inf, NaNs, subnormals, huge values (which
+    overflow when scaled) and random bit patterns."""
+    rng = np.random.default_rng(seed)
+    dtype = np.dtype(dtype)
+    n = math.prod(shape)
+    x = (rng.standard_normal(n) * 10).astype(dtype)
+    info = np.finfo(dtype)
+    specials = np.array(
+        [
+            0.0,
+            -0.0,
+            np.inf,
+            -np.inf,
+            np.nan,
+            -np.nan,
+            info.max,
+            -info.max,
+            info.tiny,
+            info.smallest_subnormal,
+            -info.smallest_subnormal,
+            1.0,
+            -1.0,
+        ],
+        dtype=dtype,
+    )
+    where = rng.random(n) < 0.2
+    x[where] = rng.choice(specials, int(where.sum()))
+    raw = rng.integers(
+        0, np.iinfo(UINT[dtype.itemsize]).max, n, dtype=UINT[dtype.itemsize], endpoint=True
+    )
+    where = rng.random(n) < 0.05
+    x.view(UINT[dtype.itemsize])[where] = raw[where]
+    return x.reshape(shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# semantics against the reference model
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("p", [0.0, 0.1, 0.5, 0.75, 0.9, 1.0])
+def test_matches_reference(dtype, mode, training, p):
+    x = sample_values(dtype, (3, 37, 29), seed=int(p * 100))
+    x_before = x.copy()
+    key = 0x0123456789ABCDEF
+    y = fastdrop.dropout(x, p, rng=key, training=training, mode=mode)
+    assert_same_bits(y, expected_dropout(x, p, key, training=training, mode=mode))
+    assert_unchanged(x, x_before)  # x untouched
+    assert not np.shares_memory(x, y)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("n", [1, 31, 32, 33, 127, 128, 129, 2047, 2048, 2049, 4100])
+def test_matches_reference_sizes(dtype, n):
+    # sizes around the 32-element groups, the 128-element blocks and the 2048-element chunks
+    x = sample_values(dtype, (n,), seed=n)
+    for mode in MODES:
+        y = fastdrop.dropout(x, 0.3, rng=n, mode=mode)
+        assert_same_bits(y, expected_dropout(x, 0.3, n, mode=mode))
+
+
+@pytest.mark.parametrize("p", [2.0**-32, 2.0**-33, 1 - 2.0**-33, 1 - 2.0**-32, 1 / 3, 0.999])
+def test_matches_reference_extreme_p(p):
+    x = np.ones(3000, np.float32)
+    y = fastdrop.dropout(x, p, rng=5)
+    assert_same_bits(y, expected_dropout(x, p, 5))
+    mask = fastdrop.dropout_mask(3000, p, rng=5)
+    assert np.array_equal(mask, reference.keep_mask(5, 0, 3000, p))
+
+
+def test_threshold_rounding_just_below_one_half_ulp():
+    # Regression: floor(v + 0.5) rounds v = 0.5 - 2**-54 up to 1 in double arithmetic.
+    # p * 2**32 is the largest double below 0.5: round(p * 2**32) = 0, T = 2**32 keeps everything.
+    p = float(np.nextafter(2.0**-33, 0.0))
+    assert reference.threshold(p) == 2**32
+    # element 16 of counter block 2683283 under key 0 has U = 2**32 - 1 (found by search)
+    stream_offset = 2683283
+    assert reference.uniforms(0, stream_offset, 128)[16] == 2**32 - 1
+    mask = fastdrop.dropout_mask(128, p, rng=fastdrop.Philox(0, offset=stream_offset))
+    assert mask.all()
+
+
+def test_float16_every_bit_pattern():
+    x = np.arange(2**16, dtype=np.uint32).astype(np.uint16).view(np.float16)
+    for p in [0.0, 0.1, 0.3, 0.5, 0.99]:
+        for mode in MODES:
+            for training in (True, False):
+                y = fastdrop.dropout(x, p, rng=99, training=training, mode=mode)
+                assert_same_bits(y, expected_dropout(x, p, 99, training=training, mode=mode))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_dropped_elements_are_positive_zero(dtype):
+    x = np.array([-1.0, -0.0, np.nan, -np.nan, np.inf, -np.inf, 5.0] * 300, dtype=dtype)
+    for mode in MODES:
+        y, mask = fastdrop.dropout(x, 0.5, rng=3, mode=mode, return_mask=True)
+        assert 0 < mask.sum() < mask.size
+        assert np.all(bits(y)[~mask] == 0)  # +0.0: sign bit clear, even for -0.0, NaN, inf
+        assert np.all(np.isnan(y[mask]) == np.isnan(x[mask]))  # kept NaN stays NaN
+        assert np.all(np.isinf(y[mask]) == np.isinf(x[mask]))
+        assert np.all(np.signbit(y[mask]) == np.signbit(x[mask]))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_vanilla_training_keeps_bits(dtype):
+    x = sample_values(dtype, (4000,), seed=1)
+    x[:50] = -0.0
+    y, mask = fastdrop.dropout(x, 0.4, rng=11, mode="vanilla", return_mask=True)
+    # kept elements bit for bit, NaN payloads and -0.0 included
+    assert np.array_equal(bits(y)[mask], bits(x)[mask])
+    assert np.all(bits(y)[~mask] == 0)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_eval_inverted_is_identity(dtype):
+    x = sample_values(dtype, (17, 13), seed=2)
+    for p in (0.0, 0.5, 1.0):
+        y, mask = fastdrop.dropout(x, p, rng=1, training=False, return_mask=True)
+        assert y is not x
+        assert not np.shares_memory(x, y)
+        assert np.array_equal(bits(y), bits(x))  # NaN payloads too
+        assert mask.dtype == np.bool_ and mask.shape == x.shape and mask.all()
+        out = np.empty_like(x)
+        assert fastdrop.dropout(x, p, training=False, out=out) is out
+        assert np.array_equal(bits(out), bits(x))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("p", [0.0, 0.1, 0.3, 0.5, 1.0])
+def test_eval_vanilla_scales_by_keep_probability(dtype, p):
+    x = sample_values(dtype, (500,), seed=3)
+    work = np.float32 if dtype == np.float16 else dtype
+    with np.errstate(all="ignore"):
+        expected = (x.astype(work) * work(1.0 - p)).astype(dtype)  # float16: one rounding
+    y = fastdrop.dropout(x, p, training=False, mode="vanilla")
+    assert_same_bits(y, expected)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("mode", MODES)
+def test_p_zero_keeps_everything(dtype, mode):
+    x = sample_values(dtype, (1000,), seed=4)
+    y, mask = fastdrop.dropout(x, 0.0, rng=4, mode=mode, return_mask=True)
+    assert mask.all()
+    assert np.array_equal(bits(y), bits(x))  # scale 1 in both modes: x unchanged
+    assert fastdrop.dropout_mask(1000, 0, rng=4).all()
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("mode", MODES)
+def test_p_one_drops_everything(dtype, mode):
+    x = sample_values(dtype, (1000,), seed=5)
+    y, mask = fastdrop.dropout(x, 1.0, rng=5, mode=mode, return_mask=True)
+    assert not mask.any()
+    assert np.all(bits(y) == 0)
+    assert not fastdrop.dropout_mask(1000, 1, rng=5).any()
+    assert not fastdrop.dropout_mask(1000, 1, rng=5, packed=True).any()
+
+
+def test_p_accepts_real_number_types():
+    x = np.ones(300)
+    expected = fastdrop.dropout(x, 0.25, rng=8)
+    for p in (np.float64(0.25), np.float32(0.25), np.float16(0.25)):
+        assert_same_bits(fastdrop.dropout(x, p, rng=8), expected)
+    for p in (0, 1, np.int64(1)):
+        assert_same_bits(fastdrop.dropout(x, p, rng=8), expected_dropout(x, float(p), 8))
+
+
+# ---------------------------------------------------------------------------------------------
+# out: in place, strided views and overlap
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("training", [True, False])
+def test_out_is_x_in_place(dtype, mode, training):
+    x = sample_values(dtype, (40, 50), seed=6)
+    expected = expected_dropout(x, 0.4, 12, training=training, mode=mode)
+    y = fastdrop.dropout(x, 0.4, rng=12, training=training, mode=mode, out=x)
+    assert y is x
+    assert_same_bits(x, expected)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_out_is_a_same_layout_view_of_x(dtype):
+    x = sample_values(dtype, (40, 50), seed=6)
+    expected = expected_dropout(x, 0.4, 12)
+    out = x[:]
+    assert fastdrop.dropout(x, 0.4, rng=12, out=out) is out
+    assert_same_bits(x, expected)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_out_strided_view_writes_only_its_elements(dtype):
+    x = sample_values(dtype, (20, 15), seed=7)
+    buf = np.full((40, 45), 7.0, dtype=dtype)
+    out = buf[::2, ::3]
+    assert out.shape == x.shape
+    y = fastdrop.dropout(x, 0.5, rng=13, out=out)
+    assert y is out
+    assert_same_bits(out, expected_dropout(x, 0.5, 13))
+    untouched = np.ones(buf.shape, bool)
+    untouched[::2, ::3] = False
+    assert np.all(buf[untouched] == 7.0)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_out_reversed_strided_view(dtype):
+    x = sample_values(dtype, (6, 300), seed=8)
+    buf = np.full((12, 301), 7.0, dtype=dtype)
+    out = buf[::-2, ::-1][:, :300]
+    fastdrop.dropout(x, 0.5, rng=14, out=out)
+    assert_same_bits(out, expected_dropout(x, 0.5, 14))
+    untouched = np.ones(buf.shape, bool)
+    untouched[::-2, ::-1][:, :300] = False
+    assert np.all(buf[untouched] == 7.0)
+
+
+def overlap_cases(dtype):
+    """(name, x, out) where out overlaps x without being x (same first byte and strides)."""
+    n = 3000
+    yield "shift_forward", *_pair(n, dtype, lambda b: (b[1:], b[:-1]))
+    yield "shift_back", *_pair(n, dtype, lambda b: (b[:-1], b[1:]))
+    yield "shift_far", *_pair(n, dtype, lambda b: (b[100:], b[:-100]))
+    yield "reversed", *_pair(n, dtype, lambda b: (b, b[::-1]))
+    yield "reversed_x", *_pair(n, dtype, lambda b: (b[::-1], b))
+    yield "interleaved", *_pair(n, dtype, lambda b: (b[:-1:2], b[1::2]))
+    yield "stride_change", *_pair(n, dtype, lambda b: (b[:1000], b[::3]))
+    yield (
+        "transpose",
+        *_pair(n, dtype, lambda b: (b[:2500].reshape(50, 50), b[:2500].reshape(50, 50).T)),
+    )
+    yield (
+        "transpose_x",
+        *_pair(n, dtype, lambda b: (b[:2500].reshape(50, 50).T, b[:2500].reshape(50, 50))),
+    )
+    yield (
+        "rows_shifted",
+        *_pair(n, dtype, lambda b: (b[:2900].reshape(29, 100)[1:], b[:2900].reshape(29, 100)[:-1])),
+    )
+    yield (
+        "flipped_2d",
+        *_pair(
+            n, dtype, lambda b: (b[:2500].reshape(50, 50), b[:2500].reshape(50, 50)[::-1, ::-1])
+        ),
+    )
+
+
+def _pair(n, dtype, make):
+    return make(sample_values(dtype, (n,), seed=n))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("training", [True, False])
+def test_out_overlapping_x(dtype, mode, training):
+    for name, x, out in overlap_cases(dtype):
+        assert np.may_share_memory(x, out), name
+        x_copy = x.copy()
+        expected = expected_dropout(x_copy, 0.5, 15, training=training, mode=mode)
+        separate = fastdrop.dropout(x_copy, 0.5, rng=15, training=training, mode=mode)
+        y, mask = fastdrop.dropout(
+            x, 0.5, rng=15, training=training, mode=mode, out=out, return_mask=True
+        )
+        assert y is out, name
+        assert_same_bits(separate, expected)
+        assert_same_bits(out, expected)
+        assert np.array_equal(mask, reference.keep_mask(15, 0, x.shape, 0.5) | (not training))
+
+
+# ---------------------------------------------------------------------------------------------
+# masks
+
+
+@pytest.mark.parametrize(
+    "shape", [(), (0,), (1,), (7,), (128,), (129,), (3, 0, 2), (33, 65), (2, 3, 4, 5), (2100,)]
+)
+def test_return_mask_matches_dropout_mask(shape):
+    x = sample_values(np.float32, shape, seed=9)
+    x[x == 0] = 1.0
+    y, mask = fastdrop.dropout(x, 0.3, rng=16, return_mask=True)
+    assert mask.dtype == np.bool_
+    assert mask.shape == x.shape
+    assert np.array_equal(mask, y != 0)
+    assert np.array_equal(mask, fastdrop.dropout_mask(shape, 0.3, rng=16))
+    assert np.array_equal(mask, reference.keep_mask(16, 0, shape, 0.3))
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 31, 127, 128, 129, 2047, 2048, 2049, 2055, 5000])
+@pytest.mark.parametrize("p", [0.0, 0.2, 0.5, 1.0])
+def test_packed_mask_is_packbits(n, p):
+    mask = fastdrop.dropout_mask(n, p, rng=17)
+    packed = fastdrop.dropout_mask(n, p, rng=17, packed=True)
+    assert packed.dtype == np.uint8
+    assert packed.shape == ((n + 7) // 8,)
+    assert np.array_equal(packed, np.packbits(mask.ravel(), bitorder="little"))
+    assert np.array_equal(mask, reference.keep_mask(17, 0, n, p))
+
+
+def test_packed_mask_of_a_shape():
+    mask = fastdrop.dropout_mask((5, 7, 3), 0.5, rng=18)
+    packed = fastdrop.dropout_mask((5, 7, 3), 0.5, rng=18, packed=True)
+    assert np.array_equal(packed, np.packbits(mask.ravel(), bitorder="little"))
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [5, (5,), [2, 3], (2, 3, 4), (), (0,), (3, 0, 2), np.array([4, 5]), (np.int64(3), np.uint8(2))],
+)
+def test_dropout_mask_shapes(shape):
+    mask = fastdrop.dropout_mask(shape, 0.5, rng=19)
+    expected_shape = (shape,) if isinstance(shape, int) else tuple(int(d) for d in shape)
+    assert mask.shape == expected_shape
+    assert mask.dtype == np.bool_
+    assert np.array_equal(mask, reference.keep_mask(19, 0, expected_shape, 0.5))
+
+
+def test_mask_depends_on_element_count_prefix():
+    # element i's decision depends only on (key, offset, i): masks of different sizes share a
+    # prefix, and the shape only reshapes it
+    long = fastdrop.dropout_mask(5000, 0.5, rng=20)
+    for n in (1, 100, 128, 300, 2048, 2049):
+        assert np.array_equal(fastdrop.dropout_mask(n, 0.5, rng=20), long[:n])
+    assert np.array_equal(fastdrop.dropout_mask((50, 100), 0.5, rng=20).ravel(), long)
+
+
+# ---------------------------------------------------------------------------------------------
+# shapes and input kinds
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("mode", MODES)
+def test_zero_d(dtype, mode):
+    for value in (3.0, -2.0, np.nan):
+        x = np.array(value, dtype=dtype)
+        for key in range(8):
+            y, mask = fastdrop.dropout(x, 0.5, rng=key, mode=mode, return_mask=True)
+            assert y.shape == () and mask.shape == ()
+            assert_same_bits(y, expected_dropout(x, 0.5, key, mode=mode))
+            assert bool(mask) == bool(reference.keep_mask(key, 0, (), 0.5))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape", [(0,), (3, 0, 2), (0, 5), (2, 0)])
+def test_empty(dtype, shape):
+    x = np.empty(shape, dtype)
+    y, mask = fastdrop.dropout(x, 0.5, rng=1, return_mask=True)
+    assert y.shape == shape and y.dtype == dtype and mask.shape == shape
+    out = np.empty(shape, dtype)
+    assert fastdrop.dropout(x, 0.5, rng=1, out=out) is out
+    assert fastdrop.dropout(x, 0.5, rng=1, out=x) is x
+    assert fastdrop.dropout(x, 0.5, training=False, mode="vanilla").shape == shape
+    assert fastdrop.dropout_mask(shape, 0.5, rng=1).shape == shape
+    assert fastdrop.dropout_mask(shape, 0.5, rng=1, packed=True).shape == (0,)
+
+
+@pytest.mark.parametrize(
+    "x",
+    [
+        [1.0, -2.0, 3.5, 4.0] * 50,
+        [[1.0, 2.0], [3.0, 4.0]],
+        (1.5, 2.5, -3.5),
+        [],
+        2.5,
+        np.float32(2.5),
+        np.float16(-1.5),
+        np.float64(7.0),
+        [np.float32(1.0)] * 40,
+    ],
+    ids=[
+        "list",
+        "nested",
+        "tuple",
+        "empty_list",
+        "float",
+        "f32_scalar",
+        "f16_scalar",
+        "f64_scalar",
+        "list_of_f32",
+    ],
+)
+@pytest.mark.parametrize("mode", MODES)
+def test_array_likes(x, mode):
+    array = np.asarray(x)
+    for key in (0, 1, 2):
+        y = fastdrop.dropout(x, 0.5, rng=key, mode=mode)
+        assert_same_bits(y, expected_dropout(array, 0.5, key, mode=mode))
+        assert_same_bits(y, fastdrop.dropout(array, 0.5, rng=key, mode=mode))
+
+
+def test_broadcast_read_only_x():
+    x = np.broadcast_to(np.float32(3.0), (40, 50))
+    y = fastdrop.dropout(x, 0.5, rng=21)
+    assert_same_bits(y, expected_dropout(np.full((40, 50), 3.0, np.float32), 0.5, 21))
+
+
+def test_many_dimensions():
+    x = sample_values(np.float64, (2,) * 11, seed=10)
+    y = fastdrop.dropout(x, 0.5, rng=22)
+    assert_same_bits(y, expected_dropout(x, 0.5, 22))
+    x = sample_values(np.float32, (1,) * 30 + (300,), seed=10)
+    y = fastdrop.dropout(x[..., ::-1], 0.5, rng=22)
+    assert_same_bits(y, expected_dropout(x[..., ::-1], 0.5, 22))
+
+
+# ---------------------------------------------------------------------------------------------
+# determinism
+
+
+def layouts(dtype):
+    """The same logical (30, 70) array in many memory layouts."""
+    base = sample_values(dtype, (30, 70), seed=11)
+    yield "C", base
+    yield "F", np.asfortranarray(base)
+    big = np.zeros((60, 210), dtype)
+    big[::2, ::3] = base
+    yield "strided", big[::2, ::3]
+    rev = np.ascontiguousarray(base[::-1, ::-1])
+    yield "negative", rev[::-1, ::-1]
+    yield "transposed", np.ascontiguousarray(base.T).T
+    yield "swapped", base.astype(base.dtype.newbyteorder(">" if sys.byteorder == "little" else "<"))
+    yield (
+        "swapped_F",
+        np.asfortranarray(base).astype(
+            base.dtype.newbyteorder(">" if sys.byteorder == "little" else "<")
+        ),
+    )
+    raw = np.zeros(base.nbytes + 1, np.uint8)
+    unaligned = raw[1:].view(dtype).reshape(base.shape)
+    unaligned[...] = base
+    yield "unaligned", unaligned
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("mode", MODES)
+def test_mask_independent_of_layout(dtype, mode):
+    base = next(layouts(dtype))[1]
+    expected = expected_dropout(base, 0.4, 23, mode=mode)
+    expected_mask = reference.keep_mask(23, 0, base.shape, 0.4)
+    for name, x in layouts(dtype):
+        assert np.array_equal(x, base, equal_nan=True), name
+        x_before = x.copy()
+        y, mask = fastdrop.dropout(x, 0.4, rng=23, mode=mode, return_mask=True)
+        assert np.array_equal(mask, expected_mask), name
+        assert_same_bits(y, expected)
+        assert_unchanged(x, x_before)  # x never modified (also not byte-swapped in place)
+
+
+def test_mask_independent_of_dtype():
+    masks = []
+    for dtype in FLOATS:
+        x = np.ones((21, 31), dtype)
+        y, mask = fastdrop.dropout(x, 0.3, rng=24, return_mask=True)
+        masks.append(mask)
+        assert np.array_equal(mask, y != 0)
+    assert all(np.array_equal(m, masks[0]) for m in masks)
+    assert np.array_equal(masks[0], fastdrop.dropout_mask((21, 31), 0.3, rng=24))
+
+
+def test_same_int_key_same_result():
+    x = sample_values(np.float32, (1000,), seed=12)
+    first = fastdrop.dropout(x, 0.5, rng=25)
+    for _ in range(3):
+        assert_same_bits(fastdrop.dropout(x, 0.5, rng=25), first)
+    assert not np.array_equal(fastdrop.dropout(x, 0.5, rng=26), first, equal_nan=True)
+    ones = fastdrop.dropout(np.ones(1000, np.float32), 0.5, rng=25)
+    assert np.array_equal(fastdrop.dropout_mask(1000, 0.5, rng=25), ones != 0)
+
+
+@pytest.mark.parametrize(
+    "key", [0, 1, 2**32 - 1, 2**32, 2**63, 2**64 - 1, np.uint64(2**64 - 1), np.int32(7)]
+)
+def test_int_keys(key):
+    x = np.ones(300, np.float64)
+    assert_same_bits(fastdrop.dropout(x, 0.5, rng=key), expected_dropout(x, 0.5, int(key)))
+
+
+def test_generator_rng():
+    x = np.ones(1000, np.float32)
+    gen = np.random.default_rng(27)
+    first = fastdrop.dropout(x, 0.5, rng=gen)
+    second = fastdrop.dropout(x, 0.5, rng=gen)
+    assert not np.array_equal(first, second)
+    again = np.random.default_rng(27)
+    assert_same_bits(fastdrop.dropout(x, 0.5, rng=again), first)
+    assert_same_bits(fastdrop.dropout(x, 0.5, rng=again), second)
+    # dropout_mask draws the same way
+    gen = np.random.default_rng(27)
+    assert np.array_equal(fastdrop.dropout_mask(1000, 0.5, rng=gen), first != 0)
+    assert np.array_equal(fastdrop.dropout_mask(1000, 0.5, rng=gen), second != 0)
+
+
+def test_generator_not_used_at_evaluation():
+    gen = np.random.default_rng(28)
+    fastdrop.dropout(np.ones(10), 0.5, rng=gen, training=False)
+    assert gen.random() == np.random.default_rng(28).random()
+
+
+def test_none_rng_differs_between_calls():
+    x = np.ones(1000, np.float32)
+    assert not np.array_equal(fastdrop.dropout(x, 0.5), fastdrop.dropout(x, 0.5))
+    assert not np.array_equal(fastdrop.dropout_mask(1000), fastdrop.dropout_mask(1000))
+    y, mask = fastdrop.dropout(x, 0.5, return_mask=True)
+    assert np.array_equal(mask, y != 0)
+
+
+def test_philox_stream():
+    x = sample_values(np.float32, (1000,), seed=13)
+    stream = fastdrop.Philox(29)
+    assert stream.key == 29 and stream.offset == 0 and stream.last_draw is None
+    first, first_mask = fastdrop.dropout(x, 0.5, rng=stream, return_mask=True)
+    assert stream.last_draw == (29, 0)
+    assert stream.offset == 8  # ceil(1000 / 128)
+    second = fastdrop.dropout(x, 0.5, rng=stream)
+    assert stream.last_draw == (29, 8)
+    assert not np.array_equal(first, second, equal_nan=True)
+    assert_same_bits(first, expected_dropout(x, 0.5, 29, 0))
+    assert_same_bits(second, expected_dropout(x, 0.5, 29, 8))
+    # replay a call from its last_draw
+    key, offset = stream.last_draw
+    assert_same_bits(fastdrop.dropout(x, 0.5, rng=fastdrop.Philox(key, offset=offset)), second)
+    replay = fastdrop.dropout_mask(1000, 0.5, rng=fastdrop.Philox(29, offset=0))
+    assert np.array_equal(replay, first_mask)
+
+
+@pytest.mark.parametrize("sizes", [[0], [1], [128], [129], [1000, 1], [0, 0, 5], [256, 257, 3]])
+def test_philox_stream_advances_by_blocks(sizes):
+    stream = fastdrop.Philox(30, offset=5)
+    expected = 5
+    for n in sizes:
+        fastdrop.dropout(np.ones(n), 0.5, rng=stream)
+        assert stream.last_draw == (30, expected)
+        expected += -(-n // 128)
+        assert stream.offset == expected
+        fastdrop.dropout_mask(n, 0.5, rng=stream, packed=True)
+        assert stream.last_draw == (30, expected)
+        expected += -(-n // 128)
+        assert stream.offset == expected
+
+
+def test_philox_draw():
+    stream = fastdrop.Philox(7)
+    assert stream.draw(300) == (7, 0)
+    assert stream.draw(1) == (7, 3)
+    assert stream.draw(0) == (7, 4)
+    assert stream.draw(128) == (7, 4)
+    assert stream.offset == 5
+    assert stream.last_draw == (7, 4)
+    assert repr(stream) == "fastdrop.Philox(7, offset=5)"
+
+
+def test_philox_stream_not_used_at_evaluation():
+    stream = fastdrop.Philox(31)
+    fastdrop.dropout(np.ones(1000), 0.5, rng=stream, training=False)
+    assert stream.offset == 0
+    assert stream.last_draw is None
+
+
+def test_philox_seed_none_uses_entropy():
+    a, b = fastdrop.Philox(), fastdrop.Philox()
+    assert a.key != b.key
+    assert 0 <= a.key < 2**64
+
+
+def test_philox_same_seed_as_int_key():
+    x = np.ones(500)
+    assert_same_bits(
+        fastdrop.dropout(x, 0.5, rng=fastdrop.Philox(32)), fastdrop.dropout(x, 0.5, rng=32)
+    )
+
+
+@pytest.mark.parametrize("offset", [2**32 - 1, 2**32 - 3, 2**64 - 1, 2**64 - 5])
+def test_philox_offsets_carry_into_96_bits(offset):
+    x = np.ones(1000, np.float32)
+    y = fastdrop.dropout(x, 0.3, rng=fastdrop.Philox(33, offset=offset))
+    assert_same_bits(y, expected_dropout(x, 0.3, 33, offset))
+    mask = fastdrop.dropout_mask(1000, 0.3, rng=fastdrop.Philox(33, offset=offset))
+    assert np.array_equal(mask, reference.keep_mask(33, offset, 1000, 0.3))
+
+
+def test_philox_threads_get_disjoint_counters():
+    import threading
+
+    stream = fastdrop.Philox(34)
+    draws = []
+    lock = threading.Lock()
+
+    def work():
+        for _ in range(50):
+            fastdrop.dropout(np.ones(300), 0.5, rng=stream)
+            with lock:
+                draws.append(stream.last_draw)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    offsets = sorted(offset for _, offset in draws)
+    assert offsets == list(range(0, 3 * 200, 3))
+    assert stream.offset == 600
+
+
+# ---------------------------------------------------------------------------------------------
+# unaligned memory
+
+
+def unaligned(dtype, shape, fill=None):
+    dtype = np.dtype(dtype)
+    n = math.prod(shape)
+    raw = np.zeros(n * dtype.itemsize + 1, np.uint8)
+    a = raw[1:].view(dtype).reshape(shape)
+    assert not a.flags.aligned or dtype.itemsize == 1
+    if fill is not None:
+        a[...] = fill
+    return raw, a
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("mode", MODES)
+def test_unaligned_x_and_out(dtype, mode):
+    values = sample_values(dtype, (3, 1000), seed=14)
+    expected = expected_dropout(values, 0.4, 35, mode=mode)
+    _, x = unaligned(dtype, values.shape, values)
+    assert_same_bits(fastdrop.dropout(x, 0.4, rng=35, mode=mode), expected)
+    raw, out = unaligned(dtype, values.shape)
+    assert fastdrop.dropout(values, 0.4, rng=35, mode=mode, out=out) is out
+    assert_same_bits(out, expected)
+    assert raw[0] == 0
+    # in place, unaligned
+    fastdrop.dropout(x, 0.4, rng=35, mode=mode, out=x)
+    assert_same_bits(x, expected)
+    # strided unaligned views
+    _, x = unaligned(dtype, values.shape, values)
+    raw, big = unaligned(dtype, (3, 2000))
+    out = big[:, ::-2]
+    fastdrop.dropout(x[:, ::-1], 0.4, rng=35, mode=mode, out=out)
+    assert_same_bits(out, expected_dropout(values[:, ::-1], 0.4, 35, mode=mode))
+    assert np.all(bits(big[:, -2::-2]) == 0)
+
+
+def test_unaligned_frombuffer():
+    values = sample_values(np.float32, (1001,), seed=15)
+    raw = bytearray(b"\x00" + values.tobytes())
+    x = np.frombuffer(raw, dtype=np.float32, offset=1)
+    assert not x.flags.aligned
+    assert_same_bits(fastdrop.dropout(x, 0.5, rng=36), expected_dropout(values, 0.5, 36))
+    target = bytearray(len(raw))
+    out = np.frombuffer(target, dtype=np.float32, offset=1)
+    assert out.flags.writeable
+    fastdrop.dropout(values, 0.5, rng=36, out=out)
+    assert_same_bits(out, expected_dropout(values, 0.5, 36))
+    assert target[0] == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# kernel path selection
+
+
+def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
+    environment = {**os.environ, **env}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_simd_path_default():
+    assert fastdrop.simd_path() in ("scalar", "avx2", "avx512", "neon")
+
+
+def test_simd_path_scalar_by_environment():
+    code = (
+        "import numpy as np, fastdrop\n"
+        "print(fastdrop.simd_path())\n"
+        "y = fastdrop.dropout(np.ones(3000, np.float32), 0.3, rng=37)\n"
+        "print(np.packbits(y != 0, bitorder='little').tobytes().hex())\n"
+    )
+    result = run_python(code, FASTDROP_SIMD="scalar")
+    assert result.returncode == 0, result.stderr
+    path, mask_hex = result.stdout.split()
+    assert path == "scalar"
+    expected = np.packbits(reference.keep_mask(37, 0, 3000, 0.3), bitorder="little")
+    assert mask_hex == expected.tobytes().hex()
+    auto = run_python("import fastdrop; print(fastdrop.simd_path())", FASTDROP_SIMD="auto")
+    assert auto.returncode == 0, auto.stderr
+    assert auto.stdout.strip() == fastdrop.simd_path()
+
+
+def test_simd_path_bogus_fails_import():
+    result = run_python("import fastdrop", FASTDROP_SIMD="bogus")
+    assert result.returncode != 0
+    assert "ImportError" in result.stderr
+    assert "FASTDROP_SIMD" in result.stderr
+    assert "bogus" in result.stderr

@@ -1,0 +1,538 @@
+"""Every error path: the right exception and message, raised before anything is written and
+before any randomness is consumed (a Generator is not advanced, a Philox stream does not move)."""
+
+from __future__ import annotations
+
+import copy
+import re
+
+import numpy as np
+import pytest
+
+import fastdrop
+
+ACCEPTED = "float16, float32 or float64"
+
+
+class State:
+    """x, out, a Generator and a Philox stream, with copies to prove that a failed call touched
+    none of them."""
+
+    def __init__(self, dtype=np.float32, shape=(40, 50)):
+        self.x = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+        self.out = np.full(shape, 7.0, dtype)
+        self.generator = np.random.default_rng(1)
+        self.stream = fastdrop.Philox(2, offset=3)
+        self.x_before = self.x.copy()
+        self.out_before = self.out.copy()
+        self.generator_before = copy.deepcopy(self.generator)
+
+    def check_untouched(self):
+        assert self.x.tobytes() == self.x_before.tobytes()
+        assert self.out.tobytes() == self.out_before.tobytes()
+        assert self.generator.integers(2**63) == self.generator_before.integers(2**63)
+        assert self.stream.offset == 3
+        assert self.stream.last_draw is None
+
+
+def rngs(state):
+    return [state.generator, state.stream]
+
+
+def expect_dropout_error(exception, match, *, state=None, x=None, **kwargs):
+    """dropout(x, **kwargs) raises, with out given (or out=x) and with both kinds of stateful rng,
+    and writes/draws nothing."""
+    for use_out in ("out", "x", None):
+        for rng_index in range(2):
+            s = state or State()
+            arg = s.x if x is None else x
+            call = dict(kwargs)
+            call.setdefault("rng", rngs(s)[rng_index])
+            if use_out == "out":
+                call.setdefault("out", s.out)
+            elif use_out == "x":
+                call.setdefault("out", arg)
+            with pytest.raises(exception, match=match):
+                fastdrop.dropout(arg, **call)
+            s.check_untouched()
+            if state is not None:
+                return
+
+
+BAD_P = [
+    -0.1,
+    1.1,
+    -1e-300,
+    1.0 + 2**-52,
+    2.0,
+    -1,
+    2,
+    float("nan"),
+    float("inf"),
+    float("-inf"),
+    np.float32(np.nan),
+    np.float64(1.5),
+    np.int64(-1),
+]
+BAD_P_TYPE = ["0.5", "", None, 1j, complex(0.5, 0), True, False, np.bool_(True), [0.5], (0.5,)]
+
+
+@pytest.mark.parametrize("p", BAD_P + BAD_P_TYPE, ids=repr)
+@pytest.mark.parametrize("training", [True, False])
+def test_dropout_bad_p(p, training):
+    expect_dropout_error(ValueError, re.escape(repr(p)), p=p, training=training)
+    assert "p must" in _message(ValueError, fastdrop.dropout, np.ones(3), p)
+
+
+@pytest.mark.parametrize("p", BAD_P + BAD_P_TYPE, ids=repr)
+def test_dropout_mask_bad_p(p):
+    generator = np.random.default_rng(3)
+    before = copy.deepcopy(generator)
+    stream = fastdrop.Philox(4)
+    for rng in (generator, stream, 5, None):
+        with pytest.raises(ValueError, match=r"p must .*" + re.escape(repr(p))):
+            fastdrop.dropout_mask((10, 10), p, rng=rng)
+        with pytest.raises(ValueError, match=re.escape(repr(p))):
+            fastdrop.dropout_mask(100, p, rng=rng, packed=True)
+    assert generator.random() == before.random()
+    assert stream.offset == 0 and stream.last_draw is None
+
+
+@pytest.mark.parametrize("mode", ["bogus", "Inverted", "VANILLA", "", None, 1, "inverted "])
+def test_dropout_bad_mode(mode):
+    expect_dropout_error(
+        ValueError,
+        r"mode must be 'inverted' or 'vanilla'.*" + re.escape(repr(mode)),
+        p=0.5,
+        mode=mode,
+    )
+    expect_dropout_error(ValueError, "mode", p=0.5, mode=mode, training=False)
+
+
+@pytest.mark.parametrize("training", [1, 0, "yes", None, 1.0, np.array(True), [True]], ids=repr)
+def test_dropout_training_not_bool(training):
+    expect_dropout_error(TypeError, "training must be a bool", p=0.5, training=training)
+
+
+@pytest.mark.parametrize("return_mask", [1, 0, "yes", None])
+def test_dropout_return_mask_not_bool(return_mask):
+    expect_dropout_error(TypeError, "return_mask must be a bool", p=0.5, return_mask=return_mask)
+
+
+BAD_DTYPES = [
+    np.int8,
+    np.int16,
+    np.int32,
+    np.int64,
+    np.uint8,
+    np.uint64,
+    np.bool_,
+    np.complex64,
+    np.complex128,
+    np.object_,
+    np.str_,
+    np.bytes_,
+    "datetime64[s]",
+    "timedelta64[s]",
+]
+if np.dtype(np.longdouble).itemsize != 8:
+    BAD_DTYPES.append(np.longdouble)
+    BAD_DTYPES.append(np.clongdouble)
+
+
+@pytest.mark.parametrize("dtype", BAD_DTYPES, ids=lambda d: np.dtype(d).name)
+def test_dropout_bad_x_dtype(dtype):
+    x = np.zeros((40, 50), dtype)
+    x_before = x.copy()
+    match = rf"x must have dtype {ACCEPTED}, got dtype {re.escape(str(x.dtype))}$"
+    for training in (True, False):
+        expect_dropout_error(TypeError, match, x=x, p=0.5, training=training)
+        # also with x's own memory as out
+        with pytest.raises(TypeError, match=match):
+            fastdrop.dropout(x, 0.5, rng=1, out=x, training=training)
+        assert x.tobytes() == x_before.tobytes()
+
+
+@pytest.mark.parametrize(
+    "x",
+    [
+        [1, 2, 3],
+        [True, False],
+        [1 + 2j],
+        ["a", "b"],
+        "abc",
+        3,
+        True,
+        [[1], [2]],
+        [None, 1.0],
+        np.int32(4),
+    ],
+    ids=repr,
+)
+def test_dropout_bad_array_likes(x):
+    dtype = np.asarray(x).dtype
+    with pytest.raises(TypeError, match=rf"{ACCEPTED}, got dtype {re.escape(str(dtype))}"):
+        fastdrop.dropout(x, 0.5, rng=1)
+    generator = np.random.default_rng(6)
+    before = copy.deepcopy(generator)
+    with pytest.raises(TypeError, match="x must have dtype"):
+        fastdrop.dropout(x, 0.5, rng=generator)
+    assert generator.random() == before.random()
+
+
+@pytest.mark.parametrize("shape", [(50, 40), (40,), (40, 50, 1), (1, 40, 50), (), (0,), (40, 1)])
+def test_dropout_out_wrong_shape(shape):
+    s = State()
+    bad_out = np.full(shape, 7.0, np.float32)
+    bad_before = bad_out.copy()
+    expect_dropout_error(
+        ValueError,
+        rf"out has shape {re.escape(str(shape))}, but x has shape \(40, 50\)",
+        state=s,
+        p=0.5,
+        out=bad_out,
+    )
+    assert bad_out.tobytes() == bad_before.tobytes()
+    expect_dropout_error(ValueError, "out has shape", p=0.5, out=bad_out, training=False)
+
+
+def _swapped(dtype):
+    return np.dtype(dtype).newbyteorder("S")
+
+
+@pytest.mark.parametrize(
+    ("x_dtype", "out_dtype"),
+    [
+        (np.float32, np.float64),
+        (np.float32, np.float16),
+        (np.float64, np.float32),
+        (np.float16, np.float32),
+        (np.float32, np.int32),
+        (np.float64, np.int64),
+        (np.float32, np.complex64),
+        (np.float32, np.bool_),
+        (np.float32, _swapped(np.float32)),
+        (np.float64, _swapped(np.float64)),
+        (np.float16, _swapped(np.float16)),
+        (_swapped(np.float32), _swapped(np.float32)),  # out must be native byte order
+    ],
+    ids=str,
+)
+def test_dropout_out_wrong_dtype(x_dtype, out_dtype):
+    for training in (True, False):
+        s = State()
+        s.x = s.x.astype(x_dtype)
+        s.x_before = s.x.copy()
+        bad_out = np.zeros(s.x.shape, out_dtype)
+        bad_before = bad_out.copy()
+        expect_dropout_error(
+            TypeError,
+            r"out has dtype .*, but dropout of x writes",
+            state=s,
+            p=0.5,
+            out=bad_out,
+            training=training,
+        )
+        assert bad_out.tobytes() == bad_before.tobytes()
+
+
+def test_dropout_out_read_only():
+    for make in (
+        lambda out: (out.setflags(write=False), out)[1],
+        lambda out: np.broadcast_to(out[0], out.shape),
+        lambda out: np.frombuffer(out.tobytes(), out.dtype).reshape(out.shape),
+    ):
+        s = State()
+        bad_out = make(s.out)
+        assert not bad_out.flags.writeable
+        expect_dropout_error(ValueError, "out is read-only", state=s, p=0.5, out=bad_out)
+        for training in (True, False):
+            with pytest.raises(ValueError, match="read-only"):
+                fastdrop.dropout(s.x, 0.5, rng=1, training=training, out=bad_out)
+    # x read-only with out=x
+    x = np.ones((4, 5), np.float32)
+    x.setflags(write=False)
+    with pytest.raises(ValueError, match="out is read-only"):
+        fastdrop.dropout(x, 0.5, rng=1, out=x)
+    assert np.all(x == 1)
+
+
+@pytest.mark.parametrize(
+    "bad_out",
+    [[[0.0] * 50] * 40, (0.0,) * 50, 0.0, "out", memoryview(np.zeros((40, 50), np.float32))],
+    ids=["list", "tuple", "float", "str", "memoryview"],
+)
+def test_dropout_out_not_ndarray(bad_out):
+    name = type(bad_out).__name__
+    expect_dropout_error(TypeError, rf"out must be a numpy.ndarray, got {name}", p=0.5, out=bad_out)
+
+
+BAD_RNG_TYPE = [
+    1.5,
+    1.0,
+    "42",
+    b"42",
+    True,
+    False,
+    np.bool_(True),
+    np.random.RandomState(0),
+    np.random.PCG64(0),
+    np.random.SeedSequence(0),
+    [1, 2],
+    np.array(5),
+    fastdrop.Philox,
+]
+BAD_RNG_VALUE = [-1, 2**64, 2**70, -(2**63), np.int64(-5)]
+
+
+@pytest.mark.parametrize("rng", BAD_RNG_TYPE, ids=lambda r: type(r).__name__)
+@pytest.mark.parametrize("training", [True, False])
+def test_dropout_rng_wrong_type(rng, training):
+    expect_dropout_error(
+        TypeError,
+        rf"rng must be None, an int in \[0, 2\*\*64\), a numpy.random.Generator or a "
+        rf"fastdrop.Philox, got {type(rng).__name__}",
+        p=0.5,
+        rng=rng,
+        training=training,
+    )
+
+
+@pytest.mark.parametrize("rng", BAD_RNG_VALUE, ids=repr)
+@pytest.mark.parametrize("training", [True, False])
+def test_dropout_rng_out_of_range(rng, training):
+    expect_dropout_error(
+        ValueError,
+        rf"rng must be an int in \[0, 2\*\*64\), got {int(rng)}",
+        p=0.5,
+        rng=rng,
+        training=training,
+    )
+
+
+@pytest.mark.parametrize(
+    ("rng", "exception"),
+    [(rng, TypeError) for rng in BAD_RNG_TYPE] + [(rng, ValueError) for rng in BAD_RNG_VALUE],
+    ids=repr,
+)
+def test_dropout_mask_bad_rng(rng, exception):
+    with pytest.raises(exception, match="rng must be"):
+        fastdrop.dropout_mask((3, 4), 0.5, rng=rng)
+    with pytest.raises(exception, match="rng must be"):
+        fastdrop.dropout_mask(12, 0.5, rng=rng, packed=True)
+
+
+@pytest.mark.parametrize("shape", [-1, (2, -3), [-5], (0, -1), np.int64(-2)], ids=repr)
+def test_dropout_mask_negative_shape(shape):
+    generator = np.random.default_rng(7)
+    before = copy.deepcopy(generator)
+    stream = fastdrop.Philox(8)
+    for rng in (generator, stream):
+        with pytest.raises(ValueError, match="shape must not have negative extents"):
+            fastdrop.dropout_mask(shape, 0.5, rng=rng)
+        with pytest.raises(ValueError, match="shape must not have negative extents"):
+            fastdrop.dropout_mask(shape, 0.5, rng=rng, packed=True)
+    assert generator.random() == before.random()
+    assert stream.offset == 0 and stream.last_draw is None
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [2.0, (2, 3.0), "ab", "3", None, [2.5], (2, None), {"a": 1}, 1j, np.float64(3)],
+    ids=repr,
+)
+def test_dropout_mask_shape_not_ints(shape):
+    generator = np.random.default_rng(9)
+    before = copy.deepcopy(generator)
+    stream = fastdrop.Philox(10)
+    for rng in (generator, stream):
+        with pytest.raises(
+            TypeError,
+            match=r"shape must be an int or a sequence of ints, got " + re.escape(repr(shape)),
+        ):
+            fastdrop.dropout_mask(shape, 0.5, rng=rng)
+    assert generator.random() == before.random()
+    assert stream.offset == 0 and stream.last_draw is None
+
+
+@pytest.mark.parametrize("packed", [1, 0, "yes", None])
+def test_dropout_mask_packed_not_bool(packed):
+    generator = np.random.default_rng(11)
+    before = copy.deepcopy(generator)
+    with pytest.raises(TypeError, match="packed must be a bool"):
+        fastdrop.dropout_mask(10, 0.5, rng=generator, packed=packed)
+    assert generator.random() == before.random()
+
+
+# ---------------------------------------------------------------------------------------------
+# philox4x32
+
+
+@pytest.mark.parametrize(
+    "counter",
+    [[0, 0, 0], [[0, 0, 0]], 0, [], np.zeros((2, 5), np.uint32), np.zeros((4, 3))],
+    ids=["3", "1x3", "scalar", "empty", "2x5", "4x3_float"],
+)
+def test_philox4x32_bad_counter_shape(counter):
+    is_float = isinstance(counter, np.ndarray) and counter.dtype.kind == "f"
+    exception = TypeError if is_float else ValueError
+    match = (
+        "counter must hold integers"
+        if exception is TypeError
+        else (r"counter must have shape \(\.\.\., 4\)")
+    )
+    with pytest.raises(exception, match=match):
+        fastdrop.philox4x32(counter, [0, 0])
+
+
+@pytest.mark.parametrize(
+    "counter",
+    [
+        [0.0, 0, 0, 0],
+        [True, False, True, False],
+        ["0", "0", "0", "0"],
+        [1j, 0, 0, 0],
+        np.zeros(4, np.float32),
+        [None, 0, 0, 0],
+    ],
+    ids=["float", "bool", "str", "complex", "float32", "none"],
+)
+def test_philox4x32_counter_not_integers(counter):
+    dtype = np.asarray(counter).dtype
+    with pytest.raises(
+        TypeError,
+        match=rf"counter must hold integers in \[0, 2\*\*32\), got "
+        rf"dtype {re.escape(str(dtype))}",
+    ):
+        fastdrop.philox4x32(counter, [0, 0])
+
+
+@pytest.mark.parametrize(
+    "counter",
+    [
+        [-1, 0, 0, 0],
+        [0, 0, 0, 2**32],
+        [[0, 0, 0, 0], [0, 2**33, 0, 0]],
+        np.array([0, 0, 0, -1], np.int64),
+        np.array([2**63, 0, 0, 0], np.uint64),
+    ],
+    ids=["-1", "2**32", "row", "int64", "uint64"],
+)
+def test_philox4x32_counter_out_of_range(counter):
+    with pytest.raises(ValueError, match=r"counter must hold integers in \[0, 2\*\*32\)"):
+        fastdrop.philox4x32(counter, [0, 0])
+
+
+@pytest.mark.parametrize("counter", [[2**64, 0, 0, 0], [-1, 2**63, 0, 0]], ids=["2**64", "mixed"])
+def test_philox4x32_huge_counter_values_are_value_errors(counter):
+    with pytest.raises(ValueError, match=r"counter must hold integers in \[0, 2\*\*32\)"):
+        fastdrop.philox4x32(counter, [0, 0])
+
+
+@pytest.mark.parametrize(
+    "key",
+    [[0], [0, 0, 0], [[0, 0]], 0, np.zeros(0, np.uint32), np.zeros((2, 2), np.uint32)],
+    ids=["1", "3", "1x2", "scalar", "empty", "2x2"],
+)
+def test_philox4x32_bad_key_shape(key):
+    with pytest.raises(ValueError, match=r"key must have shape \(2,\), got "):
+        fastdrop.philox4x32([0, 0, 0, 0], key)
+
+
+@pytest.mark.parametrize(
+    "key", [[-1, 0], [0, 2**32], [0.0, 0.0], [True, False], ["a", "b"]], ids=repr
+)
+def test_philox4x32_bad_key_values(key):
+    kind = np.asarray(key).dtype.kind
+    exception = ValueError if kind in "ui" else TypeError
+    with pytest.raises(exception, match=r"key must hold integers in \[0, 2\*\*32\)"):
+        fastdrop.philox4x32([0, 0, 0, 0], key)
+
+
+# ---------------------------------------------------------------------------------------------
+# Philox
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exception", "match"),
+    [
+        ({"seed": -1}, ValueError, r"seed must be an int in \[0, 2\*\*64\), got -1"),
+        (
+            {"seed": 2**64},
+            ValueError,
+            r"seed must be an int in \[0, 2\*\*64\), got 18446744073709551616",
+        ),
+        ({"seed": 1.5}, TypeError, r"seed must be an int in \[0, 2\*\*64\), got float 1.5"),
+        ({"seed": 1.0}, TypeError, "seed must be an int"),
+        ({"seed": "1"}, TypeError, "seed must be an int"),
+        ({"seed": True}, TypeError, "seed must be an int"),
+        ({"seed": np.float64(3)}, TypeError, "seed must be an int"),
+        ({"seed": np.int8(-1)}, ValueError, "seed must be an int"),
+        (
+            {"seed": 1, "offset": 2**64},
+            ValueError,
+            r"offset must be an int in \[0, 2\*\*64\), got 18446744073709551616",
+        ),
+        ({"seed": 1, "offset": -1}, ValueError, r"offset must be an int in \[0, 2\*\*64\)"),
+        ({"seed": 1, "offset": 1.5}, TypeError, "offset must be an int"),
+        ({"seed": 1, "offset": None}, TypeError, "offset must be an int"),
+        ({"seed": None, "offset": False}, TypeError, "offset must be an int"),
+    ],
+    ids=repr,
+)
+def test_philox_bad_arguments(kwargs, exception, match):
+    with pytest.raises(exception, match=match):
+        fastdrop.Philox(**kwargs)
+
+
+def test_philox_offset_is_keyword_only():
+    with pytest.raises(TypeError):
+        fastdrop.Philox(1, 2)  # type: ignore[misc]
+
+
+def test_philox_draw_negative_size():
+    stream = fastdrop.Philox(1, offset=10)
+    with pytest.raises(ValueError, match="size must be >= 0, got -1"):
+        stream.draw(-1)
+    assert stream.offset == 10 and stream.last_draw is None
+
+
+def test_philox_stream_exhausted():
+    stream = fastdrop.Philox(1, offset=2**64 - 1)
+    fastdrop.dropout(np.ones(129), 0.5, rng=stream)  # blocks 2**64 - 1 and 2**64 (96-bit)
+    assert stream.offset == 2**64 + 1
+    assert stream.last_draw == (1, 2**64 - 1)
+    x = np.ones(10, np.float32)
+    out = np.full(10, 7.0, np.float32)
+    for call in (
+        lambda: fastdrop.dropout(x, 0.5, rng=stream),
+        lambda: fastdrop.dropout(x, 0.5, rng=stream, out=out),
+        lambda: fastdrop.dropout(x, 0.5, rng=stream, out=x),
+        lambda: fastdrop.dropout_mask(10, 0.5, rng=stream),
+        lambda: stream.draw(1),
+    ):
+        with pytest.raises(ValueError, match="Philox stream exhausted"):
+            call()
+        assert stream.offset == 2**64 + 1
+        assert stream.last_draw == (1, 2**64 - 1)
+        assert np.all(x == 1) and np.all(out == 7)
+    # evaluation uses no randomness, so it still works
+    assert np.array_equal(fastdrop.dropout(x, 0.5, rng=stream, training=False), x)
+
+
+def test_philox_stream_exhausted_empty_call():
+    # An exhausted stream has no valid offset left to report, even for a call that needs none.
+    stream = fastdrop.Philox(1, offset=2**64 - 1)
+    fastdrop.dropout(np.ones(1), 0.5, rng=stream)
+    assert stream.offset == 2**64
+    with pytest.raises(ValueError, match="Philox stream exhausted"):
+        fastdrop.dropout(np.ones(0), 0.5, rng=stream)
+    with pytest.raises(ValueError, match="Philox stream exhausted"):
+        fastdrop.dropout_mask((3, 0), 0.5, rng=stream)
+    assert stream.offset == 2**64
+
+
+def _message(exception, function, *args, **kwargs):
+    with pytest.raises(exception) as info:
+        function(*args, **kwargs)
+    return str(info.value)
