@@ -10,26 +10,31 @@ C_HEADERS = [
     "src_c/fd_kernels.h",
     "src_c/fd_kernels_impl.h",
     "src_c/fd_philox.h",
+    "src_c/fd_threads.h",
 ]
 C_SOURCES = [
     "src_c/fd_dispatch.c",
     "src_c/fd_dropout.c",
     "src_c/fd_kernels_avx2.c",
+    "src_c/fd_kernels_avx512.c",
     "src_c/fd_kernels_scalar.c",
+    "src_c/fd_threads.c",
 ]
 
 # Baseline flags only: ISA-specific code is chosen at run time (src_c/fd_dispatch.c).
 COMPILER_FLAGS = {
     "msvc": ["/O2", "/W4"],
-    "unix": ["-O3", "-std=c11", "-Wall", "-Wextra", "-fno-math-errno"],
+    "unix": ["-O3", "-std=c11", "-Wall", "-Wextra", "-fno-math-errno", "-pthread"],
 }
+LINKER_FLAGS = {"msvc": [], "unix": ["-pthread"]}
 
 
 class BuildExt(build_ext):
     def build_extensions(self):
-        flags = COMPILER_FLAGS.get(self.compiler.compiler_type, COMPILER_FLAGS["unix"])
+        kind = "msvc" if self.compiler.compiler_type == "msvc" else "unix"
         for extension in self.extensions:
-            extension.extra_compile_args = flags
+            extension.extra_compile_args = COMPILER_FLAGS[kind]
+            extension.extra_link_args = LINKER_FLAGS[kind]
         super().build_extensions()
 
 

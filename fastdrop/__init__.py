@@ -9,14 +9,30 @@ __version__ = "0.1.0"
 try:
     from . import _core  # noqa: F401
 except ImportError as error:
-    if "FASTDROP_SIMD" in str(error):
+    if "FASTDROP_" in str(error):
         raise
     raise ImportError(
         "fastdrop's C extension (fastdrop._core) could not be imported: install fastdrop with "
         "'python -m pip install .' rather than importing it from the source tree"
     ) from error
 
-from .functional import dropout, dropout_mask, philox4x32, simd_path
+from .functional import (
+    dropout,
+    dropout_mask,
+    get_num_threads,
+    philox4x32,
+    set_num_threads,
+    simd_path,
+)
 from .random import Philox
 
-__all__ = ["Philox", "__version__", "dropout", "dropout_mask", "philox4x32", "simd_path"]
+__all__ = [
+    "Philox",
+    "__version__",
+    "dropout",
+    "dropout_mask",
+    "get_num_threads",
+    "philox4x32",
+    "set_num_threads",
+    "simd_path",
+]

@@ -38,8 +38,12 @@ cdef extern from "fd_dropout.h" nogil:
     const char *fd_simd_path()
     const char *fd_simd_available()
     const char *fd_status_message(fd_status status)
+    void fd_set_num_threads(int n)
+    int fd_get_num_threads()
+    int FD_MAX_THREADS
 
 BLOCK_ELEMENTS = FD_BLOCK_ELEMENTS
+MAX_THREADS = FD_MAX_THREADS
 
 
 cdef int check(fd_status status) except -1:
@@ -63,6 +67,18 @@ _select_path()
 
 def simd_path():
     return fd_simd_path().decode()
+
+
+def simd_available():
+    return fd_simd_available().decode().split(",")
+
+
+def set_num_threads(int n):
+    fd_set_num_threads(n)
+
+
+def get_num_threads():
+    return fd_get_num_threads()
 
 
 def threshold(double p):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import os
 from collections.abc import Sequence
 from typing import Literal, Union, overload
 
@@ -333,7 +334,80 @@ def simd_path() -> str:
     Examples
     --------
     >>> import fastdrop
-    >>> fastdrop.simd_path() in ("scalar", "avx2", "avx512", "neon")
+    >>> fastdrop.simd_path() in ("scalar", "avx2", "avx512")
     True
     """
     return _core.simd_path()
+
+
+def set_num_threads(n: int) -> None:
+    """Set how many threads one call may use, the calling thread included.
+
+    Calls of at least 2**18 elements are split into parts of at least 2**17; the output is the
+    same for every thread count. Helper threads are shared: a call uses only idle ones, so calls
+    from several Python threads at once never oversubscribe the machine. The default is the
+    number of CPUs the process may run on, or ``FASTDROP_NUM_THREADS`` if set.
+
+    Parameters
+    ----------
+    n : int
+        Threads, in [1, 256].
+
+    Raises
+    ------
+    TypeError
+        If ``n`` is not an int.
+    ValueError
+        If ``n`` is outside [1, 256].
+
+    Examples
+    --------
+    >>> import fastdrop
+    >>> before = fastdrop.get_num_threads()
+    >>> fastdrop.set_num_threads(1)
+    >>> fastdrop.get_num_threads()
+    1
+    >>> fastdrop.set_num_threads(before)
+    """
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral):
+        raise TypeError(f"the number of threads must be an int, got {type(n).__name__}")
+    if not 1 <= n <= _core.MAX_THREADS:
+        raise ValueError(f"the number of threads must be in [1, {_core.MAX_THREADS}], got {n}")
+    _core.set_num_threads(int(n))
+
+
+def get_num_threads() -> int:
+    """The number of threads one call may use (see :func:`set_num_threads`).
+
+    Returns
+    -------
+    int
+        At least 1.
+
+    Examples
+    --------
+    >>> import fastdrop
+    >>> fastdrop.get_num_threads() >= 1
+    True
+    """
+    return _core.get_num_threads()
+
+
+def _default_num_threads() -> int:
+    """FASTDROP_NUM_THREADS if set, else the CPUs this process may run on."""
+    value = os.environ.get("FASTDROP_NUM_THREADS", "").strip()
+    if value:
+        if not value.isdigit() or not 1 <= int(value) <= _core.MAX_THREADS:
+            raise ImportError(
+                f"FASTDROP_NUM_THREADS={value!r} is not a whole number in "
+                f"[1, {_core.MAX_THREADS}]"
+            )
+        return int(value)
+    if hasattr(os, "process_cpu_count"):  # Python 3.13
+        return os.process_cpu_count() or 1
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+_core.set_num_threads(min(_default_num_threads(), _core.MAX_THREADS))

@@ -9,8 +9,8 @@
 #if FD_X86_GNUC
 #include <cpuid.h>
 
-/* AVX2 needs the CPU flag and the OS saving YMM state on context switches (XCR0 bits 1, 2). */
-static int cpu_runs_avx2(void)
+/* The state the OS saves on context switches (XCR0), or 0 if the CPU has no AVX or XSAVE. */
+static unsigned os_saved_state(void)
 {
     unsigned a, b, c, d, xcr0_low, xcr0_high;
     if (__get_cpuid_max(0, NULL) < 7) return 0;
@@ -18,9 +18,27 @@ static int cpu_runs_avx2(void)
     if (!(c & bit_OSXSAVE) || !(c & bit_AVX)) return 0;
     __asm__ volatile("xgetbv" : "=a"(xcr0_low), "=d"(xcr0_high) : "c"(0));
     (void)xcr0_high;
-    if ((xcr0_low & 6u) != 6u) return 0;
+    return xcr0_low;
+}
+
+static unsigned cpuid7_ebx(void)
+{
+    unsigned a, b, c, d;
     __cpuid_count(7, 0, a, b, c, d);
-    return (b & bit_AVX2) != 0;
+    return b;
+}
+
+/* AVX2: the CPU flag and YMM state saved (XCR0 bits 1, 2). */
+static int cpu_runs_avx2(void)
+{
+    return (os_saved_state() & 0x6u) == 0x6u && (cpuid7_ebx() & bit_AVX2);
+}
+
+/* AVX-512 F/BW/DQ/VL: the CPU flags and opmask and ZMM state saved too (XCR0 bits 5, 6, 7). */
+static int cpu_runs_avx512(void)
+{
+    const unsigned flags = bit_AVX512F | bit_AVX512BW | bit_AVX512DQ | bit_AVX512VL;
+    return (os_saved_state() & 0xe6u) == 0xe6u && (cpuid7_ebx() & flags) == flags;
 }
 #endif
 
@@ -32,6 +50,7 @@ static const struct {
     int (*supported)(void);
 } paths[] = {
 #if FD_X86_GNUC
+    {&fd_kernels_avx512, cpu_runs_avx512},
     {&fd_kernels_avx2, cpu_runs_avx2},
 #endif
     {&fd_kernels_scalar, cpu_runs_any},

@@ -6,6 +6,7 @@
 
 #include "fd_kernels.h"
 #include "fd_philox.h"
+#include "fd_threads.h"
 
 uint64_t fd_threshold(double p)
 {
@@ -56,6 +57,22 @@ static void dropout_one(fd_dtype dtype, int keep, double scale, int multiply, co
         break;
     }
     }
+}
+
+/* Asks for the next chunk of a contiguous x (and out, if elsewhere) while its keep bits are
+ * generated, so that memory and Philox work overlap rather than take turns. */
+static void prefetch(int64_t at, const void *x, void *out, size_t left, size_t chunk)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    const size_t bytes = left < chunk ? left : chunk;
+    size_t i;
+    for (i = 0; i < bytes; i += 64) {
+        __builtin_prefetch((const char *)x + at + i, 0);
+        if (out != x) __builtin_prefetch((char *)out + at + i, 1);
+    }
+#else
+    (void)at, (void)x, (void)out, (void)left, (void)chunk;
+#endif
 }
 
 /* One call's fixed state while it walks the array. */
@@ -161,17 +178,97 @@ static fd_status check_rule(const fd_bernoulli *rule)
     return rule->threshold > FD_THRESHOLD_ONE ? FD_ERR_THRESHOLD : FD_OK;
 }
 
+/* Element range [begin, end) of part `part` of `parts`, cut at chunk boundaries. */
+static void part_range(uint64_t count, int part, int parts, uint64_t *begin, uint64_t *end)
+{
+    const uint64_t chunks = count / FD_CHUNK_ELEMENTS + (count % FD_CHUNK_ELEMENTS != 0);
+    *begin = chunks * (uint64_t)part / (uint64_t)parts * FD_CHUNK_ELEMENTS;
+    *end = chunks * (uint64_t)(part + 1) / (uint64_t)parts * FD_CHUNK_ELEMENTS;
+    if (*begin > count) *begin = count;
+    if (*end > count) *end = count;
+}
+
+/* Parts worth splitting a call of count elements into: small calls stay on the caller. */
+static int parts_for(uint64_t count)
+{
+    const uint64_t parts = count / FD_MIN_PART_ELEMENTS;
+    return parts < 1 ? 1 : parts > FD_MAX_THREADS ? FD_MAX_THREADS : (int)parts;
+}
+
+/* One fd_dropout call, as its parts see it. */
+typedef struct {
+    walk wk;
+    const fd_bernoulli *rule;
+    const char *x;
+    char *out;
+    uint8_t *mask;
+    uint64_t count;
+} dropout_call;
+
+/* Elements [begin, end) of a dropout call in logical C order, begin at a chunk boundary: runs of
+ * the innermost dimension, cut where a chunk of keep bits ends; the next chunk's bits are
+ * generated then. Byte offsets, not pointers, move along: pointers are formed only for elements
+ * that exist. */
+static void dropout_part(void *arg, int part, int parts)
+{
+    const dropout_call *call = (const dropout_call *)arg;
+    const walk *wk = &call->wk;
+    const int inner = wk->ndim - 1;
+    const int64_t size = (int64_t)item_size[wk->dtype];
+    const int contiguous = wk->ndim == 1 && wk->x_strides[0] == size && wk->out_strides[0] == size;
+    uint32_t words[FD_CHUNK_WORDS];
+    int64_t index[FD_MAX_NDIM];
+    int64_t x_at = 0, out_at = 0;
+    uint64_t done, end, chunk_end, rest;
+    int d;
+
+    part_range(call->count, part, parts, &done, &end);
+    chunk_end = done;
+    for (rest = done, d = inner; d >= 0; d--) { /* the multi-index of element `done` */
+        index[d] = (int64_t)(rest % (uint64_t)wk->shape[d]);
+        rest /= (uint64_t)wk->shape[d];
+        x_at += index[d] * wk->x_strides[d];
+        out_at += index[d] * wk->out_strides[d];
+    }
+    while (done < end) {
+        size_t run = (size_t)(wk->shape[inner] - index[inner]);
+        size_t bit;
+        if (done == chunk_end) {
+            const uint64_t first = done / FD_BLOCK_ELEMENTS;
+            const uint64_t left = fd_blocks(end - done);
+            if (contiguous)
+                prefetch(x_at, call->x, call->out, (size_t)(end - done) * (size_t)size,
+                         FD_CHUNK_ELEMENTS * (size_t)size);
+            wk->kernels->keep_words(call->rule, first,
+                                    left < FD_CHUNK_BLOCKS ? (size_t)left : FD_CHUNK_BLOCKS, words);
+            chunk_end = done + FD_CHUNK_ELEMENTS;
+        }
+        if (run > chunk_end - done) run = (size_t)(chunk_end - done);
+        if (run > end - done) run = (size_t)(end - done);
+        bit = (size_t)(done % FD_CHUNK_ELEMENTS);
+        dropout_run(wk, words, bit, run, call->x + x_at, wk->x_strides[inner], call->out + out_at,
+                    wk->out_strides[inner]);
+        if (call->mask) write_bool_mask(wk->kernels, words, bit, run, call->mask + done);
+        done += run;
+        /* advance the multi-index and the two offsets past the run */
+        index[inner] += (int64_t)run;
+        x_at += wk->x_strides[inner] * (int64_t)run;
+        out_at += wk->out_strides[inner] * (int64_t)run;
+        for (d = inner; d > 0 && index[d] == wk->shape[d]; d--) {
+            x_at += wk->x_strides[d - 1] - wk->x_strides[d] * wk->shape[d];
+            out_at += wk->out_strides[d - 1] - wk->out_strides[d] * wk->shape[d];
+            index[d] = 0;
+            index[d - 1]++;
+        }
+    }
+}
+
 fd_status fd_dropout(fd_dtype dtype, const fd_bernoulli *rule, double scale, int ndim,
                      const int64_t *shape, const void *x, const int64_t *x_strides, void *out,
                      const int64_t *out_strides, uint8_t *mask)
 {
-    walk wk;
-    uint32_t words[FD_CHUNK_WORDS];
-    int64_t index[FD_MAX_NDIM] = {0};
-    int64_t x_at = 0, out_at = 0; /* byte offsets of the next element: pointers are formed
-                                     only for elements that exist */
+    dropout_call call;
     int64_t count;
-    uint64_t done = 0, chunk_end = 0;
     fd_status status = check_rule(rule);
 
     if (status != FD_OK) return status;
@@ -183,66 +280,63 @@ fd_status fd_dropout(fd_dtype dtype, const fd_bernoulli *rule, double scale, int
     if (count == 0) return FD_OK;
     if (!x || !out) return FD_ERR_NULL;
 
-    wk.kernels = fd_active_kernels();
-    wk.dtype = dtype;
-    wk.scale = scale;
-    wk.multiply = scale != 1.0;
-    wk.ndim = merge_dimensions(&wk, ndim, shape, x_strides, out_strides);
-
-    /* Walk runs of the innermost dimension in C order; a run is cut where a chunk of keep bits
-     * ends, and the next chunk's bits are generated then. */
-    while (done < (uint64_t)count) {
-        const int inner = wk.ndim - 1;
-        size_t run = (size_t)(wk.shape[inner] - index[inner]);
-        size_t bit;
-        int d;
-        if (done == chunk_end) {
-            uint64_t first = done / FD_BLOCK_ELEMENTS;
-            uint64_t left = fd_blocks((uint64_t)count) - first;
-            wk.kernels->keep_words(rule, first, left < FD_CHUNK_BLOCKS ? (size_t)left : FD_CHUNK_BLOCKS,
-                                   words);
-            chunk_end = done + FD_CHUNK_ELEMENTS;
-        }
-        if (run > chunk_end - done) run = (size_t)(chunk_end - done);
-        bit = (size_t)(done % FD_CHUNK_ELEMENTS);
-        dropout_run(&wk, words, bit, run, (const char *)x + x_at, wk.x_strides[inner],
-                    (char *)out + out_at, wk.out_strides[inner]);
-        if (mask) write_bool_mask(wk.kernels, words, bit, run, mask + done);
-        done += run;
-        /* advance the multi-index and the two offsets past the run */
-        index[inner] += (int64_t)run;
-        x_at += wk.x_strides[inner] * (int64_t)run;
-        out_at += wk.out_strides[inner] * (int64_t)run;
-        for (d = inner; d > 0 && index[d] == wk.shape[d]; d--) {
-            x_at += wk.x_strides[d - 1] - wk.x_strides[d] * wk.shape[d];
-            out_at += wk.out_strides[d - 1] - wk.out_strides[d] * wk.shape[d];
-            index[d] = 0;
-            index[d - 1]++;
-        }
-    }
+    call.wk.kernels = fd_active_kernels();
+    call.wk.dtype = dtype;
+    call.wk.scale = scale;
+    call.wk.multiply = scale != 1.0;
+    call.wk.ndim = merge_dimensions(&call.wk, ndim, shape, x_strides, out_strides);
+    call.rule = rule;
+    call.x = (const char *)x;
+    call.out = (char *)out;
+    call.mask = mask;
+    call.count = (uint64_t)count;
+    /* x == out in place: parts touch disjoint elements. Other overlaps are the caller's. */
+    fd_run_parts(dropout_part, &call, parts_for(call.count));
     return FD_OK;
 }
 
-/* Calls emit(kernels, words, first element, element count, dest) for each chunk of the mask. */
+/* Writes the mask of elements [first, first + n), first at a chunk boundary, from their words. */
 typedef void (*chunk_writer)(const fd_kernels *kernels, const uint32_t *words, uint64_t first,
                              size_t n, uint8_t *dest);
 
-static fd_status for_each_chunk(const fd_bernoulli *rule, uint64_t n, uint8_t *dest,
-                                chunk_writer emit)
+/* One mask call, as its parts see it. */
+typedef struct {
+    const fd_kernels *kernels;
+    const fd_bernoulli *rule;
+    uint64_t count;
+    uint8_t *dest;
+    chunk_writer emit;
+} mask_call;
+
+static void mask_part(void *arg, int part, int parts)
 {
-    const fd_kernels *kernels = fd_active_kernels();
+    const mask_call *call = (const mask_call *)arg;
     uint32_t words[FD_CHUNK_WORDS];
-    uint64_t first;
+    uint64_t first, end;
+    part_range(call->count, part, parts, &first, &end);
+    for (; first < end; first += FD_CHUNK_ELEMENTS) {
+        const uint64_t left = end - first;
+        const size_t len = left < FD_CHUNK_ELEMENTS ? (size_t)left : FD_CHUNK_ELEMENTS;
+        call->kernels->keep_words(call->rule, first / FD_BLOCK_ELEMENTS, (size_t)fd_blocks(len),
+                                  words);
+        call->emit(call->kernels, words, first, len, call->dest);
+    }
+}
+
+static fd_status write_mask(const fd_bernoulli *rule, uint64_t n, uint8_t *dest, chunk_writer emit)
+{
+    mask_call call;
     fd_status status = check_rule(rule);
     if (status != FD_OK) return status;
     if (n > ((uint64_t)1 << 62)) return FD_ERR_SHAPE;
-    if (n > 0 && !dest) return FD_ERR_NULL;
-    for (first = 0; first < n; first += FD_CHUNK_ELEMENTS) {
-        uint64_t left = n - first;
-        size_t len = left < FD_CHUNK_ELEMENTS ? (size_t)left : FD_CHUNK_ELEMENTS;
-        kernels->keep_words(rule, first / FD_BLOCK_ELEMENTS, (size_t)fd_blocks(len), words);
-        emit(kernels, words, first, len, dest);
-    }
+    if (n == 0) return FD_OK;
+    if (!dest) return FD_ERR_NULL;
+    call.kernels = fd_active_kernels();
+    call.rule = rule;
+    call.count = n;
+    call.dest = dest;
+    call.emit = emit;
+    fd_run_parts(mask_part, &call, parts_for(n));
     return FD_OK;
 }
 
@@ -258,18 +352,24 @@ static void emit_packed(const fd_kernels *kernels, const uint32_t *words, uint64
     size_t nbytes = (n + 7) / 8, i;
     uint8_t *dest = packed + first / 8;
     (void)kernels;
-    for (i = 0; i < nbytes; i++) dest[i] = (uint8_t)(words[i / 4] >> (8 * (i % 4)));
+    for (i = 0; i + 4 <= nbytes; i += 4) { /* little-endian words, whatever the host's order */
+        const uint32_t w = words[i / 4];
+        const uint8_t bytes[4] = {(uint8_t)w, (uint8_t)(w >> 8), (uint8_t)(w >> 16),
+                                  (uint8_t)(w >> 24)};
+        memcpy(dest + i, bytes, 4);
+    }
+    for (; i < nbytes; i++) dest[i] = (uint8_t)(words[i / 4] >> (8 * (i % 4)));
     if (n % 8) dest[nbytes - 1] &= (uint8_t)((1u << (n % 8)) - 1u); /* bits past the end */
 }
 
 fd_status fd_mask_bool(const fd_bernoulli *rule, uint64_t n, uint8_t *mask)
 {
-    return for_each_chunk(rule, n, mask, emit_bool);
+    return write_mask(rule, n, mask, emit_bool);
 }
 
 fd_status fd_mask_packed(const fd_bernoulli *rule, uint64_t n, uint8_t *packed)
 {
-    return for_each_chunk(rule, n, packed, emit_packed);
+    return write_mask(rule, n, packed, emit_packed);
 }
 
 const char *fd_status_message(fd_status status)

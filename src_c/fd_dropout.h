@@ -4,23 +4,24 @@
  * keep the two in step.
  *
  * The determinism rule. A call has a 64-bit key and a 64-bit offset (in counter blocks). Element i
- * of the call (its logical C-order index) belongs to block b = i / 128, word w = (i % 128) / 32 and
- * bit j = i % 32 of that word. Its keep decision reads only the Philox outputs at the counters
+ * of the call (its logical C-order index) belongs to block b = i / 128 and has index e = i % 128
+ * in it. Its keep decision reads only Philox outputs at counters of that block,
  *
  *     (c0, c1, c2) = offset + b as a 96-bit number (c0 least significant),  c3 = k,
  *
- * word w, bit j, for the bit planes k = 0, 1, ..., 31. Plane k holds bit 31 - k of a 32-bit uniform
- * U_i, and the element is kept iff U_i < T, where T = fd_threshold(p) in [0, 2^32]. Nothing else
- * enters the decision: not the dtype, strides, memory layout, SIMD path, chunking or threads.
+ * and compares a 32-bit uniform U_i with T = fd_threshold(p) in [0, 2^32]: kept iff U_i < T.
+ * U_i's top FD_PLANES = 8 bits come from the bit planes k = 0 .. 7: bit 31 - k of U_i is bit e % 32
+ * of output word e / 32 at c3 = k. Its low 24 bits are the top 24 bits of output word e % 4 at
+ * c3 = 8 + e / 4 (c3 = 8 .. 39). Nothing else enters the decision: not the dtype, strides, memory
+ * layout, SIMD path, chunking or threads.
  *
- * Comparing U_i < T from the most significant plane down decides most elements after one or two
- * planes, and the comparison can stop for good after plane 31 - ctz(T): below the lowest set bit of
- * T, an element still equal to T's prefix is >= T and dropped. The planes after an element's
- * decision are never generated, yet the result is exactly the 32-bit comparison, so the keep
- * probability is exactly T / 2^32 (for p = 0.5, T = 2^31 and one plane decides every element).
- * A call of n elements consumes fd_blocks(n) = ceil(n / 128) counter blocks; the next call of a
- * stream starts at offset + fd_blocks(n). Counter word c3 values 32 and up are reserved for other
- * kinds of noise.
+ * The planes decide most elements after a bit or two, and 255 in 256 within 8 planes, comparing
+ * 128 elements per Philox output; only the ties (top byte equal to T's) need their own counter.
+ * Planes below T's lowest set bit are never needed (an element equal to T's prefix there is >= T),
+ * so p = 0.5 (T = 2^31) reads one plane. The result is exactly the 32-bit comparison, so the keep
+ * probability is exactly T / 2^32. A call of n elements consumes fd_blocks(n) = ceil(n / 128)
+ * counter blocks; the next call of a stream starts at offset + fd_blocks(n). Counter words c3 of
+ * 64 and up are reserved for other kinds of noise.
  */
 #ifndef FD_DROPOUT_H
 #define FD_DROPOUT_H
@@ -33,8 +34,11 @@ extern "C" {
 #endif
 
 #define FD_BLOCK_ELEMENTS 128            /* elements sharing one counter block */
+#define FD_PLANES 8                      /* bit planes before the ties */
 #define FD_THRESHOLD_ONE ((uint64_t)1 << 32) /* threshold that keeps every element */
 #define FD_MAX_NDIM 64                   /* NumPy 2's NPY_MAXDIMS */
+#define FD_MAX_THREADS 256               /* fd_set_num_threads caps here */
+#define FD_MIN_PART_ELEMENTS (1 << 17)   /* a call is split into parts of at least this many */
 
 typedef enum {
     FD_OK = 0,
@@ -88,6 +92,12 @@ fd_status fd_mask_packed(const fd_bernoulli *rule, uint64_t n, uint8_t *packed);
 fd_status fd_simd_select(const char *name);
 const char *fd_simd_path(void);
 const char *fd_simd_available(void);
+
+/* Threads a call may use, the calling one included (1 .. FD_MAX_THREADS; default 1). A call of
+ * n elements uses at most n / FD_MIN_PART_ELEMENTS, and only helper threads that are idle, so
+ * concurrent calls never oversubscribe. The output is the same for every thread count. */
+void fd_set_num_threads(int n);
+int fd_get_num_threads(void);
 
 /* A short English text for a status code. */
 const char *fd_status_message(fd_status status);

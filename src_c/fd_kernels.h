@@ -37,6 +37,7 @@ typedef struct {
 extern const fd_kernels fd_kernels_scalar;
 #if FD_X86_GNUC
 extern const fd_kernels fd_kernels_avx2;
+extern const fd_kernels fd_kernels_avx512;
 #endif
 
 /* The table fd_simd_select chose (the scalar one until then). */

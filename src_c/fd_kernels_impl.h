@@ -11,14 +11,18 @@
 #include "fd_philox.h"
 
 /* Index of the lowest set bit of a nonzero word. */
-static int lowest_set_bit(uint32_t v)
+static inline int lowest_set_bit(uint32_t v)
 {
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_ctz(v);
+#else
     int n = 0;
     while (!(v & 1u)) {
         v >>= 1;
         n++;
     }
     return n;
+#endif
 }
 
 /* Philox4x32-10 of n counters laid out as four word arrays (structure of arrays, so the lanes
@@ -59,30 +63,87 @@ static inline void compare_plane(uint32_t *keep, uint32_t *undecided, uint32_t r
     *undecided &= ~(r ^ t_bit);
 }
 
-/* Counter words of block `block` of the call, plane `plane` (fd_dropout.h). */
-static inline void set_counter(const fd_bernoulli *rule, uint64_t block, uint32_t plane,
+/* Counter words of the call's block `block` with c3 = `word3` (fd_dropout.h). */
+static inline void set_counter(const fd_bernoulli *rule, uint64_t block, uint32_t word3,
                                uint32_t *c0, uint32_t *c1, uint32_t *c2, uint32_t *c3)
 {
     uint64_t counter = rule->offset + block;
     *c0 = (uint32_t)counter;
     *c1 = (uint32_t)(counter >> 32);
     *c2 = counter < rule->offset; /* carry into the counter's third word */
-    *c3 = plane;
+    *c3 = word3;
+}
+
+/* Lanes of tied elements waiting for their Philox outputs; a chunk has about 32 ties. */
+#define FD_TIE_LANES 16
+
+typedef struct {
+    uint32_t r[4][FD_TIE_LANES];
+    uint16_t element[FD_TIE_LANES]; /* 128 * block + e, the element's bit in the keep words */
+    size_t lanes;
+} tie_lanes;
+
+/* Generates the waiting ties' outputs and sets the keep bit of each tie whose low bits are < T's. */
+static void flush_ties(const fd_bernoulli *rule, tie_lanes *ties, uint32_t *keep)
+{
+    const uint32_t low = (uint32_t)(rule->threshold & 0xffffffu);
+    size_t lane;
+    FD_PHILOX_LANES(ties->lanes, ties->r[0], ties->r[1], ties->r[2], ties->r[3], rule->key);
+    for (lane = 0; lane < ties->lanes; lane++) {
+        const uint32_t i = ties->element[lane];
+        if ((ties->r[i % 4][lane] >> 8) < low) keep[i / 32] |= 1u << (i % 32);
+    }
+    ties->lanes = 0;
 }
 
 /*
- * The bit-plane comparison U < T of fd_dropout.h for the call's blocks [first, first + nblocks).
- * While most blocks are undecided every block takes every plane (dense loops that vectorise);
- * then only the undecided blocks go on, listed (a block stops costing Philox work as soon as all
- * of its 128 elements are decided). The state is kept word-major, block-minor for the vectors.
+ * Ties: the elements whose top FD_PLANES bits equal T's (their bits still set in u) take their
+ * low 24 bits from a counter of their own, c3 = FD_PLANES + e / 4, output word e % 4. A tie is
+ * about 1 element in 256, so they are gathered into lanes and generated together.
+ */
+static void resolve_ties(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
+                         uint32_t u[4][FD_CHUNK_BLOCKS], uint32_t *keep)
+{
+    uint16_t tied[FD_CHUNK_WORDS]; /* 4 * block + word of the words with a tie */
+    size_t ntied = 0, t, b;
+    tie_lanes ties;
+    int w;
+    /* List the tied words without a branch per word: about 1 word in 8 has a tie. */
+    for (b = 0; b < nblocks; b++)
+        for (w = 0; w < 4; w++) {
+            tied[ntied] = (uint16_t)(4 * b + (size_t)w);
+            ntied += u[w][b] != 0;
+        }
+    ties.lanes = 0;
+    for (t = 0; t < ntied; t++) {
+        const size_t block = tied[t] / 4;
+        const uint32_t word = tied[t] % 4;
+        uint32_t undecided = u[word][block];
+        while (undecided) {
+            const uint32_t e = 32u * word + (uint32_t)lowest_set_bit(undecided);
+            const size_t lane = ties.lanes++;
+            undecided &= undecided - 1u;
+            set_counter(rule, first + block, FD_PLANES + e / 4, &ties.r[0][lane],
+                        &ties.r[1][lane], &ties.r[2][lane], &ties.r[3][lane]);
+            ties.element[lane] = (uint16_t)(FD_BLOCK_ELEMENTS * block + e);
+            if (ties.lanes == FD_TIE_LANES) flush_ties(rule, &ties, keep);
+        }
+    }
+    if (ties.lanes) flush_ties(rule, &ties, keep);
+}
+
+/*
+ * Keep bits of the call's blocks [first, first + nblocks) by the rule of fd_dropout.h: the top
+ * planes of every block in dense loops that vectorise (lanes = blocks, state word-major), then
+ * the rare ties. Planes below T's lowest set bit are never needed: an element still equal to T's
+ * prefix there is >= T.
  */
 static void keep_words(const fd_bernoulli *rule, uint64_t first, size_t nblocks, uint32_t *keep)
 {
     uint32_t k[4][FD_CHUNK_BLOCKS], u[4][FD_CHUNK_BLOCKS], r[4][FD_CHUNK_BLOCKS];
-    size_t lane_block[FD_CHUNK_BLOCKS];
-    size_t nlanes = nblocks, lane, b;
     const uint64_t t = rule->threshold;
-    int plane, nplanes, w, dense = 1;
+    int plane, nplanes, w;
+    size_t b;
 
     if (t == 0 || t >= FD_THRESHOLD_ONE) {
         memset(keep, t ? 0xff : 0, 4 * nblocks * sizeof *keep);
@@ -94,40 +155,17 @@ static void keep_words(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
             k[w][b] = 0;
             u[w][b] = 0xffffffffu;
         }
-    for (plane = 0; plane < nplanes && nlanes > 0; plane++) {
+    for (plane = 0; plane < nplanes && plane < FD_PLANES; plane++) {
         const uint32_t t_bit = 0u - (uint32_t)((t >> (31 - plane)) & 1u);
-        if (dense) {
-            size_t undecided_blocks = 0;
-            for (b = 0; b < nblocks; b++)
-                set_counter(rule, first + b, (uint32_t)plane, &r[0][b], &r[1][b], &r[2][b],
-                            &r[3][b]);
-            FD_PHILOX_LANES(nblocks, r[0], r[1], r[2], r[3], rule->key);
-            for (w = 0; w < 4; w++)
-                for (b = 0; b < nblocks; b++) compare_plane(&k[w][b], &u[w][b], r[w][b], t_bit);
-            for (b = 0; b < nblocks; b++)
-                undecided_blocks += (u[0][b] | u[1][b] | u[2][b] | u[3][b]) != 0;
-            if (2 * undecided_blocks < nblocks) { /* from now on, list the undecided blocks */
-                dense = 0;
-                nlanes = 0;
-                for (b = 0; b < nblocks; b++)
-                    if (u[0][b] | u[1][b] | u[2][b] | u[3][b]) lane_block[nlanes++] = b;
-            }
-        } else {
-            size_t still = 0;
-            for (lane = 0; lane < nlanes; lane++)
-                set_counter(rule, first + lane_block[lane], (uint32_t)plane, &r[0][lane],
-                            &r[1][lane], &r[2][lane], &r[3][lane]);
-            FD_PHILOX_LANES(nlanes, r[0], r[1], r[2], r[3], rule->key);
-            for (lane = 0; lane < nlanes; lane++) {
-                b = lane_block[lane];
-                for (w = 0; w < 4; w++) compare_plane(&k[w][b], &u[w][b], r[w][lane], t_bit);
-                if (u[0][b] | u[1][b] | u[2][b] | u[3][b]) lane_block[still++] = b;
-            }
-            nlanes = still;
-        }
+        for (b = 0; b < nblocks; b++)
+            set_counter(rule, first + b, (uint32_t)plane, &r[0][b], &r[1][b], &r[2][b], &r[3][b]);
+        FD_PHILOX_LANES(nblocks, r[0], r[1], r[2], r[3], rule->key);
+        for (w = 0; w < 4; w++)
+            for (b = 0; b < nblocks; b++) compare_plane(&k[w][b], &u[w][b], r[w][b], t_bit);
     }
     for (b = 0; b < nblocks; b++)
         for (w = 0; w < 4; w++) keep[4 * b + w] = k[w][b];
+    if (nplanes > FD_PLANES) resolve_ties(rule, first, nblocks, u, keep);
 }
 
 /*

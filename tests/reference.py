@@ -42,8 +42,12 @@ def threshold(p: float) -> int:
     return 2**32 - int(scaled + Fraction(1, 2))
 
 
+PLANES = 8  # bit planes before the ties
+
+
 def uniforms(key: int, offset: int, n: int) -> np.ndarray:
-    """U_i, the 32-bit uniform of each element, assembled from all 32 bit planes."""
+    """U_i, the 32-bit uniform of each element: the top 8 bits from the bit planes c3 = 0..7
+    (bit e % 32 of word e // 32), the low 24 from the top of word e % 4 at c3 = 8 + e // 4."""
     blocks = -(-n // BLOCK)
     counters = np.zeros((blocks, 4), dtype=np.uint64)
     block_counter = [offset + b for b in range(blocks)]  # up to 96 bits: Python ints
@@ -52,11 +56,16 @@ def uniforms(key: int, offset: int, n: int) -> np.ndarray:
     counters[:, 2] = [c >> 64 for c in block_counter]
     u = np.zeros(blocks * BLOCK, dtype=np.uint64)
     bit = np.arange(32, dtype=np.uint32)
-    for plane in range(32):
+    for plane in range(PLANES):
         counters[:, 3] = plane
         words = philox4x32_10(counters, split_key(key))  # (blocks, 4)
         bits = (words[:, :, None] >> bit) & 1  # (blocks, 4 words, 32 bits) -> element order
         u = (u << np.uint64(1)) | bits.reshape(-1).astype(np.uint64)
+    low = np.zeros((blocks, BLOCK // 4, 4), dtype=np.uint64)
+    for group in range(BLOCK // 4):  # elements 4 * group .. 4 * group + 3
+        counters[:, 3] = PLANES + group
+        low[:, group, :] = philox4x32_10(counters, split_key(key)) >> 8
+    u = (u << np.uint64(24)) | low.reshape(-1)
     return u[:n]
 
 

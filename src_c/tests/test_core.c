@@ -55,20 +55,30 @@ static uint64_t next_random(void)
     return z ^ (z >> 31);
 }
 
-/* The rule of fd_dropout.h, one element at a time: all 32 planes, then U < T. */
+/* Output word `word` of the Philox call at counter (offset + block, c3) of the rule. */
+static uint32_t rule_output(const fd_bernoulli *rule, uint64_t block, uint32_t c3, int word)
+{
+    uint64_t counter = rule->offset + block;
+    uint32_t key[2] = {(uint32_t)rule->key, (uint32_t)(rule->key >> 32)};
+    uint32_t ctr[4], out[4];
+    ctr[0] = (uint32_t)counter;
+    ctr[1] = (uint32_t)(counter >> 32);
+    ctr[2] = counter < rule->offset;
+    ctr[3] = c3;
+    fd_philox4x32_10(ctr, key, out);
+    return out[word];
+}
+
+/* The rule of fd_dropout.h, one element at a time: the whole 32-bit U_i, then U_i < T. */
 static int model_keep(const fd_bernoulli *rule, uint64_t i)
 {
-    uint64_t counter = rule->offset + i / FD_BLOCK_ELEMENTS;
-    uint32_t key[2] = {(uint32_t)rule->key, (uint32_t)(rule->key >> 32)};
+    const uint64_t block = i / FD_BLOCK_ELEMENTS;
+    const uint32_t e = (uint32_t)(i % FD_BLOCK_ELEMENTS);
     uint32_t u = 0;
-    int plane;
-    for (plane = 0; plane < 32; plane++) {
-        uint32_t ctr[4] = {(uint32_t)counter, (uint32_t)(counter >> 32), counter < rule->offset,
-                           (uint32_t)plane};
-        uint32_t out[4];
-        fd_philox4x32_10(ctr, key, out);
-        u = (u << 1) | ((out[(i % 128) / 32] >> (i % 32)) & 1u);
-    }
+    uint32_t plane;
+    for (plane = 0; plane < FD_PLANES; plane++)
+        u = (u << 1) | ((rule_output(rule, block, plane, (int)(e / 32)) >> (e % 32)) & 1u);
+    u = (u << 24) | (rule_output(rule, block, FD_PLANES + e / 4, (int)(e % 4)) >> 8);
     return (uint64_t)u < rule->threshold;
 }
 
@@ -88,9 +98,10 @@ static void test_threshold(void)
 static void test_masks_against_model(void)
 {
     static const uint64_t thresholds[] = {0, 1, 2, 0x80000000u, 0x80000001u, 0xe6666666u,
-                                          0xffffffffu, (uint64_t)1 << 32, 0x1999999au};
+                                          0xffffffffu, (uint64_t)1 << 32, 0x1999999au,
+                                          0x80800000u, 0x00800000u};
     static const uint64_t offsets[] = {0, 7, 0xfffffffeu, 0xffffffffffffffffULL - 3};
-    static const uint64_t sizes[] = {1, 31, 128, 129, 2048, 2049, 5000};
+    static const uint64_t sizes[] = {1, 31, 128, 129, 2048, 2049, 5000, 20000};
     size_t t, o, s;
     for (t = 0; t < sizeof thresholds / sizeof *thresholds; t++)
         for (o = 0; o < sizeof offsets / sizeof *offsets; o++)
@@ -278,6 +289,45 @@ static void test_paths_agree(const char *path)
     free(got);
 }
 
+/* Every thread count gives the bytes of one thread, strided n-d arrays and masks included. */
+static void test_threads_agree(void)
+{
+    enum { ROWS = 700, COLS = 1001 }; /* 700 * 1001 elements: several parts of several chunks */
+    const size_t n = (size_t)ROWS * COLS;
+    float *x = malloc(2 * n * sizeof *x);
+    float *ref = malloc(n * sizeof *ref), *got = malloc(n * sizeof *got);
+    uint8_t *ref_mask = malloc(n), *got_mask = malloc(n);
+    /* x: every other column of a (700, 2002) array, read in reverse row order */
+    int64_t shape[2] = {ROWS, COLS}, x_strides[2] = {-2 * COLS * 4, 8}, strides[2] = {COLS * 4, 4};
+    const float *x_first = x + (size_t)(ROWS - 1) * 2 * COLS;
+    fd_bernoulli rule = {next_random(), next_random(), fd_threshold(0.3)};
+    int threads;
+    size_t i;
+    for (i = 0; i < 2 * n; i++) x[i] = (float)(int32_t)(uint32_t)next_random();
+    fd_set_num_threads(1);
+    CHECK(fd_dropout(FD_FLOAT32, &rule, 1.25, 2, shape, x_first, x_strides, ref, strides,
+                     ref_mask) == FD_OK);
+    for (threads = 2; threads <= 5; threads++) {
+        fd_set_num_threads(threads);
+        CHECK(fd_get_num_threads() == threads);
+        memset(got, 0xab, n * sizeof *got);
+        CHECK(fd_dropout(FD_FLOAT32, &rule, 1.25, 2, shape, x_first, x_strides, got, strides,
+                         got_mask) == FD_OK);
+        CHECK(memcmp(ref, got, n * sizeof *got) == 0 && memcmp(ref_mask, got_mask, n) == 0);
+        CHECK(fd_mask_bool(&rule, n, got_mask) == FD_OK && memcmp(ref_mask, got_mask, n) == 0);
+    }
+    fd_set_num_threads(0);
+    CHECK(fd_get_num_threads() == 1);
+    fd_set_num_threads(100000);
+    CHECK(fd_get_num_threads() == FD_MAX_THREADS);
+    fd_set_num_threads(1);
+    free(x);
+    free(ref);
+    free(got);
+    free(ref_mask);
+    free(got_mask);
+}
+
 int main(void)
 {
     char paths[64];
@@ -294,6 +344,7 @@ int main(void)
         test_zero_d_and_empty();
         test_paths_agree(path);
     }
+    test_threads_agree();
     test_threshold();
     test_float16_conversion();
     test_errors();

@@ -1,0 +1,154 @@
+/*
+ * The helper pool of fd_threads.h: POSIX threads, or Win32 threads on Windows. Helpers start
+ * lazily, the first time a call can use them, and then sleep until given a part.
+ */
+#include "fd_dropout.h"
+#include "fd_threads.h"
+
+#if defined(_WIN32)
+#include <windows.h>
+typedef SRWLOCK fd_mutex;
+typedef CONDITION_VARIABLE fd_cond;
+#define FD_MUTEX_INIT SRWLOCK_INIT
+#define fd_lock(m) AcquireSRWLockExclusive(m)
+#define fd_unlock(m) ReleaseSRWLockExclusive(m)
+#define fd_cond_init(c) InitializeConditionVariable(c)
+#define fd_wait(c, m) SleepConditionVariableSRW((c), (m), INFINITE, 0)
+#define fd_signal(c) WakeConditionVariable(c)
+#else
+#include <pthread.h>
+typedef pthread_mutex_t fd_mutex;
+typedef pthread_cond_t fd_cond;
+#define FD_MUTEX_INIT PTHREAD_MUTEX_INITIALIZER
+#define fd_lock(m) pthread_mutex_lock(m)
+#define fd_unlock(m) pthread_mutex_unlock(m)
+#define fd_cond_init(c) pthread_cond_init((c), NULL)
+#define fd_wait(c, m) pthread_cond_wait((c), (m))
+#define fd_signal(c) pthread_cond_signal(c)
+#endif
+
+#define FD_MAX_HELPERS (FD_MAX_THREADS - 1)
+
+typedef struct {
+    fd_cond wake; /* a part was given, or the part is done */
+    fd_part_fn fn; /* NULL while idle */
+    void *arg;
+    int part, parts;
+    int done;
+} helper;
+
+static fd_mutex pool_lock = FD_MUTEX_INIT; /* guards everything below and every helper's fields */
+static helper helpers[FD_MAX_HELPERS];
+static int started;                  /* helpers [0, started) exist */
+static int idle[FD_MAX_HELPERS];     /* indexes of idle helpers */
+static int n_idle;
+static int num_threads = 1;          /* what a call may use, the caller included */
+
+static void helper_loop(helper *h)
+{
+    fd_lock(&pool_lock);
+    for (;;) {
+        while (!h->fn) fd_wait(&h->wake, &pool_lock);
+        fd_unlock(&pool_lock);
+        h->fn(h->arg, h->part, h->parts);
+        fd_lock(&pool_lock);
+        h->fn = NULL;
+        h->done = 1;
+        fd_signal(&h->wake);
+    }
+}
+
+#if defined(_WIN32)
+static DWORD WINAPI helper_main(LPVOID h) { helper_loop((helper *)h); return 0; }
+static int start_thread(helper *h)
+{
+    HANDLE t = CreateThread(NULL, 0, helper_main, h, 0, NULL);
+    if (!t) return 0;
+    CloseHandle(t);
+    return 1;
+}
+#else
+static void *helper_main(void *h) { helper_loop((helper *)h); return NULL; }
+static int start_thread(helper *h)
+{
+    pthread_t t;
+    pthread_attr_t attr;
+    int ok;
+    if (pthread_attr_init(&attr)) return 0;
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    ok = pthread_create(&t, &attr, helper_main, h) == 0;
+    pthread_attr_destroy(&attr);
+    return ok;
+}
+
+/* A forked child has none of the parent's threads: it starts its own helpers when it needs them. */
+static void forget_helpers(void)
+{
+    static const fd_mutex fresh = FD_MUTEX_INIT;
+    pool_lock = fresh;
+    started = 0;
+    n_idle = 0;
+}
+#endif
+
+void fd_set_num_threads(int n)
+{
+    if (n < 1) n = 1;
+    if (n > FD_MAX_THREADS) n = FD_MAX_THREADS;
+    fd_lock(&pool_lock);
+#if !defined(_WIN32)
+    {
+        static int at_fork_set;
+        if (!at_fork_set) at_fork_set = pthread_atfork(NULL, NULL, forget_helpers) == 0;
+    }
+#endif
+    num_threads = n;
+    fd_unlock(&pool_lock);
+}
+
+int fd_get_num_threads(void)
+{
+    int n;
+    fd_lock(&pool_lock);
+    n = num_threads;
+    fd_unlock(&pool_lock);
+    return n;
+}
+
+void fd_run_parts(fd_part_fn fn, void *arg, int wanted)
+{
+    int mine[FD_MAX_HELPERS];
+    int n = 0, parts, i;
+    fd_lock(&pool_lock);
+    if (wanted > num_threads) wanted = num_threads;
+    /* Idle helpers first, then new ones while the pool is below its size; never more. */
+    while (n + 1 < wanted && n_idle > 0) mine[n++] = idle[--n_idle];
+    while (n + 1 < wanted && started < num_threads - 1) {
+        helper *h = &helpers[started];
+        fd_cond_init(&h->wake);
+        h->fn = NULL;
+        if (!start_thread(h)) break; /* no thread: fewer parts, same result */
+        mine[n++] = started++;
+    }
+    parts = n + 1;
+    for (i = 0; i < n; i++) {
+        helper *h = &helpers[mine[i]];
+        h->arg = arg;
+        h->part = i + 1;
+        h->parts = parts;
+        h->done = 0;
+        h->fn = fn;
+        fd_signal(&h->wake);
+    }
+    fd_unlock(&pool_lock);
+
+    fn(arg, 0, parts);
+
+    fd_lock(&pool_lock);
+    for (i = 0; i < n; i++) {
+        helper *h = &helpers[mine[i]];
+        while (!h->done) fd_wait(&h->wake, &pool_lock);
+        idle[n_idle++] = mine[i];
+    }
+    fd_unlock(&pool_lock);
+}
