@@ -11,7 +11,7 @@ import numbers
 import operator
 import os
 from collections.abc import Sequence
-from typing import Literal, Union, overload
+from typing import Literal, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -25,7 +25,7 @@ _KEEP_ALL = 1 << 32  # the threshold that keeps every element (eval mode)
 _MODES = ("inverted", "vanilla")
 _ACCEPTED = "float16, float32 or float64"
 
-ShapeLike = Union[int, Sequence[int]]
+ShapeLike = int | Sequence[int]
 
 
 def _check_p(p: object) -> float:
@@ -399,8 +399,7 @@ def _default_num_threads() -> int:
     if value:
         if not value.isdigit() or not 1 <= int(value) <= _core.MAX_THREADS:
             raise ImportError(
-                f"FASTDROP_NUM_THREADS={value!r} is not a whole number in "
-                f"[1, {_core.MAX_THREADS}]"
+                f"FASTDROP_NUM_THREADS={value!r} is not a whole number in [1, {_core.MAX_THREADS}]"
             )
         return int(value)
     if hasattr(os, "process_cpu_count"):  # Python 3.13

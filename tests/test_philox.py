@@ -89,7 +89,7 @@ def test_random_counters_and_keys_match_reference():
     keys = _random_words(rng, (500, 2))
     counters = _random_words(rng, (500, 10, 4))
     checked = 0
-    for key, batch in zip(keys, counters):
+    for key, batch in zip(keys, counters, strict=False):
         got = fastdrop.philox4x32(batch, key)
         want = reference.philox4x32_10(batch, key)
         np.testing.assert_array_equal(got, want, err_msg=f"key {key.tolist()}")

@@ -72,12 +72,14 @@ class ViewSpec:
         """The extent of each base dimension the view reaches."""
         return [
             start + (side - 1) * abs(step) + 1 if side else start
-            for side, step, start in zip(self.pre_shape(shape), self.steps, self.starts)
+            for side, step, start in zip(
+                self.pre_shape(shape), self.steps, self.starts, strict=False
+            )
         ]
 
     def apply(self, base, shape):
         slices = []
-        for side, step, start in zip(self.pre_shape(shape), self.steps, self.starts):
+        for side, step, start in zip(self.pre_shape(shape), self.steps, self.starts, strict=False):
             if side == 0:
                 slices.append(slice(0, 0))
             elif step > 0:
@@ -218,7 +220,7 @@ def test_dropout_matches_reference(case, p, key, offset, mode, training, return_
     out_need = out_spec.need(shape)
 
     if case["out_kind"] == "overlap":  # x and out are two views of one buffer
-        base_shape = [max(a, b) for a, b in zip(x_need, out_need)]
+        base_shape = [max(a, b) for a, b in zip(x_need, out_need, strict=False)]
         base = allocate(case["x_dtype"], base_shape, case["x_unaligned"])
         x = x_spec.apply(base, shape)
         x[...] = values(case["dtype"], n, case["seed"]).reshape(shape)
@@ -341,7 +343,7 @@ def test_philox_stream_sequence(sizes, key, offset, p):
 )
 def test_mask_independent_of_dtype_and_order(shape, dtypes, orders, p, key):
     masks = []
-    for dtype, order in zip(dtypes, orders):
+    for dtype, order in zip(dtypes, orders, strict=False):
         x = np.ones(shape, dtype, order=order)
         y, mask = fastdrop.dropout(x, p, rng=key, return_mask=True)
         assert np.array_equal(mask, y != 0)
