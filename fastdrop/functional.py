@@ -24,11 +24,14 @@ __all__ = ["dropout", "dropout_mask", "philox4x32", "simd_path"]
 _KEEP_ALL = 1 << 32  # the threshold that keeps every element (eval mode)
 _MODES = ("inverted", "vanilla")
 _ACCEPTED = "float16, float32 or float64"
+_NATIVE_FLOATS = frozenset(np.dtype(t) for t in (np.float16, np.float32, np.float64))
 
 ShapeLike = int | Sequence[int]
 
 
 def _check_p(p: object) -> float:
+    if type(p) is float and 0.0 <= p <= 1.0:  # the common case, without the slower ABC check
+        return p
     if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real):
         raise ValueError(f"p must be a real number in [0, 1] (the drop probability), got {p!r}")
     value = float(p)
@@ -39,6 +42,8 @@ def _check_p(p: object) -> float:
 
 def _check_floating(x: object) -> np.ndarray:
     """x as an array of float16/32/64 in native byte order, or TypeError."""
+    if type(x) is np.ndarray and x.dtype in _NATIVE_FLOATS:  # the common case, quickly
+        return x
     array = np.asarray(x)
     if array.dtype.kind != "f" or array.dtype.itemsize not in (2, 4, 8):
         raise TypeError(f"x must have dtype {_ACCEPTED}, got dtype {array.dtype}")
@@ -48,6 +53,8 @@ def _check_floating(x: object) -> np.ndarray:
 
 
 def _check_out(out: object, x: np.ndarray) -> np.ndarray:
+    if out is x and x.flags.writeable:  # in place
+        return x
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
     if out.shape != x.shape:

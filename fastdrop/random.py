@@ -7,6 +7,7 @@ and the element count, so a (key, offset) pair is all it takes to replay one.
 from __future__ import annotations
 
 import numbers
+import operator
 import os
 import threading
 from typing import Union
@@ -122,10 +123,10 @@ class Philox:
         >>> stream.draw(300), stream.draw(1)
         ((7, 0), (7, 3))
         """
-        size = int(size)
+        size = operator.index(size)
         if size < 0:
             raise ValueError(f"size must be >= 0, got {size}")
-        blocks = _core.blocks(size)
+        blocks = -(-size // _core.BLOCK_ELEMENTS)
         with self._lock:
             start = self._offset
             # A call's counters are 96-bit (offset + block), so only its start must fit 64 bits.
@@ -142,6 +143,8 @@ class Philox:
 def check_rng(rng: object) -> None:
     """Raise the error a bad ``rng`` deserves, without drawing from it."""
     if rng is None or isinstance(rng, (Philox, np.random.Generator)):
+        return
+    if type(rng) is int and 0 <= rng < _UINT64_LIMIT:  # the common case, without the ABC check
         return
     if isinstance(rng, numbers.Integral) and not isinstance(rng, (bool, np.bool_)):
         _uint64("rng", rng)
