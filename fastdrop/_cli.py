@@ -1,0 +1,180 @@
+"""``fastdrop-bench`` (also ``python -m fastdrop``): fastdrop against NumPy and its peers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+
+import numpy as np
+
+import fastdrop
+
+from . import _bench
+
+DTYPES = ("float16", "float32", "float64")
+
+
+def _list(convert, name: str):
+    """An argparse type: comma- or space-separated values, each through ``convert``."""
+
+    def parse(text: str) -> list:
+        try:
+            return [convert(item) for item in re.split(r"[,\s]+", text.strip()) if item]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"bad {name} list {text!r}") from None
+
+    return parse
+
+
+def _dtype(text: str) -> np.dtype:
+    if text not in DTYPES:
+        raise ValueError(text)
+    return np.dtype(text)
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value < 1.0:
+        raise ValueError(text)
+    return value
+
+
+def _size(text: str) -> int:
+    value = _bench.parse_size(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    parse = argparse.ArgumentParser(
+        prog="fastdrop-bench",
+        description="In-place dropout and mask generation: fastdrop against np.multiply "
+        "(the memory-bandwidth bound), the seeds' NumPy code and, with --peers, PyTorch and "
+        "hand-tuned NumPy. Medians of interleaved repeats; ns per element.",
+    )
+    parse.add_argument(
+        "--sizes",
+        type=_list(_size, "size"),
+        default=[2**18, 2**22, 2**24],
+        help="element counts, e.g. '2^18,2^22' (default: 2^18 2^22 2^24)",
+    )
+    parse.add_argument(
+        "--dtypes",
+        type=_list(_dtype, "dtype"),
+        default=[np.dtype("float32"), np.dtype("float64")],
+        help="of float16, float32, float64 (default: float32,float64)",
+    )
+    parse.add_argument(
+        "--p",
+        type=_list(_probability, "p"),
+        default=[0.1, 0.5],
+        help="drop probabilities in [0, 1) (default: 0.1,0.5)",
+    )
+    parse.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads for fastdrop and PyTorch (default 1; 0: fastdrop's default)",
+    )
+    parse.add_argument("--repeat", type=int, default=7, help="timed rounds (default 7)")
+    parse.add_argument(
+        "--peers", action="store_true", help="also time PyTorch (if installed) and hand-tuned NumPy"
+    )
+    parse.add_argument("--json", metavar="FILE", help="also write every figure to FILE")
+    return parse
+
+
+def _import_torch(wanted: bool):
+    if not wanted:
+        return None
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its tables; returns the exit status.
+
+    Examples
+    --------
+    >>> main(["--sizes", "2^10", "--dtypes", "float32", "--p", "0.5", "--repeat", "1"])
+    ... # doctest: +ELLIPSIS
+    # fastdrop-bench:...
+    0
+    """
+    args = parser().parse_args(argv)
+    if args.repeat < 1:
+        parser().error("--repeat must be at least 1")
+    if not 0 <= args.threads <= 256:
+        parser().error("--threads must be in [0, 256]")
+    threads = args.threads or fastdrop.get_num_threads()
+    before = fastdrop.get_num_threads()
+    fastdrop.set_num_threads(threads)
+    torch = _import_torch(args.peers)
+    if torch is not None:
+        torch.set_num_threads(threads)
+    facts = _bench.header(threads, torch.__version__ if torch is not None else None)
+    print(f"# fastdrop-bench: {', '.join(f'{k} {v}' for k, v in facts.items())}")
+    if args.peers and torch is None:
+        print("# PyTorch: not installed")
+
+    rows = [(n, d, p) for n in args.sizes for d in args.dtypes for p in args.p]
+    masks = [(n, p) for n in args.sizes for p in args.p]
+    progress = _bench.Progress(len(rows) + len(masks), sys.stderr.isatty())
+    results, mask_results = [], []
+    try:
+        for n, dtype, p in rows:
+            progress.step(f"dropout {_bench.size_label(n)} {dtype.name} p={p}")
+            results.append(_bench.dropout_row(n, dtype, p, args.repeat, torch, args.peers))
+        for n, p in masks:
+            progress.step(f"mask {_bench.size_label(n)} p={p}")
+            mask_results.append(_bench.mask_row(n, p, args.repeat))
+    finally:
+        progress.close()
+        fastdrop.set_num_threads(before)
+
+    print(
+        "\nIn-place dropout, ns per element (median); ratio to np.multiply(x, c, out=x) "
+        "in the same run"
+    )
+    peers = [
+        name for name in ("numpy_u8", "torch") if results and name in results[0]["ns_per_element"]
+    ]
+    title = (
+        f"{'size':>6} {'dtype':>8} {'p':>5} {'fastdrop':>9} {'GB/s':>7} {'multiply':>9} "
+        f"{'ratio':>6} {'seeds':>8} {'speed-up':>9}" + "".join(f" {n:>9}" for n in peers)
+    )
+    print(title)
+    for row in results:
+        ns = row["ns_per_element"]
+        print(
+            f"{_bench.size_label(row['size']):>6} {row['dtype']:>8} {row['p']:>5} "
+            f"{ns['fastdrop']:>9.3f} {row['fastdrop_gb_per_s']:>7.1f} {ns['multiply']:>9.3f} "
+            f"{row['vs_multiply']:>6.2f} {ns['seeds']:>8.2f} {row['speedup_vs_seeds']:>8.1f}x"
+            + "".join(f" {ns[n]:>9.3f}" for n in peers)
+        )
+    print("\ndropout_mask, ns per element (median); ratio to np.copyto of as many uint8")
+    print(
+        f"{'size':>6} {'p':>5} {'bool':>8} {'packed':>8} {'copyto':>8} {'bool/copy':>10} "
+        f"{'packed/copy':>12}"
+    )
+    for row in mask_results:
+        ns = row["ns_per_element"]
+        print(
+            f"{_bench.size_label(row['size']):>6} {row['p']:>5} {ns['bool']:>8.3f} "
+            f"{ns['packed']:>8.3f} {ns['copyto']:>8.3f} {row['bool_vs_copyto']:>10.2f} "
+            f"{row['packed_vs_copyto']:>12.2f}"
+        )
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as file:
+            json.dump({"header": facts, "dropout": results, "mask": mask_results}, file, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
