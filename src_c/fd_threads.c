@@ -27,14 +27,35 @@ typedef pthread_cond_t fd_cond;
 #define fd_signal(c) pthread_cond_signal(c)
 #endif
 
+/* A helper's state, read without the lock while spinning. */
+#if defined(_MSC_VER) && !defined(__clang__)
+#define load_state(p) InterlockedOr((volatile LONG *)(p), 0)
+#define store_state(p, v) InterlockedExchange((volatile LONG *)(p), (v))
+#define cpu_relax() YieldProcessor()
+#else
+#define load_state(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define store_state(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax() __builtin_ia32_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
+#endif
+
+/* Waking a sleeping thread takes tens of microseconds on some machines, as long as a whole
+ * part of a mid-sized call: helpers and callers poll this many times before they sleep. */
+#define SPINS 20000
+
 #define FD_MAX_HELPERS (FD_MAX_THREADS - 1)
 
+enum { WAITING = 0, GIVEN = 1, DONE = 2 };
+
 typedef struct {
-    fd_cond wake; /* a part was given, or the part is done */
-    fd_part_fn fn; /* NULL while idle */
+    fd_cond wake; /* state changed; one thread at most waits on it at a time */
+    long state;   /* WAITING or DONE: the helper waits; GIVEN: the caller waits */
+    fd_part_fn fn;
     void *arg;
     int part, parts;
-    int done;
 } helper;
 
 static fd_mutex pool_lock = FD_MUTEX_INIT; /* guards everything below and every helper's fields */
@@ -44,17 +65,34 @@ static int idle[FD_MAX_HELPERS];     /* indexes of idle helpers */
 static int n_idle;
 static int num_threads = 1;          /* what a call may use, the caller included */
 
+/* Polls, then sleeps, until h's state is `state`. */
+static void wait_for(helper *h, long state)
+{
+    int spin;
+    for (spin = 0; spin < SPINS; spin++) {
+        if (load_state(&h->state) == state) return;
+        cpu_relax();
+    }
+    fd_lock(&pool_lock);
+    while (load_state(&h->state) != state) fd_wait(&h->wake, &pool_lock);
+    fd_unlock(&pool_lock);
+}
+
+/* Sets h's state and wakes whoever sleeps on it. */
+static void set_state(helper *h, long state)
+{
+    store_state(&h->state, state);
+    fd_lock(&pool_lock);
+    fd_signal(&h->wake);
+    fd_unlock(&pool_lock);
+}
+
 static void helper_loop(helper *h)
 {
-    fd_lock(&pool_lock);
     for (;;) {
-        while (!h->fn) fd_wait(&h->wake, &pool_lock);
-        fd_unlock(&pool_lock);
+        wait_for(h, GIVEN);
         h->fn(h->arg, h->part, h->parts);
-        fd_lock(&pool_lock);
-        h->fn = NULL;
-        h->done = 1;
-        fd_signal(&h->wake);
+        set_state(h, DONE);
     }
 }
 
@@ -126,29 +164,25 @@ void fd_run_parts(fd_part_fn fn, void *arg, int wanted)
     while (n + 1 < wanted && started < num_threads - 1) {
         helper *h = &helpers[started];
         fd_cond_init(&h->wake);
-        h->fn = NULL;
+        h->state = WAITING;
         if (!start_thread(h)) break; /* no thread: fewer parts, same result */
         mine[n++] = started++;
     }
+    fd_unlock(&pool_lock);
     parts = n + 1;
     for (i = 0; i < n; i++) {
         helper *h = &helpers[mine[i]];
+        h->fn = fn;
         h->arg = arg;
         h->part = i + 1;
         h->parts = parts;
-        h->done = 0;
-        h->fn = fn;
-        fd_signal(&h->wake);
+        set_state(h, GIVEN); /* publishes the fields above */
     }
-    fd_unlock(&pool_lock);
 
     fn(arg, 0, parts);
 
+    for (i = 0; i < n; i++) wait_for(&helpers[mine[i]], DONE);
     fd_lock(&pool_lock);
-    for (i = 0; i < n; i++) {
-        helper *h = &helpers[mine[i]];
-        while (!h->done) fd_wait(&h->wake, &pool_lock);
-        idle[n_idle++] = mine[i];
-    }
+    for (i = 0; i < n; i++) idle[n_idle++] = mine[i];
     fd_unlock(&pool_lock);
 }
