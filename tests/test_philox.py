@@ -342,3 +342,37 @@ def test_p_zero_keeps_all_and_p_one_drops_all():
         drop = fastdrop.dropout_mask(3000, 1.0, rng=fastdrop.Philox(99, offset=offset))
         assert keep.all()
         assert not drop.any()
+
+
+def rule_keep_probability(t: int) -> Fraction:
+    """The exact keep probability of fd_dropout.h's rule for threshold t, from its structure:
+    the top byte of U (8 bit planes) is uniform on 0..255; below T's top byte keeps, above
+    drops, equal (a tie, probability 1/256) keeps iff 24 fresh uniform bits are below T's low 24."""
+    if t >= TWO32:
+        return Fraction(1)
+    top, low = t >> 24, t & 0xFFFFFF
+    return Fraction(top, 256) + Fraction(1, 256) * Fraction(low, 2**24)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_rule_keep_probability_is_exact_for_many_p(seed):
+    rng = np.random.default_rng(seed)
+    ps = [0.0, 0.1, 0.5, 1 / 3, 2**-33, 1 - 2**-33, 1.0, *rng.random(500).tolist()]
+    for p in ps:
+        t = int(_core.threshold(p))
+        keep = rule_keep_probability(t)
+        assert keep == Fraction(t, TWO32)
+        assert abs(keep - (1 - Fraction(p))) <= Fraction(1, 2**33) < Fraction(1, TWO32)
+
+
+def test_ties_follow_the_low_bits():
+    """Elements whose top byte ties T's are decided by their low 24 bits, as the rule says."""
+    key, n = 77, 128 * 400
+    u = reference.uniforms(key, 0, n)
+    tied = u >> np.uint64(24) == 0x80
+    assert tied.sum() > 100  # about n / 256
+    for t in (0x80000001, 0x80800000, 0x80FFFFFF):
+        mask = fastdrop.dropout_mask(n, 1 - t / TWO32, rng=key)
+        assert _core.threshold(1 - t / TWO32) == t
+        assert np.array_equal(mask[tied], (u[tied] & np.uint64(0xFFFFFF)) < (t & 0xFFFFFF))
+        assert mask[u >> np.uint64(24) < 0x80].all() and not mask[u >> np.uint64(24) > 0x80].any()
