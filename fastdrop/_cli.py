@@ -6,6 +6,10 @@ import argparse
 import json
 import re
 import sys
+import time
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -14,18 +18,26 @@ import fastdrop
 from . import _bench
 
 DTYPES = ("float16", "float32", "float64")
+T = TypeVar("T")
 
 
-def _list(convert, name: str):
+def _list(convert: Callable[[str], T], name: str) -> Callable[[str], list[T]]:
     """An argparse type: comma- or space-separated values, each through ``convert``."""
 
-    def parse(text: str) -> list:
+    def parse(text: str) -> list[T]:
+        items = [item for item in re.split(r"[,\s]+", text.strip()) if item]
         try:
-            return [convert(item) for item in re.split(r"[,\s]+", text.strip()) if item]
+            if items:
+                return [convert(item) for item in items]
         except ValueError:
-            raise argparse.ArgumentTypeError(f"bad {name} list {text!r}") from None
+            pass
+        raise argparse.ArgumentTypeError(f"bad {name} list {text!r}")
 
     return parse
+
+
+def _flat(lists: list[list[T]]) -> list[T]:
+    return [item for values in lists for item in values]
 
 
 def _dtype(text: str) -> np.dtype:
@@ -41,14 +53,15 @@ def _probability(text: str) -> float:
     return value
 
 
-def _size(text: str) -> int:
-    value = _bench.parse_size(text)
-    if value < 1:
-        raise ValueError(text)
-    return value
-
-
 def parser() -> argparse.ArgumentParser:
+    """The command line of fastdrop-bench (lists are comma- or space-separated).
+
+    Examples
+    --------
+    >>> args = parser().parse_args(["--sizes", "2^10,2**12", "4096", "--p", "0.25"])
+    >>> _flat(args.sizes), _flat(args.p)
+    ([1024, 4096, 4096], [0.25])
+    """
     parse = argparse.ArgumentParser(
         prog="fastdrop-bench",
         description="In-place dropout and mask generation: fastdrop against np.multiply "
@@ -57,20 +70,23 @@ def parser() -> argparse.ArgumentParser:
     )
     parse.add_argument(
         "--sizes",
-        type=_list(_size, "size"),
-        default=[2**18, 2**22, 2**24],
+        type=_list(_bench.parse_size, "size"),
+        nargs="+",
+        default=[[2**18, 2**22, 2**24]],
         help="element counts, e.g. '2^18,2^22' (default: 2^18 2^22 2^24)",
     )
     parse.add_argument(
         "--dtypes",
         type=_list(_dtype, "dtype"),
-        default=[np.dtype("float32"), np.dtype("float64")],
+        nargs="+",
+        default=[[np.dtype("float32"), np.dtype("float64")]],
         help="of float16, float32, float64 (default: float32,float64)",
     )
     parse.add_argument(
         "--p",
         type=_list(_probability, "p"),
-        default=[0.1, 0.5],
+        nargs="+",
+        default=[[0.1, 0.5]],
         help="drop probabilities in [0, 1) (default: 0.1,0.5)",
     )
     parse.add_argument(
@@ -87,7 +103,7 @@ def parser() -> argparse.ArgumentParser:
     return parse
 
 
-def _import_torch(wanted: bool):
+def _import_torch(wanted: bool) -> ModuleType | None:
     if not wanted:
         return None
     try:
@@ -107,7 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     # fastdrop-bench:...
     0
     """
+    started = time.perf_counter()
     args = parser().parse_args(argv)
+    sizes, dtypes, ps = _flat(args.sizes), _flat(args.dtypes), _flat(args.p)
     if args.repeat < 1:
         parser().error("--repeat must be at least 1")
     if not 0 <= args.threads <= 256:
@@ -123,10 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.peers and torch is None:
         print("# PyTorch: not installed")
 
-    rows = [(n, d, p) for n in args.sizes for d in args.dtypes for p in args.p]
-    masks = [(n, p) for n in args.sizes for p in args.p]
+    rows = [(n, d, p) for n in sizes for d in dtypes for p in ps]
+    masks = [(n, p) for n in sizes for p in ps]
     progress = _bench.Progress(len(rows) + len(masks), sys.stderr.isatty())
-    results, mask_results = [], []
+    results: list[dict[str, Any]] = []
+    mask_results: list[dict[str, Any]] = []
     try:
         for n, dtype, p in rows:
             progress.step(f"dropout {_bench.size_label(n)} {dtype.name} p={p}")
@@ -143,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         "in the same run"
     )
     peers = [
-        name for name in ("numpy_u8", "torch") if results and name in results[0]["ns_per_element"]
+        name for name in ("numpy_u8", "torch") if any(name in r["ns_per_element"] for r in results)
     ]
     title = (
         f"{'size':>6} {'dtype':>8} {'p':>5} {'fastdrop':>9} {'GB/s':>7} {'multiply':>9} "
@@ -156,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{_bench.size_label(row['size']):>6} {row['dtype']:>8} {row['p']:>5} "
             f"{ns['fastdrop']:>9.3f} {row['fastdrop_gb_per_s']:>7.1f} {ns['multiply']:>9.3f} "
             f"{row['vs_multiply']:>6.2f} {ns['seeds']:>8.2f} {row['speedup_vs_seeds']:>8.1f}x"
-            + "".join(f" {ns[n]:>9.3f}" for n in peers)
+            + "".join(f" {ns[n]:>9.3f}" if n in ns else f" {'n/a':>9}" for n in peers)
         )
     print("\ndropout_mask, ns per element (median); ratio to np.copyto of as many uint8")
     print(
@@ -170,9 +189,18 @@ def main(argv: list[str] | None = None) -> int:
             f"{ns['packed']:>8.3f} {ns['copyto']:>8.3f} {row['bool_vs_copyto']:>10.2f} "
             f"{row['packed_vs_copyto']:>12.2f}"
         )
+    wall = time.perf_counter() - started
+    print(f"\n# {args.repeat} repeats, wall time {wall:.1f} s")
     if args.json:
+        report = {
+            "header": facts,
+            "repeat": args.repeat,
+            "wall_s": wall,
+            "dropout": results,
+            "mask": mask_results,
+        }
         with open(args.json, "w", encoding="utf-8") as file:
-            json.dump({"header": facts, "dropout": results, "mask": mask_results}, file, indent=1)
+            json.dump(report, file, indent=1)
     return 0
 
 

@@ -5,7 +5,9 @@ import json
 import subprocess
 import sys
 import tempfile
+import types
 
+import numpy as np
 import pytest
 
 import fastdrop
@@ -23,8 +25,11 @@ def test_tables_and_json(capsys, tmp_path):
     assert f"simd {fastdrop.simd_path()}" in printed
     for line in ("2^10  float16   0.1", "3000  float64   0.1", "2^10   0.1", "3000   0.1"):
         assert line in printed
+    assert "# 2 repeats, wall time " in printed
     result = json.loads((tmp_path / "r.json").read_text())
     assert result["header"]["threads"] == 1
+    assert result["header"]["simd"] == fastdrop.simd_path()
+    assert result["repeat"] == 2 and result["wall_s"] > 0
     assert [(r["size"], r["dtype"]) for r in result["dropout"]] == [
         (1024, "float16"),
         (1024, "float64"),
@@ -37,6 +42,68 @@ def test_tables_and_json(capsys, tmp_path):
         ns = row["ns_per_element"]
         assert row["vs_multiply"] == pytest.approx(ns["fastdrop"] / ns["multiply"])
     assert [(r["size"], r["p"]) for r in result["mask"]] == [(1024, 0.1), (3000, 0.1)]
+    for row in result["mask"]:
+        assert set(row["samples_ns"]) == {"copyto", "bool", "packed"}
+        assert row["bool_vs_copyto"] > 0 and row["packed_vs_copyto"] > 0
+
+
+def test_list_forms(capsys, tmp_path):
+    argv = ["--sizes", "2**6", "100", "--dtypes", "float32 float64", "--p", "0,0.999"]
+    assert _cli.main([*argv, "--repeat", "1", "--peers", "--json", str(tmp_path / "r.json")]) == 0
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert [(r["size"], r["dtype"], r["p"]) for r in result["dropout"]] == [
+        (n, d, p) for n in (64, 100) for d in ("float32", "float64") for p in (0.0, 0.999)
+    ]
+    assert all("numpy_u8" in r["ns_per_element"] for r in result["dropout"])
+
+
+@pytest.mark.parametrize(("p", "kept"), [(0.0, 1.0), (0.1, 1 - 26 / 256), (0.5, 0.5), (0.999, 0.0)])
+def test_uint8_peer_keeps_bytes_at_or_above_the_cut(p, kept):
+    x = np.ones(2**17 + 5, np.float32)  # past one chunk, and not a multiple of 8
+    _bench.uint8_dropout(x, p, np.random.SFC64(3))
+    assert set(np.unique(x).tolist()) <= {0.0, np.float32(1 / (1 - p))}
+    assert np.mean(x != 0) == pytest.approx(kept, abs=0.01)
+
+
+class FakeTorch(types.ModuleType):
+    """Just what the CLI uses of PyTorch: in-place dropout on a tensor sharing x's memory."""
+
+    __version__ = "0.0-fake"
+
+    def __init__(self, refuse_half=False):
+        super().__init__("torch")
+        self.threads, self.calls, self.refuse_half = None, 0, refuse_half
+        self.nn = types.SimpleNamespace(functional=types.SimpleNamespace(dropout=self.dropout))
+
+    def set_num_threads(self, n):
+        self.threads = n
+
+    def from_numpy(self, x):
+        return x
+
+    def dropout(self, t, p, training, inplace):
+        assert training is True and inplace is True
+        if self.refuse_half and t.dtype == np.float16:
+            raise RuntimeError("\"bernoulli_\" not implemented for 'Half'")
+        self.calls += 1
+        t *= (np.random.default_rng(0).random(t.shape) >= p) / t.dtype.type(1 - p)
+        return t
+
+
+@pytest.mark.parametrize("refuse_half", [False, True])
+def test_torch_column(monkeypatch, capsys, tmp_path, refuse_half):
+    torch = FakeTorch(refuse_half)
+    monkeypatch.setitem(sys.modules, "torch", torch)
+    argv = ["--sizes", "2^10", "--dtypes", "float16,float32", "--p", "0.5", "--repeat", "2"]
+    assert _cli.main([*argv, "--peers", "--threads", "1", "--json", str(tmp_path / "r.json")]) == 0
+    printed = capsys.readouterr().out
+    assert "torch 0.0-fake" in printed and torch.threads == 1 and torch.calls > 0
+    header = next(line for line in printed.splitlines() if line.lstrip().startswith("size"))
+    assert header.split()[-2:] == ["numpy_u8", "torch"]
+    rows = json.loads((tmp_path / "r.json").read_text())["dropout"]
+    assert ("torch" in rows[0]["ns_per_element"]) is not refuse_half  # float16
+    assert "torch" in rows[1]["ns_per_element"]  # float32
+    assert ("n/a" in printed) is refuse_half
 
 
 def test_peers_without_or_with_torch(capsys):
@@ -56,6 +123,10 @@ def test_peers_without_or_with_torch(capsys):
     [
         ["--sizes", "0"],
         ["--sizes", "2^x"],
+        ["--sizes", ""],
+        ["--sizes", "2^999999999"],
+        ["--sizes", "2^18^2"],
+        ["--dtypes", ","],
         ["--dtypes", "int8"],
         ["--p", "1"],
         ["--p", "-0.1"],
