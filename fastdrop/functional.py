@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
-from .random import RNGLike, check_rng, key_and_offset
+from .random import RNGLike, check_rng, is_integer, key_and_offset
 
 __all__ = ["dropout", "dropout_mask", "philox4x32", "simd_path"]
 
@@ -268,17 +268,13 @@ def dropout_mask(
     return result
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
-
-
 def _as_uint32(name: str, value: object) -> np.ndarray:
     array = np.asarray(value)
     if array.dtype.kind in "fO" and not isinstance(value, np.ndarray):
         # Python ints beyond int64/uint64 make NumPy build float64 or object arrays: judge the
         # ints themselves, so an out-of-range int is a ValueError, not a dtype complaint.
         ints = np.array(value, dtype=object)
-        if all(_is_int(v) for v in ints.flat):
+        if all(is_integer(v) for v in ints.flat):
             if any(not 0 <= v <= 0xFFFFFFFF for v in ints.flat):
                 raise ValueError(f"{name} must hold integers in [0, 2**32)")
             array = ints.astype(np.uint32)
@@ -376,7 +372,7 @@ def set_num_threads(n: int) -> None:
     1
     >>> fastdrop.set_num_threads(before)
     """
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral):
+    if not is_integer(n):
         raise TypeError(f"the number of threads must be an int, got {type(n).__name__}")
     if not 1 <= n <= _core.MAX_THREADS:
         raise ValueError(f"the number of threads must be in [1, {_core.MAX_THREADS}], got {n}")

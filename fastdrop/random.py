@@ -28,9 +28,14 @@ def _entropy_key() -> int:
     return int.from_bytes(os.urandom(8), "little")
 
 
+def is_integer(value: object) -> bool:
+    """An integer, and not a bool (True is not a key, a size or a count)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
 def _uint64(name: str, value: object) -> int:
     """``value`` as an int in [0, 2**64), or the error that names it."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+    if not is_integer(value):
         raise TypeError(
             f"{name} must be an int in [0, 2**64), got {type(value).__name__} {value!r}"
         )
@@ -126,7 +131,7 @@ class Philox:
         size = operator.index(size)
         if size < 0:
             raise ValueError(f"size must be >= 0, got {size}")
-        blocks = -(-size // _core.BLOCK_ELEMENTS)
+        blocks = _core.blocks(size)
         with self._lock:
             start = self._offset
             # A call's counters are 96-bit (offset + block), so only its start must fit 64 bits.
@@ -146,7 +151,7 @@ def check_rng(rng: object) -> None:
         return
     if type(rng) is int and 0 <= rng < _UINT64_LIMIT:  # the common case, without the ABC check
         return
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, (bool, np.bool_)):
+    if is_integer(rng):
         _uint64("rng", rng)
         return
     raise TypeError(
