@@ -96,3 +96,11 @@ def dropout(
         with np.errstate(all="ignore"):
             kept = (x.astype(work) * work(scale)).astype(dtype)
     return np.where(keep, kept, dtype.type(0))
+
+
+def special_values(dtype: np.dtype) -> np.ndarray:
+    """Values that break careless kernels: +-0, +-inf, NaNs, extremes, subnormals, exact ones."""
+    info = np.finfo(dtype)
+    values = [0.0, -0.0, np.inf, -np.inf, np.nan, -np.nan, info.max, -info.max, info.tiny]
+    values += [info.smallest_subnormal, -info.smallest_subnormal, 1.0, -1.0, 2.0, 0.5]
+    return np.array(values, dtype=dtype)

@@ -62,25 +62,7 @@ def sample_values(dtype, shape, seed=0) -> np.ndarray:
     dtype = np.dtype(dtype)
     n = math.prod(shape)
     x = (rng.standard_normal(n) * 10).astype(dtype)
-    info = np.finfo(dtype)
-    specials = np.array(
-        [
-            0.0,
-            -0.0,
-            np.inf,
-            -np.inf,
-            np.nan,
-            -np.nan,
-            info.max,
-            -info.max,
-            info.tiny,
-            info.smallest_subnormal,
-            -info.smallest_subnormal,
-            1.0,
-            -1.0,
-        ],
-        dtype=dtype,
-    )
+    specials = reference.special_values(dtype)
     where = rng.random(n) < 0.2
     x[where] = rng.choice(specials, int(where.sum()))
     raw = rng.integers(

@@ -123,27 +123,7 @@ def values(dtype, n, seed):
     native = dtype.newbyteorder("=")
     uint = UINT[native.itemsize]
     x = (rng.standard_normal(n) * 8).astype(native)
-    info = np.finfo(native)
-    specials = np.array(
-        [
-            0.0,
-            -0.0,
-            np.inf,
-            -np.inf,
-            np.nan,
-            -np.nan,
-            info.max,
-            -info.max,
-            info.tiny,
-            info.smallest_subnormal,
-            -info.smallest_subnormal,
-            1.0,
-            -1.0,
-            2.0,
-            0.5,
-        ],
-        dtype=native,
-    )
+    specials = reference.special_values(native)
     where = rng.random(n) < 0.25
     x[where] = rng.choice(specials, int(where.sum()))
     where = rng.random(n) < 0.1
