@@ -1,10 +1,12 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
-"""Private bindings of the C core (src_c/fd_dropout.h). fastdrop.functional checks arguments.
+"""Private bindings of the C core (src_c/fd_dropout.h). fastdrop.functional checks arguments,
+except on the fast path for the common call (common_dropout), which checks its own.
 
 The cdef extern block below repeats src_c/fd_dropout.h: keep the two in step.
 """
 import os
 
+cimport cython
 cimport numpy as cnp
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 
@@ -26,6 +28,7 @@ cdef extern from "fd_dropout.h" nogil:
         uint64_t offset
         uint64_t threshold
     uint64_t FD_BLOCK_ELEMENTS
+    uint64_t FD_THRESHOLD_ONE
     uint64_t fd_threshold(double p)
     uint64_t fd_blocks(uint64_t n)
     void fd_philox4x32_10_many(size_t n, const uint32_t *ctr, const uint32_t *key, uint32_t *out)
@@ -108,10 +111,12 @@ cdef fd_dtype dtype_code(cnp.ndarray a) except *:
     return FD_FLOAT64
 
 
-def dropout(cnp.ndarray x, cnp.ndarray out, object mask, uint64_t key, uint64_t offset,
-            uint64_t threshold, double scale):
-    """Dropout of x into out (same shape and float dtype, native order); mask: None or a
-    C-contiguous bool array of the same size."""
+# Below this many elements a call keeps the GIL: releasing and taking it back costs more.
+cdef int64_t GIL_FREE_ELEMENTS = 1 << 14
+
+
+cdef int run_dropout(cnp.ndarray x, cnp.ndarray out, uint8_t *mask, uint64_t key,
+                     uint64_t offset, uint64_t threshold, double scale) except -1:
     cdef fd_bernoulli rule
     rule.key = key
     rule.offset = offset
@@ -123,13 +128,139 @@ def dropout(cnp.ndarray x, cnp.ndarray out, object mask, uint64_t key, uint64_t 
     cdef const int64_t *out_strides = <const int64_t *>cnp.PyArray_STRIDES(out)
     cdef const void *px = cnp.PyArray_DATA(x)
     cdef void *po = cnp.PyArray_DATA(out)
-    cdef uint8_t *pm = NULL
     cdef fd_status status
+    if cnp.PyArray_SIZE(x) < GIL_FREE_ELEMENTS:
+        status = fd_dropout(dtype, &rule, scale, ndim, shape, px, x_strides, po, out_strides, mask)
+    else:
+        with nogil:
+            status = fd_dropout(dtype, &rule, scale, ndim, shape, px, x_strides, po, out_strides,
+                                mask)
+    return check(status)
+
+
+def dropout(cnp.ndarray x, cnp.ndarray out, object mask, uint64_t key, uint64_t offset,
+            uint64_t threshold, double scale):
+    """Dropout of x into out (same shape and float dtype, native order); mask: None or a
+    C-contiguous bool array of the same size."""
+    cdef uint8_t *pm = NULL
     if mask is not None:
         pm = <uint8_t *>cnp.PyArray_DATA(<cnp.ndarray>mask)
-    with nogil:
-        status = fd_dropout(dtype, &rule, scale, ndim, shape, px, x_strides, po, out_strides, pm)
-    check(status)
+    run_dropout(x, out, pm, key, offset, threshold, scale)
+
+
+@cython.final
+cdef class Counter:
+    """The position of a fastdrop.Philox stream: its key and the next free counter block.
+
+    take() is atomic: a mutex guards it (free-threaded Python has no GIL to do so).
+    """
+    cdef readonly uint64_t key
+    cdef uint64_t next_block
+    cdef bint passed_end  # next_block wrapped past 2**64 - 1: the stream is exhausted
+    cdef cython.pymutex lock
+
+    def __init__(self, uint64_t key, uint64_t offset):
+        self.key = key
+        self.next_block = offset
+
+    @property
+    def offset(self):
+        """The next free block; 2**64 and above once exhausted."""
+        with self.lock:
+            return self.next_block + (UINT64_LIMIT if self.passed_end else 0)
+
+    cdef uint64_t take_blocks(self, uint64_t blocks) except? 0:
+        """Reserves `blocks` counter blocks and returns the first."""
+        cdef uint64_t start
+        cdef bint exhausted
+        with self.lock:
+            start = self.next_block
+            exhausted = self.passed_end
+            if not exhausted:
+                self.next_block = start + blocks
+                self.passed_end = self.next_block < start
+        if exhausted:
+            raise ValueError(
+                f"Philox stream exhausted: its offset {start + UINT64_LIMIT} passed 2**64 - 1"
+            )
+        return start
+
+    def take(self, uint64_t n):
+        """Reserves the blocks of n elements and returns the first."""
+        return self.take_blocks(fd_blocks(n))
+
+
+cdef object UINT64_LIMIT = (<object>1) << 64
+cdef object Philox = None  # fastdrop.random.Philox, looked up once (it imports this module)
+
+
+cdef inline bint is_philox(object rng):
+    global Philox
+    if Philox is None:
+        from fastdrop.random import Philox
+    return isinstance(rng, Philox)
+
+
+def common_dropout(object x, object p, object rng, object training, object mode, object out):
+    """fastdrop.dropout for the common call, or None for every other one (functional.dropout
+    then checks everything and reports errors): x an ndarray of float16/32/64 in native byte
+    order, p a float in [0, 1], rng an int key or a Philox, training a bool, mode valid, out None
+    or x itself, and no mask requested."""
+    cdef cnp.ndarray source, result
+    cdef int type_num
+    cdef double drop
+    cdef uint64_t key, offset = 0, threshold
+    cdef double scale
+    cdef bint inverted
+    cdef Counter counter
+
+    if type(x) is not cnp.ndarray or type(p) is not float:
+        return None
+    source = <cnp.ndarray>x
+    type_num = cnp.PyArray_TYPE(source)
+    if type_num != cnp.NPY_FLOAT16 and type_num != cnp.NPY_FLOAT and type_num != cnp.NPY_DOUBLE:
+        return None
+    if not cnp.PyArray_ISNOTSWAPPED(source):
+        return None
+    drop = <double>p
+    if not (0.0 <= drop <= 1.0):
+        return None
+    if training is not True and training is not False:
+        return None
+    if mode == "inverted":
+        inverted = True
+    elif mode == "vanilla":
+        inverted = False
+    else:
+        return None
+    if out is None:
+        result = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(source), cnp.PyArray_DIMS(source), type_num, 0)
+    elif out is x and cnp.PyArray_ISWRITEABLE(source):
+        result = source
+    else:
+        return None
+
+    if type(rng) is int:
+        if not 0 <= rng < UINT64_LIMIT:
+            return None
+    elif not is_philox(rng):
+        return None
+
+    if training is False:
+        scale = 1.0 if inverted else 1.0 - drop
+        run_dropout(source, result, NULL, 0, 0, FD_THRESHOLD_ONE, scale)
+        return result
+    if type(rng) is int:
+        key = rng
+    else:
+        counter = rng._counter
+        key = counter.key
+        offset = counter.take_blocks(fd_blocks(<uint64_t>cnp.PyArray_SIZE(source)))
+        rng._local.draw = (key, offset)
+    threshold = fd_threshold(drop)
+    scale = 1.0 / (1.0 - drop) if inverted and drop < 1.0 else 1.0
+    run_dropout(source, result, NULL, key, offset, threshold, scale)
+    return result
 
 
 def mask(cnp.ndarray out, uint64_t n, uint64_t key, uint64_t offset, uint64_t threshold,

@@ -183,6 +183,10 @@ def dropout(
     >>> fastdrop.dropout(np.ones(3), 0.5, training=False, mode="vanilla")
     array([0.5, 0.5, 0.5])
     """
+    if return_mask is False:  # the common call, checked and run in C without Python overhead
+        result = _core.common_dropout(x, p, rng, training, mode, out)
+        if result is not None:
+            return result
     p = _check_p(p)
     if mode not in _MODES:
         raise ValueError(f"mode must be 'inverted' or 'vanilla', got {mode!r}")

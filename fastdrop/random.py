@@ -79,24 +79,24 @@ class Philox:
     True
     """
 
-    __slots__ = ("_key", "_local", "_lock", "_offset")
+    __slots__ = ("_counter", "_local")
 
     def __init__(self, seed: int | None = None, *, offset: int = 0) -> None:
-        self._key = _entropy_key() if seed is None else _uint64("seed", seed)
-        self._offset = _uint64("offset", offset)
-        self._lock = threading.Lock()
+        key = _entropy_key() if seed is None else _uint64("seed", seed)
+        # The position lives in C (atomic under a mutex), where fastdrop.dropout's fast path
+        # takes counters without a Python call.
+        self._counter = _core.Counter(key, _uint64("offset", offset))
         self._local = threading.local()
 
     @property
     def key(self) -> int:
         """The 64-bit Philox key (word 0 is the low 32 bits)."""
-        return self._key
+        return self._counter.key
 
     @property
     def offset(self) -> int:
         """The first counter block the next call will use (past 2**64 - 1: exhausted)."""
-        with self._lock:
-            return self._offset
+        return self._counter.offset
 
     @property
     def last_draw(self) -> tuple[int, int] | None:
@@ -131,18 +131,13 @@ class Philox:
         size = operator.index(size)
         if size < 0:
             raise ValueError(f"size must be >= 0, got {size}")
-        blocks = _core.blocks(size)
-        with self._lock:
-            start = self._offset
-            # A call's counters are 96-bit (offset + block), so only its start must fit 64 bits.
-            if start >= _UINT64_LIMIT:
-                raise ValueError(f"Philox stream exhausted: its offset {start} passed 2**64 - 1")
-            self._offset = start + blocks
-        self._local.draw = (self._key, start)
-        return self._key, start
+        # A call's counters are 96-bit (offset + block), so only its start must fit 64 bits.
+        draw = (self._counter.key, self._counter.take(size))
+        self._local.draw = draw
+        return draw
 
     def __repr__(self) -> str:
-        return f"fastdrop.Philox({self._key}, offset={self.offset})"
+        return f"fastdrop.Philox({self.key}, offset={self.offset})"
 
 
 def check_rng(rng: object) -> None:

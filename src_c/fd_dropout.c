@@ -59,22 +59,6 @@ static void dropout_one(fd_dtype dtype, int keep, double scale, int multiply, co
     }
 }
 
-/* Asks for the next chunk of a contiguous x (and out, if elsewhere) while its keep bits are
- * generated, so that memory and Philox work overlap rather than take turns. */
-static void prefetch(int64_t at, const void *x, void *out, size_t left, size_t chunk)
-{
-#if defined(__GNUC__) || defined(__clang__)
-    const size_t bytes = left < chunk ? left : chunk;
-    size_t i;
-    for (i = 0; i < bytes; i += 64) {
-        __builtin_prefetch((const char *)x + at + i, 0);
-        if (out != x) __builtin_prefetch((char *)out + at + i, 1);
-    }
-#else
-    (void)at, (void)x, (void)out, (void)left, (void)chunk;
-#endif
-}
-
 /* One call's fixed state while it walks the array. */
 typedef struct {
     const fd_kernels *kernels;
@@ -235,12 +219,11 @@ static void dropout_part(void *arg, int part, int parts)
         size_t bit;
         if (done == chunk_end) {
             const uint64_t first = done / FD_BLOCK_ELEMENTS;
-            const uint64_t left = fd_blocks(end - done);
-            if (contiguous)
-                prefetch(x_at, call->x, call->out, (size_t)(end - done) * (size_t)size,
-                         FD_CHUNK_ELEMENTS * (size_t)size);
-            wk->kernels->keep_words(call->rule, first,
-                                    left < FD_CHUNK_BLOCKS ? (size_t)left : FD_CHUNK_BLOCKS, words);
+            const uint64_t left = end - done;
+            const size_t n = left < FD_CHUNK_ELEMENTS ? (size_t)left : FD_CHUNK_ELEMENTS;
+            /* the kernel prefetches the chunk of x these bits are for while it computes them */
+            wk->kernels->keep_words(call->rule, first, (size_t)fd_blocks(n), words,
+                                    contiguous ? call->x + x_at : NULL, n * (size_t)size);
             chunk_end = done + FD_CHUNK_ELEMENTS;
         }
         if (run > chunk_end - done) run = (size_t)(chunk_end - done);
@@ -318,7 +301,7 @@ static void mask_part(void *arg, int part, int parts)
         const uint64_t left = end - first;
         const size_t len = left < FD_CHUNK_ELEMENTS ? (size_t)left : FD_CHUNK_ELEMENTS;
         call->kernels->keep_words(call->rule, first / FD_BLOCK_ELEMENTS, (size_t)fd_blocks(len),
-                                  words);
+                                  words, NULL, 0);
         call->emit(call->kernels, words, first, len, call->dest);
     }
 }

@@ -10,7 +10,7 @@
 #include "fd_kernels.h"
 #include "fd_philox.h"
 
-/* Index of the lowest set bit of a nonzero word. */
+/* Index of the lowest set bit of a nonzero word (of 32 or 64 bits). */
 static inline int lowest_set_bit(uint32_t v)
 {
 #if defined(__GNUC__) || defined(__clang__)
@@ -22,6 +22,15 @@ static inline int lowest_set_bit(uint32_t v)
         n++;
     }
     return n;
+#endif
+}
+
+static inline int lowest_set_bit64(uint64_t v)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_ctzll(v);
+#else
+    return (uint32_t)v ? lowest_set_bit((uint32_t)v) : 32 + lowest_set_bit((uint32_t)(v >> 32));
 #endif
 }
 
@@ -74,8 +83,41 @@ static inline void set_counter(const fd_bernoulli *rule, uint64_t block, uint32_
     *c3 = word3;
 }
 
+/*
+ * Memory the caller reads after the keep bits, prefetched a few lines after each 16 lanes of one
+ * plane: the loads then overlap the arithmetic. (A burst of prefetches up front stalls it instead,
+ * and with few planes there is too little arithmetic to hide loads behind: the hardware
+ * prefetcher does better alone.)
+ */
+#define FD_PREFETCH_LINES 20   /* per 16 lanes of a plane: 8 planes cover a float32 chunk */
+#define FD_PREFETCH_MIN_PLANES 3
+
+typedef struct {
+    const char *base;
+    size_t done, bytes;
+} prefetcher;
+
+static inline void prefetch_some(prefetcher *pf)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    int line;
+    for (line = 0; line < FD_PREFETCH_LINES && pf->done < pf->bytes; line++, pf->done += 64)
+        __builtin_prefetch(pf->base + pf->done, 1); /* 1: for writing, as in-place dropout does */
+#else
+    (void)pf;
+#endif
+}
+
+/* Philox lanes are generated in whole vectors of this many (the widest path's), padded with
+ * unused lanes, so that short calls and the last lanes of a chunk do not take the slow scalar loop. */
+#define FD_LANE_VECTOR 16
+#define FD_ROUND_UP_LANES(n) (((n) + FD_LANE_VECTOR - 1) / FD_LANE_VECTOR * FD_LANE_VECTOR)
+#if FD_CHUNK_BLOCKS % FD_LANE_VECTOR != 0
+#error "a chunk must be whole lane vectors"
+#endif
+
 /* Lanes of tied elements waiting for their Philox outputs; a chunk has about 32 ties. */
-#define FD_TIE_LANES 16
+#define FD_TIE_LANES FD_LANE_VECTOR
 
 typedef struct {
     uint32_t r[4][FD_TIE_LANES];
@@ -88,10 +130,14 @@ static void flush_ties(const fd_bernoulli *rule, tie_lanes *ties, uint32_t *keep
 {
     const uint32_t low = (uint32_t)(rule->threshold & 0xffffffu);
     size_t lane;
-    FD_PHILOX_LANES(ties->lanes, ties->r[0], ties->r[1], ties->r[2], ties->r[3], rule->key);
+    int w;
+    for (w = 0; w < 4; w++) /* padding lanes: any counter will do */
+        for (lane = ties->lanes; lane < FD_TIE_LANES; lane++) ties->r[w][lane] = 0;
+    FD_PHILOX_LANES(FD_TIE_LANES, ties->r[0], ties->r[1], ties->r[2], ties->r[3], rule->key);
     for (lane = 0; lane < ties->lanes; lane++) {
         const uint32_t i = ties->element[lane];
-        if ((ties->r[i % 4][lane] >> 8) < low) keep[i / 32] |= 1u << (i % 32);
+        /* no branch: it would go either way at random, a misprediction per tie */
+        keep[i / 32] |= (uint32_t)((ties->r[i % 4][lane] >> 8) < low) << (i % 32);
     }
     ties->lanes = 0;
 }
@@ -104,45 +150,78 @@ static void flush_ties(const fd_bernoulli *rule, tie_lanes *ties, uint32_t *keep
 static void resolve_ties(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
                          uint32_t u[4][FD_CHUNK_BLOCKS], uint32_t *keep)
 {
-    uint16_t tied[FD_CHUNK_WORDS]; /* 4 * block + word of the words with a tie */
-    size_t ntied = 0, t, b;
     tie_lanes ties;
-    int w;
-    /* List the tied words without a branch per word: about 1 word in 8 has a tie. */
-    for (b = 0; b < nblocks; b++)
-        for (w = 0; w < 4; w++) {
-            tied[ntied] = (uint16_t)(4 * b + (size_t)w);
-            ntied += u[w][b] != 0;
-        }
+    uint32_t word;
+    size_t b;
     ties.lanes = 0;
-    for (t = 0; t < ntied; t++) {
-        const size_t block = tied[t] / 4;
-        const uint32_t word = tied[t] % 4;
-        uint32_t undecided = u[word][block];
-        while (undecided) {
-            const uint32_t e = 32u * word + (uint32_t)lowest_set_bit(undecided);
-            const size_t lane = ties.lanes++;
-            undecided &= undecided - 1u;
-            set_counter(rule, first + block, FD_PLANES + e / 4, &ties.r[0][lane],
-                        &ties.r[1][lane], &ties.r[2][lane], &ties.r[3][lane]);
-            ties.element[lane] = (uint16_t)(FD_BLOCK_ELEMENTS * block + e);
-            if (ties.lanes == FD_TIE_LANES) flush_ties(rule, &ties, keep);
+    for (word = 0; word < 4; word++) {
+        uint64_t tied = 0; /* bit b: word `word` of block b has a tie (about 1 word in 8) */
+        for (b = 0; b < nblocks; b++) tied |= (uint64_t)(u[word][b] != 0) << b;
+        while (tied) {
+            const size_t block = (size_t)lowest_set_bit64(tied);
+            uint32_t undecided = u[word][block];
+            tied &= tied - 1u;
+            while (undecided) {
+                const uint32_t e = 32u * word + (uint32_t)lowest_set_bit(undecided);
+                const size_t lane = ties.lanes++;
+                undecided &= undecided - 1u;
+                set_counter(rule, first + block, FD_PLANES + e / 4, &ties.r[0][lane],
+                            &ties.r[1][lane], &ties.r[2][lane], &ties.r[3][lane]);
+                ties.element[lane] = (uint16_t)(FD_BLOCK_ELEMENTS * block + e);
+                if (ties.lanes == FD_TIE_LANES) flush_ties(rule, &ties, keep);
+            }
         }
     }
     if (ties.lanes) flush_ties(rule, &ties, keep);
 }
 
+/* The first nplanes planes of nblocks blocks from `first`: bits of k are elements known to be
+ * below T, bits of u elements still equal to T's prefix. (Lanes past nblocks may be written too.)
+ * A path may fuse Philox and comparison in registers instead (FD_COMPARE_PLANES). */
+#ifdef FD_COMPARE_PLANES
+static void FD_COMPARE_PLANES(const fd_bernoulli *rule, uint64_t first, size_t nblocks, int nplanes,
+                              uint32_t k[4][FD_CHUNK_BLOCKS], uint32_t u[4][FD_CHUNK_BLOCKS],
+                              prefetcher *pf);
+#else
+#define FD_COMPARE_PLANES compare_planes
+static void compare_planes(const fd_bernoulli *rule, uint64_t first, size_t nblocks, int nplanes,
+                           uint32_t k[4][FD_CHUNK_BLOCKS], uint32_t u[4][FD_CHUNK_BLOCKS],
+                           prefetcher *pf)
+{
+    const size_t lanes = FD_ROUND_UP_LANES(nblocks); /* <= FD_CHUNK_BLOCKS */
+    uint32_t r[4][FD_CHUNK_BLOCKS];
+    int plane, w;
+    size_t b;
+    for (w = 0; w < 4; w++)
+        for (b = 0; b < lanes; b++) {
+            k[w][b] = 0;
+            u[w][b] = 0xffffffffu;
+        }
+    for (plane = 0; plane < nplanes; plane++) {
+        const uint32_t t_bit = 0u - (uint32_t)((rule->threshold >> (31 - plane)) & 1u);
+        for (b = 0; b < lanes; b++)
+            set_counter(rule, first + b, (uint32_t)plane, &r[0][b], &r[1][b], &r[2][b], &r[3][b]);
+        FD_PHILOX_LANES(lanes, r[0], r[1], r[2], r[3], rule->key);
+        for (w = 0; w < 4; w++)
+            for (b = 0; b < lanes; b++) compare_plane(&k[w][b], &u[w][b], r[w][b], t_bit);
+        for (b = 0; b < lanes; b += FD_LANE_VECTOR) prefetch_some(pf);
+    }
+}
+#endif
+
 /*
  * Keep bits of the call's blocks [first, first + nblocks) by the rule of fd_dropout.h: the top
- * planes of every block in dense loops that vectorise (lanes = blocks, state word-major), then
- * the rare ties. Planes below T's lowest set bit are never needed: an element still equal to T's
- * prefix there is >= T.
+ * planes of every block in lanes that vectorise (lanes = blocks, state word-major), then the rare
+ * ties. Planes below T's lowest set bit are never needed: an element still equal to T's prefix
+ * there is >= T.
  */
-static void keep_words(const fd_bernoulli *rule, uint64_t first, size_t nblocks, uint32_t *keep)
+static void keep_words(const fd_bernoulli *rule, uint64_t first, size_t nblocks, uint32_t *keep,
+                       const char *next, size_t next_bytes)
 {
-    uint32_t k[4][FD_CHUNK_BLOCKS], u[4][FD_CHUNK_BLOCKS], r[4][FD_CHUNK_BLOCKS];
+    uint32_t k[4][FD_CHUNK_BLOCKS], u[4][FD_CHUNK_BLOCKS];
     const uint64_t t = rule->threshold;
-    int plane, nplanes, w;
+    prefetcher pf;
+    int nplanes, w;
     size_t b;
 
     if (t == 0 || t >= FD_THRESHOLD_ONE) {
@@ -150,19 +229,10 @@ static void keep_words(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
         return;
     }
     nplanes = 32 - lowest_set_bit((uint32_t)t);
-    for (w = 0; w < 4; w++)
-        for (b = 0; b < nblocks; b++) {
-            k[w][b] = 0;
-            u[w][b] = 0xffffffffu;
-        }
-    for (plane = 0; plane < nplanes && plane < FD_PLANES; plane++) {
-        const uint32_t t_bit = 0u - (uint32_t)((t >> (31 - plane)) & 1u);
-        for (b = 0; b < nblocks; b++)
-            set_counter(rule, first + b, (uint32_t)plane, &r[0][b], &r[1][b], &r[2][b], &r[3][b]);
-        FD_PHILOX_LANES(nblocks, r[0], r[1], r[2], r[3], rule->key);
-        for (w = 0; w < 4; w++)
-            for (b = 0; b < nblocks; b++) compare_plane(&k[w][b], &u[w][b], r[w][b], t_bit);
-    }
+    pf.base = next;
+    pf.done = 0;
+    pf.bytes = next && nplanes >= FD_PREFETCH_MIN_PLANES ? next_bytes : 0;
+    FD_COMPARE_PLANES(rule, first, nblocks, nplanes < FD_PLANES ? nplanes : FD_PLANES, k, u, &pf);
     for (b = 0; b < nblocks; b++)
         for (w = 0; w < 4; w++) keep[4 * b + w] = k[w][b];
     if (nplanes > FD_PLANES) resolve_ties(rule, first, nblocks, u, keep);

@@ -92,6 +92,50 @@ def test_matches_reference(dtype, mode, training, p):
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("in_place", [True, False])
+def test_common_call_matches_general_path(dtype, mode, training, in_place):
+    # return_mask=False with an int or Philox rng and out None or x runs on the C fast path;
+    # return_mask=True always takes the general one. Results and streams must not differ.
+    x = sample_values(dtype, (5, 300), seed=3)
+    for p in [0.0, 0.1, 0.5, 1.0]:
+        for make_rng in (lambda: 77, lambda: fastdrop.Philox(77, offset=2**64 - 2)):
+            fast_rng, general_rng = make_rng(), make_rng()
+            fast_x, general_x = x.copy(), x.copy()
+            fast = fastdrop.dropout(
+                fast_x,
+                p,
+                rng=fast_rng,
+                training=training,
+                mode=mode,
+                out=fast_x if in_place else None,
+            )
+            general, _ = fastdrop.dropout(
+                general_x,
+                p,
+                rng=general_rng,
+                training=training,
+                mode=mode,
+                out=general_x if in_place else None,
+                return_mask=True,
+            )
+            assert_same_bits(fast, general)
+            assert (fast is fast_x) == in_place
+            if isinstance(fast_rng, fastdrop.Philox):
+                assert fast_rng.offset == general_rng.offset
+                assert fast_rng.last_draw == general_rng.last_draw
+
+
+def test_common_call_checks_rng_at_evaluation():
+    x = np.ones(10, np.float32)
+    for rng in ["7", -1, 2**64, 1.0]:
+        with pytest.raises((TypeError, ValueError), match="rng"):
+            fastdrop.dropout(x, 0.5, rng=rng, training=False, out=x)
+    assert np.all(x == 1)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("n", [1, 31, 32, 33, 127, 128, 129, 2047, 2048, 2049, 4100])
 def test_matches_reference_sizes(dtype, n):
     # sizes around the 32-element groups, the 128-element blocks and the 2048-element chunks
