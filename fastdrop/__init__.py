@@ -19,10 +19,12 @@ except ImportError as error:
 from .functional import (
     dropout,
     dropout_mask,
+    gaussian_dropout,
     get_num_threads,
     philox4x32,
     set_num_threads,
     simd_path,
+    standard_normal,
 )
 from .random import Philox
 
@@ -31,8 +33,10 @@ __all__ = [
     "__version__",
     "dropout",
     "dropout_mask",
+    "gaussian_dropout",
     "get_num_threads",
     "philox4x32",
     "set_num_threads",
     "simd_path",
+    "standard_normal",
 ]

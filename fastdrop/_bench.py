@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import platform
 import statistics
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -198,40 +197,6 @@ def header(threads: int, torch_version: str | None) -> dict[str, object]:
     if torch_version is not None:
         facts["torch"] = torch_version
     return facts
-
-
-class Progress:
-    """A one-line progress bar on stderr (stdout stays clean for the table).
-
-    Parameters
-    ----------
-    total : int
-        Steps in all.
-    enabled : bool
-        Draw it (the CLI does when stderr is a terminal).
-
-    Examples
-    --------
-    >>> bar = Progress(2, enabled=False)
-    >>> bar.step("dropout 2^18 float32 p=0.1"); bar.close(); bar.done
-    1
-    """
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.total, self.done, self.enabled = total, 0, enabled
-
-    def step(self, label: str) -> None:
-        self.done += 1
-        if self.enabled:
-            filled = 30 * self.done // self.total
-            bar = "#" * filled + "." * (30 - filled)
-            sys.stderr.write(f"\r[{bar}] {self.done}/{self.total} {label:<28}")
-            sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\r" + " " * 72 + "\r")
-            sys.stderr.flush()
 
 
 def uint8_dropout(x: np.ndarray, p: float, bits: np.random.BitGenerator) -> np.ndarray:

@@ -16,6 +16,7 @@ import numpy as np
 import fastdrop
 
 from . import _bench
+from ._progress import Progress
 
 DTYPES = ("float16", "float32", "float64")
 T = TypeVar("T")
@@ -143,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = [(n, d, p) for n in sizes for d in dtypes for p in ps]
     masks = [(n, p) for n in sizes for p in ps]
-    progress = _bench.Progress(len(rows) + len(masks), sys.stderr.isatty())
+    progress = Progress(len(rows) + len(masks), sys.stderr.isatty())
     results: list[dict[str, Any]] = []
     mask_results: list[dict[str, Any]] = []
     try:

@@ -37,6 +37,7 @@ cdef extern from "fd_dropout.h" nogil:
                          void *out, const int64_t *out_strides, uint8_t *mask)
     fd_status fd_mask_bool(const fd_bernoulli *rule, uint64_t n, uint8_t *mask)
     fd_status fd_mask_packed(const fd_bernoulli *rule, uint64_t n, uint8_t *packed)
+    fd_status fd_normal(uint64_t key, uint64_t offset, uint64_t n, fd_dtype dtype, void *out)
     fd_status fd_simd_select(const char *name)
     const char *fd_simd_path()
     const char *fd_simd_available()
@@ -277,4 +278,15 @@ def mask(cnp.ndarray out, uint64_t n, uint64_t key, uint64_t offset, uint64_t th
             status = fd_mask_packed(&rule, n, po)
         else:
             status = fd_mask_bool(&rule, n, po)
+    check(status)
+
+
+def normal(cnp.ndarray out, uint64_t key, uint64_t offset):
+    """Standard normal variates (fd_normal) into C-contiguous float32 or float64 out."""
+    cdef fd_dtype dtype = dtype_code(out)
+    cdef uint64_t n = <uint64_t>cnp.PyArray_SIZE(out)
+    cdef void *po = cnp.PyArray_DATA(out)
+    cdef fd_status status
+    with nogil:
+        status = fd_normal(key, offset, n, dtype, po)
     check(status)

@@ -19,7 +19,14 @@ import numpy.typing as npt
 from . import _core
 from .random import RNGLike, check_rng, is_integer, key_and_offset
 
-__all__ = ["dropout", "dropout_mask", "philox4x32", "simd_path"]
+__all__ = [
+    "dropout",
+    "dropout_mask",
+    "gaussian_dropout",
+    "philox4x32",
+    "simd_path",
+    "standard_normal",
+]
 
 _KEEP_ALL = 1 << 32  # the threshold that keeps every element (eval mode)
 _MODES = ("inverted", "vanilla")
@@ -269,6 +276,135 @@ def dropout_mask(
     result = np.empty((size + 7) // 8, np.uint8) if packed else np.empty(dims, np.bool_)
     key, offset = key_and_offset(rng, size)
     _core.mask(result, size, key, offset, _core.threshold(p), bool(packed))
+    return result
+
+
+def standard_normal(
+    shape: ShapeLike, *, rng: RNGLike = None, dtype: npt.DTypeLike = np.float64
+) -> np.ndarray:
+    """Standard normal variates from Philox, a pure function of the key, offset and index.
+
+    Element i (C order) is one of the Box-Muller pair at counter ``(offset + i // 128,
+    64 + i % 128 // 2)`` with 53-bit uniforms (the exact formula is in src_c/fd_dropout.h), so a
+    recorded (key, offset) replays them, for any thread count and kernel path. The C library's
+    log, sin and cos enter, so another platform may differ in the last bits.
+
+    Parameters
+    ----------
+    shape : int or sequence of int
+        The shape of the result.
+    rng : None, int, numpy.random.Generator or fastdrop.Philox, optional
+        As for :func:`dropout`; a stream moves past ceil(size / 128) blocks, as for a mask.
+    dtype : float32 or float64, optional
+        float32 rounds each float64 variate once.
+
+    Returns
+    -------
+    numpy.ndarray
+        The variates, of ``shape`` and ``dtype``.
+
+    Raises
+    ------
+    TypeError
+        If ``shape`` is not an int or a sequence of ints, ``dtype`` is not float32 or float64,
+        or ``rng`` has a wrong type.
+    ValueError
+        If an extent of ``shape`` is negative.
+
+    Examples
+    --------
+    >>> import numpy as np, fastdrop
+    >>> z = fastdrop.standard_normal(100_000, rng=3)
+    >>> bool(abs(z.mean()) < 0.02 and abs(z.std() - 1) < 0.02)
+    True
+    >>> bool(np.array_equal(z[:10], fastdrop.standard_normal(10, rng=3)))
+    True
+    """
+    dims = _check_shape(shape)
+    kind = np.dtype(dtype)
+    if kind not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"dtype must be float32 or float64, got {kind}")
+    check_rng(rng)
+    result = np.empty(dims, kind)
+    key, offset = key_and_offset(rng, result.size)
+    _core.normal(result, key, offset)
+    return result
+
+
+def gaussian_dropout(
+    x: npt.ArrayLike,
+    p: float = 0.5,
+    *,
+    rng: RNGLike = None,
+    training: bool = True,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Multiplicative Gaussian noise with mean 1 and variance p / (1 - p) (Keras'
+    ``GaussianDropout``): ``x * (1 + sqrt(p / (1 - p)) * z)`` with z from
+    :func:`standard_normal` for the same ``rng``; the identity at evaluation.
+
+    The noise is computed in float64 for float64 ``x`` and in float32 otherwise (float16 results
+    are rounded once from float32). Because z is a pure function of (key, offset, index), calling
+    this on a gradient with the forward call's ``Philox(key, offset=offset)`` multiplies it by
+    the same noise: that is the backward pass.
+
+    Parameters
+    ----------
+    x : array_like
+        float16, float32 or float64, any shape and strides.
+    p : float, optional
+        In [0, 1): the drop rate whose variance p / (1 - p) the noise matches. 0 is the identity.
+    rng : None, int, numpy.random.Generator or fastdrop.Philox, optional
+        As for :func:`dropout`.
+    training : bool, optional
+        Add noise (True) or return x unchanged (False).
+    out : numpy.ndarray, optional
+        As for :func:`dropout`: same shape and dtype as x, writeable; may be x (in place).
+
+    Returns
+    -------
+    numpy.ndarray
+        The result (``out`` itself if given).
+
+    Raises
+    ------
+    ValueError
+        If p is not a real number in [0, 1), or ``out`` has another shape or is read-only.
+    TypeError
+        If x is not float16/32/64, ``out`` is not an ndarray of x's dtype, or ``rng`` or
+        ``training`` has a wrong type.
+
+    Examples
+    --------
+    >>> import numpy as np, fastdrop
+    >>> y = fastdrop.gaussian_dropout(np.ones(100_000), 0.2, rng=1)
+    >>> bool(abs(y.mean() - 1) < 0.01 and abs(y.var() - 0.25) < 0.01)
+    True
+    >>> stream = fastdrop.Philox(5)
+    >>> y = fastdrop.gaussian_dropout(np.full(4, 2.0), 0.2, rng=stream)
+    >>> key, offset = stream.last_draw
+    >>> g = fastdrop.gaussian_dropout(np.ones(4), 0.2, rng=fastdrop.Philox(key, offset=offset))
+    >>> bool(np.array_equal(y, 2.0 * g))
+    True
+    """
+    p = _check_p(p)
+    if p == 1.0:
+        raise ValueError("p must be in [0, 1) for Gaussian dropout: p = 1 has infinite variance")
+    if not isinstance(training, (bool, np.bool_)):
+        raise TypeError(f"training must be a bool, got {type(training).__name__}")
+    check_rng(rng)
+    source = _check_floating(x)
+    result = np.empty(source.shape, source.dtype) if out is None else _check_out(out, source)
+    if not training or p == 0.0:
+        if result is not source:
+            np.copyto(result, source)
+        return result
+    noise = standard_normal(
+        source.shape, rng=rng, dtype=np.float64 if source.dtype == np.float64 else np.float32
+    )
+    noise *= math.sqrt(p / (1.0 - p))
+    noise += 1.0
+    np.multiply(source, noise, out=result, casting="same_kind")
     return result
 
 

@@ -35,6 +35,8 @@ def is_integer(value: object) -> bool:
 
 def _uint64(name: str, value: object) -> int:
     """``value`` as an int in [0, 2**64), or the error that names it."""
+    if type(value) is int and 0 <= value < _UINT64_LIMIT:  # the common case, quickly
+        return value
     if not is_integer(value):
         raise TypeError(
             f"{name} must be an int in [0, 2**64), got {type(value).__name__} {value!r}"

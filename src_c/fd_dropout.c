@@ -355,6 +355,62 @@ fd_status fd_mask_packed(const fd_bernoulli *rule, uint64_t n, uint8_t *packed)
     return write_mask(rule, n, packed, emit_packed);
 }
 
+/* One normal call, as its parts see it. */
+typedef struct {
+    uint64_t key, offset, count;
+    fd_dtype dtype;
+    char *out;
+} normal_call;
+
+static void normal_part(void *arg, int part, int parts)
+{
+    static const double two_pi = 6.283185307179586476925286766559;
+    static const double two_to_minus_53 = 1.0 / 9007199254740992.0;
+    const normal_call *call = (const normal_call *)arg;
+    const uint32_t key[2] = {(uint32_t)call->key, (uint32_t)(call->key >> 32)};
+    uint64_t i, end;
+    part_range(call->count, part, parts, &i, &end);
+    for (; i < end; i += 2) { /* i is even: parts start at chunk boundaries */
+        const uint64_t block = i / FD_BLOCK_ELEMENTS, counter = call->offset + block;
+        const uint32_t ctr[4] = {(uint32_t)counter, (uint32_t)(counter >> 32),
+                                 counter < call->offset, /* carry into the third word */
+                                 64u + (uint32_t)(i % FD_BLOCK_ELEMENTS) / 2u};
+        uint32_t w[4];
+        double u1, u2, radius, z[2];
+        uint64_t j;
+        fd_philox4x32_10(ctr, key, w);
+        u1 = (double)((((uint64_t)w[1] << 32 | w[0]) >> 11) + 1u) * two_to_minus_53;
+        u2 = (double)(((uint64_t)w[3] << 32 | w[2]) >> 11) * two_to_minus_53;
+        radius = sqrt(-2.0 * log(u1));
+        z[0] = radius * cos(two_pi * u2);
+        z[1] = radius * sin(two_pi * u2);
+        for (j = 0; j < 2 && i + j < end; j++) {
+            if (call->dtype == FD_FLOAT32) {
+                const float v = (float)z[j];
+                memcpy(call->out + 4 * (i + j), &v, 4);
+            } else {
+                memcpy(call->out + 8 * (i + j), &z[j], 8);
+            }
+        }
+    }
+}
+
+fd_status fd_normal(uint64_t key, uint64_t offset, uint64_t n, fd_dtype dtype, void *out)
+{
+    normal_call call;
+    if (dtype != FD_FLOAT32 && dtype != FD_FLOAT64) return FD_ERR_DTYPE;
+    if (n > ((uint64_t)1 << 62)) return FD_ERR_SHAPE;
+    if (n == 0) return FD_OK;
+    if (!out) return FD_ERR_NULL;
+    call.key = key;
+    call.offset = offset;
+    call.count = n;
+    call.dtype = dtype;
+    call.out = (char *)out;
+    fd_run_parts(normal_part, &call, parts_for(n));
+    return FD_OK;
+}
+
 const char *fd_status_message(fd_status status)
 {
     switch (status) {

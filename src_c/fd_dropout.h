@@ -21,7 +21,7 @@
  * so p = 0.5 (T = 2^31) reads one plane. The result is exactly the 32-bit comparison, so the keep
  * probability is exactly T / 2^32. A call of n elements consumes fd_blocks(n) = ceil(n / 128)
  * counter blocks; the next call of a stream starts at offset + fd_blocks(n). Counter words c3 of
- * 64 and up are reserved for other kinds of noise.
+ * 64 and up belong to other kinds of noise (fd_normal: 64 .. 127).
  */
 #ifndef FD_DROPOUT_H
 #define FD_DROPOUT_H
@@ -85,6 +85,20 @@ fd_status fd_mask_bool(const fd_bernoulli *rule, uint64_t n, uint8_t *mask);
 /* The mask packed 8 elements a byte, element i in bit i % 8 of byte i / 8 (np.packbits with
  * bitorder="little"); the ceil(n / 8) bytes are written whole, unused high bits 0. */
 fd_status fd_mask_packed(const fd_bernoulli *rule, uint64_t n, uint8_t *packed);
+
+/*
+ * Standard normal variates for Gaussian dropout, by the same determinism rule: element i (block
+ * b = i / 128, e = i % 128) is one of the Box-Muller pair at counter (offset + b, c3 = 64 + e / 2),
+ *
+ *     u1 = (1 + (w1 w0 >> 11)) / 2^53 in (0, 1],  u2 = (w3 w2 >> 11) / 2^53 in [0, 1),
+ *     z = sqrt(-2 ln u1) * cos(2 pi u2) for even e, * sin(2 pi u2) for odd e,
+ *
+ * where w1 w0 is the 64-bit number with high word w1. The result is the same for every thread
+ * count and kernel path (one portable loop computes it); it uses the C library's log, sqrt, sin
+ * and cos, so other platforms may differ in the last bits. dtype FD_FLOAT32 rounds the double
+ * once; FD_FLOAT16 is not accepted. A call consumes fd_blocks(n) blocks, like a mask.
+ */
+fd_status fd_normal(uint64_t key, uint64_t offset, uint64_t n, fd_dtype dtype, void *out);
 
 /* Kernel paths: select one by name ("auto" picks the best this CPU runs), read the active one, and
  * list those this CPU can run, best first, comma-separated (set by the first fd_simd_select; not

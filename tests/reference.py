@@ -104,3 +104,24 @@ def special_values(dtype: np.dtype) -> np.ndarray:
     values = [0.0, -0.0, np.inf, -np.inf, np.nan, -np.nan, info.max, -info.max, info.tiny]
     values += [info.smallest_subnormal, -info.smallest_subnormal, 1.0, -1.0, 2.0, 0.5]
     return np.array(values, dtype=dtype)
+
+
+def standard_normal(key: int, offset: int, n: int) -> np.ndarray:
+    """fd_normal's Box-Muller rule (src_c/fd_dropout.h) in float64: pair j of block b from
+    Philox at (offset + b, 64 + j), u1 = (1 + top 53 bits of w1 w0) / 2^53 in (0, 1],
+    u2 = (top 53 bits of w3 w2) / 2^53; even elements take the cosine, odd the sine."""
+    i = np.arange(n, dtype=np.uint64)
+    counter = offset + (i // np.uint64(BLOCK)).astype(object)  # up to 96 bits: Python ints
+    counters = np.zeros((n, 4), dtype=np.uint64)
+    counters[:, 0] = [c & 0xFFFFFFFF for c in counter]
+    counters[:, 1] = [(c >> 32) & 0xFFFFFFFF for c in counter]
+    counters[:, 2] = [c >> 64 for c in counter]
+    counters[:, 3] = 64 + (i % np.uint64(BLOCK)) // np.uint64(2)
+    w = philox4x32_10(counters, split_key(key)).astype(np.uint64)
+    top53 = np.uint64(11)
+    u1 = (((w[:, 1] << np.uint64(32)) | w[:, 0]) >> top53).astype(np.float64) + 1.0
+    u2 = (((w[:, 3] << np.uint64(32)) | w[:, 2]) >> top53).astype(np.float64)
+    u1, u2 = u1 / 2.0**53, u2 / 2.0**53
+    angle = 2 * np.pi * u2
+    radius = np.sqrt(-2.0 * np.log(u1))
+    return radius * np.where(i % np.uint64(2) == 0, np.cos(angle), np.sin(angle))

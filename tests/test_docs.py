@@ -8,12 +8,28 @@ import pytest
 
 import fastdrop
 import fastdrop.functional
+import fastdrop.nn
 import fastdrop.random
+from fastdrop import _progress
+from fastdrop.nn import _module, dropout, layers, mlp, optim
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
 
-@pytest.mark.parametrize("module", [fastdrop.functional, fastdrop.random])
+@pytest.mark.parametrize(
+    "module",
+    [
+        fastdrop.functional,
+        fastdrop.random,
+        fastdrop.nn,
+        _module,
+        dropout,
+        layers,
+        mlp,
+        optim,
+        _progress,
+    ],
+)
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0
@@ -21,10 +37,11 @@ def test_docstring_examples(module):
 
 
 def test_every_public_function_has_an_example():
-    for name in fastdrop.__all__:
-        obj = getattr(fastdrop, name)
-        if callable(obj):
-            assert obj.__doc__ and "Examples" in obj.__doc__, name
+    for package in (fastdrop, fastdrop.nn):
+        for name in package.__all__:
+            obj = getattr(package, name)
+            if callable(obj):
+                assert obj.__doc__ and "Examples" in obj.__doc__, name
 
 
 def test_readme_usage_runs():

@@ -800,6 +800,9 @@ for p in (0.1, 0.5, 1 / 3, 0.999):
                                        return_mask=True)
             digest.update(y.tobytes() + mask.tobytes())
     digest.update(fastdrop.dropout_mask(10**6 + 3, p, rng=5, packed=True).tobytes())
+for dtype in (np.float32, np.float64):
+    digest.update(fastdrop.standard_normal(5 * 2**17 + 3, rng=fastdrop.Philox(7, offset=2**64 - 9),
+                                           dtype=dtype).tobytes())
 print(fastdrop.simd_path(), fastdrop.get_num_threads(), digest.hexdigest())
 """
 

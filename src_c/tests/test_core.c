@@ -328,6 +328,49 @@ static void test_threads_agree(void)
     free(got_mask);
 }
 
+/* fd_normal against the formula of fd_dropout.h, across the 96-bit carry, for every thread count
+ * and both output types; and its errors. */
+static void test_normal(void)
+{
+    enum { N = 300001 }; /* odd: the last pair is cut; several parts of several chunks */
+    double *ref = malloc(N * sizeof *ref), *got = malloc(N * sizeof *got);
+    float *got32 = malloc(N * sizeof *got32);
+    const uint64_t key = 0x0123456789abcdefu, offset = ~(uint64_t)0 - 100;
+    size_t i, bad = 0, bad32 = 0;
+    int threads;
+    for (i = 0; i < N; i++) {
+        const uint64_t counter = offset + i / 128;
+        const uint32_t ctr[4] = {(uint32_t)counter, (uint32_t)(counter >> 32), counter < offset,
+                                 64u + (uint32_t)(i % 128) / 2u};
+        const uint32_t k[2] = {(uint32_t)key, (uint32_t)(key >> 32)};
+        uint32_t w[4];
+        double u1, u2;
+        fd_philox4x32_10(ctr, k, w);
+        u1 = ((double)((((uint64_t)w[1] << 32) | w[0]) >> 11) + 1.0) / 9007199254740992.0;
+        u2 = (double)((((uint64_t)w[3] << 32) | w[2]) >> 11) / 9007199254740992.0;
+        ref[i] = sqrt(-2.0 * log(u1)) * (i % 2 ? sin(6.283185307179586 * u2)
+                                                : cos(6.283185307179586 * u2));
+    }
+    for (threads = 1; threads <= 3; threads++) {
+        fd_set_num_threads(threads);
+        CHECK(fd_normal(key, offset, N, FD_FLOAT64, got) == FD_OK);
+        CHECK(fd_normal(key, offset, N, FD_FLOAT32, got32) == FD_OK);
+        for (i = 0; i < N; i++) {
+            bad += got[i] != ref[i];
+            bad32 += got32[i] != (float)ref[i];
+        }
+    }
+    CHECK(bad == 0);
+    CHECK(bad32 == 0);
+    fd_set_num_threads(1);
+    CHECK(fd_normal(key, offset, N, FD_FLOAT16, got) == FD_ERR_DTYPE);
+    CHECK(fd_normal(key, offset, N, FD_FLOAT64, NULL) == FD_ERR_NULL);
+    CHECK(fd_normal(key, offset, 0, FD_FLOAT64, NULL) == FD_OK);
+    free(ref);
+    free(got);
+    free(got32);
+}
+
 int main(void)
 {
     char paths[64];
@@ -345,6 +388,7 @@ int main(void)
         test_paths_agree(path);
     }
     test_threads_agree();
+    test_normal();
     test_threshold();
     test_float16_conversion();
     test_errors();

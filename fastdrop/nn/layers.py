@@ -1,0 +1,240 @@
+"""Linear layers, activations and the softmax cross-entropy loss."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from ._module import Module, Parameter
+
+__all__ = ["SELU", "Linear", "ReLU", "SoftmaxCrossEntropy", "Tanh"]
+
+# SELU (Klambauer et al. 2017): the fixed point of mean 0 and variance 1.
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _saved(value: np.ndarray | None, layer: str) -> np.ndarray:
+    if value is None:
+        raise RuntimeError(f"{layer}.backward needs a forward call first")
+    return value
+
+
+class Linear(Module):
+    """``y = x @ weight + bias``; weight has shape (in_features, out_features), so column j
+    holds unit j's incoming weights (what the max-norm constraint bounds).
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Input and output widths.
+    init : {"he", "glorot"}, optional
+        He normal (std sqrt(2 / in), for ReLU) or Glorot uniform (limit sqrt(6 / (in + out)),
+        for tanh); biases start at 0.
+    bias : bool, optional
+        Whether to add a bias.
+    rng : None, int or numpy.random.Generator, optional
+        Seeds the initial weights.
+    dtype : float32 or float64, optional
+        Of the parameters.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastdrop.nn import Linear
+    >>> layer = Linear(4, 3, rng=0)
+    >>> y = layer(np.ones((2, 4), np.float32))
+    >>> layer.backward(np.ones_like(y)).shape, layer.weight.grad.shape
+    ((2, 4), (4, 3))
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        init: Literal["he", "glorot"] = "he",
+        bias: bool = True,
+        rng: int | np.random.Generator | None = None,
+        dtype: npt.DTypeLike = np.float32,
+    ) -> None:
+        super().__init__()
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if init not in ("he", "glorot"):
+            raise ValueError(f"init must be 'he' or 'glorot', got {init!r}")
+        kind = np.dtype(dtype)
+        if kind not in (np.dtype(np.float32), np.dtype(np.float64)):
+            raise TypeError(f"dtype must be float32 or float64, got {kind}")
+        generator = np.random.default_rng(rng)
+        shape = (int(in_features), int(out_features))
+        if init == "he":
+            weight = generator.normal(0.0, math.sqrt(2.0 / shape[0]), shape)
+        else:
+            limit = math.sqrt(6.0 / (shape[0] + shape[1]))
+            weight = generator.uniform(-limit, limit, shape)
+        self.weight = Parameter(weight.astype(kind), "weight")
+        self.bias = Parameter(np.zeros(shape[1], kind), "bias") if bias else None
+        self._input: np.ndarray | None = None
+
+    def own_parameters(self) -> list[Parameter]:
+        return [self.weight] if self.bias is None else [self.weight, self.bias]
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if x.shape[-1:] != self.weight.value.shape[:1]:
+            raise ValueError(
+                f"Linear expects inputs of width {self.weight.value.shape[0]}, got shape {x.shape}"
+            )
+        self._input = x
+        y = x @ self.weight.value
+        if self.bias is not None:
+            y += self.bias.value
+        return y
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        x = _saved(self._input, "Linear")
+        rows = x.reshape(-1, x.shape[-1])
+        grads = grad.reshape(-1, grad.shape[-1])
+        self.weight.grad += rows.T @ grads
+        if self.bias is not None:
+            self.bias.grad += grads.sum(axis=0)
+        return grad @ self.weight.value.T
+
+
+class ReLU(Module):
+    """``max(x, 0)``; its gradient at 0 is taken as 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastdrop.nn import ReLU
+    >>> ReLU()(np.array([-1.0, 2.0]))
+    array([0., 2.])
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._positive: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._positive = x > 0
+        return np.where(self._positive, x, 0).astype(x.dtype, copy=False)
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        return np.where(_saved(self._positive, "ReLU"), grad, 0).astype(grad.dtype, copy=False)
+
+
+class Tanh(Module):
+    """``tanh(x)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastdrop.nn import Tanh
+    >>> layer = Tanh()
+    >>> _ = layer(np.zeros(2))
+    >>> layer.backward(np.ones(2))
+    array([1., 1.])
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._output: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._output = np.tanh(x)
+        return self._output
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        y = _saved(self._output, "Tanh")
+        return grad * (1 - y * y)
+
+
+class SELU(Module):
+    """``scale * (x if x > 0 else alpha * (exp(x) - 1))`` with the self-normalizing constants.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastdrop.nn import SELU
+    >>> SELU()(np.array([0.0, 1.0]))
+    array([0.        , 1.05070099])
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._input: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._input = x
+        negative = SELU_ALPHA * np.expm1(np.minimum(x, 0))
+        return (SELU_SCALE * np.where(x > 0, x, negative)).astype(x.dtype, copy=False)
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        x = _saved(self._input, "SELU")
+        slope = SELU_SCALE * np.where(x > 0, 1.0, SELU_ALPHA * np.exp(np.minimum(x, 0)))
+        return (grad * slope).astype(grad.dtype, copy=False)
+
+
+class SoftmaxCrossEntropy:
+    """Mean cross-entropy of softmax(logits) against integer labels, computed stably.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastdrop.nn import SoftmaxCrossEntropy
+    >>> loss = SoftmaxCrossEntropy()
+    >>> round(loss.forward(np.zeros((2, 4)), np.array([0, 3])), 4)  # log 4
+    1.3863
+    >>> loss.backward().shape
+    (2, 4)
+    """
+
+    def __init__(self) -> None:
+        self._probabilities: np.ndarray | None = None
+        self._labels: np.ndarray | None = None
+
+    def forward(self, logits: np.ndarray, labels: np.ndarray) -> float:
+        labels = np.asarray(labels)
+        if logits.ndim != 2 or labels.shape != logits.shape[:1]:
+            raise ValueError(
+                f"logits must be (n, classes) and labels (n,), got {logits.shape} and "
+                f"{labels.shape}"
+            )
+        if labels.dtype.kind not in "iu" or (
+            labels.size and (labels.min() < 0 or labels.max() >= logits.shape[1])
+        ):
+            raise ValueError(f"labels must be integers in [0, {logits.shape[1]})")
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_sum = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        log_probabilities = shifted - log_sum
+        self._probabilities = np.exp(log_probabilities)
+        self._labels = labels
+        return float(-log_probabilities[np.arange(labels.size), labels].mean())
+
+    def backward(self) -> np.ndarray:
+        """The gradient of the mean loss with respect to the logits."""
+        probabilities = _saved(self._probabilities, "SoftmaxCrossEntropy")
+        grad = probabilities.copy()
+        grad[np.arange(grad.shape[0]), self._labels] -= 1
+        grad /= grad.shape[0]
+        return grad
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, computed stably.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastdrop.nn import softmax
+    >>> softmax(np.array([[0.0, np.log(3.0)], [1000.0, 1000.0]]))
+    array([[0.25, 0.75],
+           [0.5 , 0.5 ]])
+    """
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)

@@ -1,0 +1,179 @@
+"""fastdrop.nn.MLP on real digits, and the fastdrop-mlp demo."""
+
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+import pytest
+
+import fastdrop
+from fastdrop import _mlp_demo
+from fastdrop.nn import MLP, Dropout
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return _mlp_demo.load_digits()
+
+
+@pytest.fixture(scope="module")
+def trained(digits):
+    X, y, X_test, y_test = digits
+    model = MLP([64, 128, 128, 10], dropout=[0.1, 0.5, 0.5], rng=0)
+    history = model.fit(X, y, epochs=15, validation_data=(X_test, y_test), verbose=False)
+    return model, history
+
+
+def test_mlp_learns_the_digits(trained, digits):
+    """15 epochs with fit's defaults (fixed seed) reach under 5% test error on the 600 held-out
+    digits; chance is 90%."""
+    model, history = trained
+    _, _, X_test, y_test = digits
+    error = 1 - (model.predict(X_test) == y_test).mean()
+    assert error < 0.05
+    assert history["val_error"][-1] == pytest.approx(error)
+    assert history["loss"][-1] < history["loss"][0] / 3
+    assert set(history) == {"loss", "error", "val_loss", "val_error", "lr", "seconds"}
+    assert all(len(values) == 15 for values in history.values())
+
+
+def test_monte_carlo_inference(trained, digits):
+    model, _ = trained
+    _, _, X_test, y_test = digits
+    mean, spread = model.predict_proba(X_test, mc_samples=30)
+    assert mean.shape == spread.shape == (600, 10)
+    np.testing.assert_allclose(mean.sum(axis=1), 1, rtol=1e-5)
+    assert (spread > 0).any() and (spread >= 0).all()
+    assert (mean.argmax(axis=1) == y_test).mean() > 0.9
+    # Uncertainty means something: the misclassified digits have the larger spread.
+    wrong = mean.argmax(axis=1) != y_test
+    top_spread = spread[np.arange(600), mean.argmax(axis=1)]
+    assert top_spread[wrong].mean() > top_spread[~wrong].mean()
+    # Without dropout layers every sample is the same network: zero spread.
+    plain = MLP([64, 10], rng=1)
+    assert not plain.predict_proba(X_test[:5], mc_samples=3)[1].any()
+
+
+def test_same_seed_same_run_bit_for_bit(digits):
+    X, y, _, _ = digits
+    runs = []
+    for _ in range(2):
+        model = MLP([64, 32, 10], dropout=[0.2, 0.5], rng=42)
+        history = model.fit(X[:300], y[:300], epochs=3, verbose=False)
+        runs.append((model, history))
+    (a, history_a), (b, history_b) = runs
+    for wa, wb in zip(a.weights(), b.weights(), strict=True):
+        np.testing.assert_array_equal(wa, wb)
+    assert history_a["loss"] == history_b["loss"]
+    other = MLP([64, 32, 10], dropout=[0.2, 0.5], rng=43)
+    other.fit(X[:300], y[:300], epochs=3, verbose=False)
+    assert not np.array_equal(other.weights()[0], a.weights()[0])
+
+
+def test_save_and_load(trained, digits, tmp_path):
+    model, _ = trained
+    _, _, X_test, _ = digits
+    path = tmp_path / "model.npz"
+    model.save(path)
+    again = MLP.load(path)
+    assert again.sizes == model.sizes and again.rates == model.rates
+    np.testing.assert_array_equal(again.predict_proba(X_test), model.predict_proba(X_test))
+    with np.load(path, allow_pickle=False) as data:  # no pickles inside
+        assert "param0" in data and "input_shift" in data
+
+
+def test_early_stopping_restores_the_best_epoch(digits):
+    X, y, _, _ = digits
+    model = MLP([64, 64, 10], rng=3)
+    history = model.fit(X, y, epochs=200, lr=0.2, validation_split=0.3, patience=3, verbose=False)
+    epochs = len(history["val_loss"])
+    best = int(np.argmin(history["val_loss"]))
+    assert epochs < 200 and epochs == best + 1 + 3
+    X_val, y_val = X[-int(np.ceil(0.3 * len(y))) :], y[-int(np.ceil(0.3 * len(y))) :]
+    assert model.evaluate(X_val, y_val)[0] == pytest.approx(history["val_loss"][best], rel=1e-5)
+
+
+def test_standardization_makes_units_irrelevant(digits):
+    X, y, X_test, y_test = digits
+    errors = []
+    for scale in (1.0, 16.0, 255.0 * 16):
+        model = MLP([64, 64, 10], rng=5)
+        model.fit(X * scale, y, epochs=5, verbose=False)
+        errors.append(1 - (model.predict(X_test * scale) == y_test).mean())
+    assert max(errors) < 0.1
+
+
+def test_vanilla_network_converts_exactly_to_inverted(digits):
+    """The seeds' claim: vanilla dropout is inverted dropout with weights times 1 - p."""
+    X, y, X_test, _ = digits
+    vanilla = MLP([64, 32, 10], dropout=[0.2, 0.5], rng=6, mode="vanilla")
+    vanilla.fit(X[:500], y[:500], epochs=3, verbose=False)
+    inverted = _mlp_demo.to_inverted(vanilla)
+    np.testing.assert_allclose(
+        inverted.predict_proba(X_test), vanilla.predict_proba(X_test), rtol=1e-5, atol=1e-6
+    )
+    # In training too: the same masks give the same outputs.
+    for model in (vanilla, inverted):
+        stream = fastdrop.Philox(7)
+        for layer in model.network:
+            if isinstance(layer, Dropout):
+                layer.stream = stream
+    a = vanilla.network.train().forward(vanilla._inputs(X_test))
+    b = inverted.network.train().forward(inverted._inputs(X_test))
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_fit_checks_everything_before_changing_the_model(digits):
+    X, y, _, _ = digits
+    model = MLP([64, 16, 10], dropout=[0.1, 0.2], rng=0)
+    before = [w.copy() for w in model.weights()]
+    offset = model.stream.offset
+    bad_calls = [
+        ((X[:, :10], y), {}, "shape"),
+        ((X, y[:-1]), {}, "labels"),
+        ((X, y + 10), {}, "labels"),
+        ((X, y.astype(float)), {}, "integer"),
+        ((X, y), {"epochs": 0}, "epochs"),
+        ((X, y), {"lr": -1}, "lr"),
+        ((X, y), {"patience": 2}, "validation"),
+        ((X, y), {"validation_data": (X[:5, :3], y[:5])}, "shape"),
+        ((X, y), {"validation_split": 1.5}, "validation_split"),
+        ((np.where(X > 0.5, np.nan, X), y), {}, "NaN"),
+    ]
+    for args, kwargs, message in bad_calls:
+        with pytest.raises(ValueError, match=message):
+            model.fit(*args, verbose=False, **kwargs)
+    assert model.input_shift is None and model.stream.offset == offset
+    for w, b in zip(model.weights(), before, strict=True):
+        np.testing.assert_array_equal(w, b)
+    with pytest.raises(TypeError, match="numeric"):
+        model.fit(np.full((3, 64), "a"), y[:3], verbose=False)
+
+
+def test_constructor_errors():
+    for args, kwargs, error in [
+        (([64],), {}, ValueError),
+        (([64, 0, 10],), {}, ValueError),
+        (([64, 10],), {"dropout": [0.5, 0.5]}, ValueError),
+        (([64, 10],), {"dropout": [1.0]}, ValueError),
+        (([64, 10],), {"dropout": ["a"]}, TypeError),
+        (([64, 10],), {"activation": "sigmoid"}, ValueError),
+        (([64, 10],), {"rng": "seed"}, TypeError),
+        (([64, 10],), {"dtype": np.float16}, TypeError),
+    ]:
+        with pytest.raises(error):
+            MLP(*args, **kwargs)
+    with pytest.raises(ValueError, match="mc_samples"):
+        MLP([4, 2], rng=0).predict_proba(np.ones((1, 4)), mc_samples=0)
+
+
+def test_demo_runs(capsys):
+    assert _mlp_demo.main(["--seeds", "1", "--epochs", "2", "--hidden", "16"]) == 0
+    out = capsys.readouterr().out
+    for heading in ("no dropout", "max-norm", "k = 100", "vanilla", "seeds' NumPy dropout"):
+        assert heading in out
+
+
+def test_demo_doctests():
+    assert doctest.testmod(_mlp_demo).failed == 0

@@ -1,0 +1,358 @@
+"""fastdrop.nn: gradients against finite differences, replayed masks, the module protocol, SGD."""
+
+import itertools
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import fastdrop
+from fastdrop.nn import (
+    SELU,
+    SGD,
+    AlphaDropout,
+    Dropout,
+    Dropout1d,
+    Dropout2d,
+    Dropout3d,
+    GaussianDropout,
+    Linear,
+    Module,
+    ReLU,
+    Sequential,
+    SoftmaxCrossEntropy,
+    Tanh,
+    softmax,
+)
+
+
+def numerical_gradient(f, x, eps=1e-6):
+    """Central differences of the scalar f at x (float64), element by element."""
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        saved = x[index]
+        x[index] = saved + eps
+        up = f(x)
+        x[index] = saved - eps
+        down = f(x)
+        x[index] = saved
+        grad[index] = (up - down) / (2 * eps)
+    return grad
+
+
+def away_from_kinks(shape, seed):
+    """Inputs at least 0.05 from 0, where ReLU's derivative jumps."""
+    x = np.random.default_rng(seed).uniform(0.05, 2.0, shape)
+    return x * np.where(np.random.default_rng(seed + 1).random(shape) < 0.5, -1, 1)
+
+
+# Each case: a layer factory (the same masks on every call: fixed keys) and an input shape.
+LAYERS = {
+    "ReLU": (ReLU, (3, 5)),
+    "Tanh": (Tanh, (3, 5)),
+    "SELU": (SELU, (3, 5)),
+    "Dropout": (lambda: Dropout(0.3, rng=11), (4, 6)),
+    "Dropout vanilla": (lambda: Dropout(0.3, "vanilla", rng=11), (4, 6)),
+    "Dropout axes": (lambda: Dropout(0.4, rng=5, axes=(0,)), (3, 4, 5)),
+    "Dropout1d": (lambda: Dropout1d(0.5, rng=2), (2, 6, 3)),
+    "Dropout2d": (lambda: Dropout2d(0.5, rng=2), (2, 4, 3, 2)),
+    "Dropout3d": (lambda: Dropout3d(0.5, rng=2), (4, 2, 2, 2)),
+    "AlphaDropout": (lambda: AlphaDropout(0.3, rng=4), (4, 6)),
+    "GaussianDropout": (lambda: GaussianDropout(0.3, rng=4), (4, 6)),
+}
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_backward_matches_finite_differences(name):
+    make, shape = LAYERS[name]
+    x = away_from_kinks(shape, 1)
+    upstream = np.random.default_rng(2).standard_normal(shape)
+
+    def loss(inputs):
+        return float((upstream * make().forward(inputs)).sum())
+
+    layer = make()
+    layer.forward(x.copy())
+    analytic = layer.backward(upstream)
+    np.testing.assert_allclose(analytic, numerical_gradient(loss, x), rtol=1e-6, atol=1e-8)
+
+
+def test_dropout_layers_drop_something():
+    """The gradient checks above would pass for the identity: make sure masks were drawn."""
+    for name in ("Dropout", "Dropout axes", "Dropout1d", "AlphaDropout"):
+        make, shape = LAYERS[name]
+        x = np.ones(shape)
+        y = make().forward(x)
+        assert (y != y.flat[0]).any(), name
+
+
+def test_linear_parameter_gradients():
+    layer = Linear(4, 3, rng=0, dtype=np.float64)
+    x = np.random.default_rng(1).standard_normal((5, 4))
+    upstream = np.random.default_rng(2).standard_normal((5, 3))
+    layer.forward(x)
+    grad_x = layer.backward(upstream)
+
+    def loss_of(parameter):
+        def loss(value):
+            saved = parameter.value.copy()
+            parameter.value[...] = value
+            result = float((upstream * layer.forward(x)).sum())
+            parameter.value[...] = saved
+            return result
+
+        return loss
+
+    for parameter in layer.parameters():
+        expected = numerical_gradient(loss_of(parameter), parameter.value.copy())
+        np.testing.assert_allclose(parameter.grad, expected, rtol=1e-6, atol=1e-8)
+    expected_x = numerical_gradient(lambda v: float((upstream * layer.forward(v)).sum()), x)
+    np.testing.assert_allclose(grad_x, expected_x, rtol=1e-6, atol=1e-8)
+
+
+def test_softmax_cross_entropy_gradient():
+    logits = np.random.default_rng(3).standard_normal((6, 4)) * 3
+    labels = np.array([0, 3, 1, 1, 2, 0])
+    loss = SoftmaxCrossEntropy()
+    loss.forward(logits, labels)
+    expected = numerical_gradient(lambda z: SoftmaxCrossEntropy().forward(z, labels), logits)
+    np.testing.assert_allclose(loss.backward(), expected, rtol=1e-6, atol=1e-9)
+    # Stable for huge logits, and equal to the naive formula where that is finite.
+    big = SoftmaxCrossEntropy().forward(np.array([[1000.0, 0.0]]), np.array([1]))
+    assert big == pytest.approx(1000.0)
+    naive = -np.log(softmax(logits)[np.arange(6), labels]).mean()
+    assert SoftmaxCrossEntropy().forward(logits, labels) == pytest.approx(naive, rel=1e-12)
+
+
+def test_backward_is_grad_times_the_forward_mask():
+    """Backward regenerates the forward's mask from (key, offset): grad * mask * scale, exactly."""
+    layer = Dropout(0.25, rng=fastdrop.Philox(9, offset=1000))
+    rng = np.random.default_rng(0)
+    for _ in range(3):  # each forward takes new counters; backward follows the latest
+        x = rng.standard_normal((64, 100)).astype(np.float32)
+        y = layer.forward(x)
+        key, offset = layer.last_draw
+        mask = fastdrop.dropout_mask(x.shape, 0.25, rng=fastdrop.Philox(key, offset=offset))
+        scale = np.float32(1 / 0.75)
+        np.testing.assert_array_equal(y, np.where(mask, x * scale, 0))
+        grad = rng.standard_normal(x.shape).astype(np.float32)
+        np.testing.assert_array_equal(layer.backward(grad), np.where(mask, grad * scale, 0))
+    assert 0.2 < 1 - mask.mean() < 0.3
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Dropout(0.5, rng=1),
+        lambda: Dropout(0.5, rng=1, axes=(1,)),
+        lambda: AlphaDropout(0.5, rng=1),
+        lambda: GaussianDropout(0.5, rng=1),
+    ],
+)
+def test_dropout_layers_hold_constant_memory(make):
+    """Between forward and backward a dropout layer holds O(1) bytes: no mask, no input."""
+    layer = make()
+    for rows in (256, 4096):  # 16x more activations must not mean more bytes held
+        x = np.ones((rows, 1024), np.float32)
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            y = layer.forward(x)
+            held = tracemalloc.get_traced_memory()[0] - before - y.nbytes
+        finally:
+            tracemalloc.stop()
+        assert held < 2048, (rows, held)
+        assert not any(isinstance(v, np.ndarray) and v.size > 1 for v in vars(layer).values())
+        layer.backward(y)
+
+
+def test_backward_needs_a_forward_of_that_shape():
+    layer = Dropout(0.5, rng=1)
+    with pytest.raises(RuntimeError, match="forward"):
+        layer.backward(np.ones(3))
+    layer.forward(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="shape"):
+        layer.backward(np.ones((3, 2)))
+
+
+def test_eval_mode():
+    x = np.arange(1.0, 7.0).reshape(2, 3)
+    for layer in (Dropout(0.5), AlphaDropout(0.5), GaussianDropout(0.5), Dropout2d(0.5)):
+        layer.eval()
+        np.testing.assert_array_equal(layer.forward(x.reshape(1, 2, 3, 1)), x.reshape(1, 2, 3, 1))
+        np.testing.assert_array_equal(layer.backward(np.ones((1, 2, 3, 1))), 1.0)
+    vanilla = Dropout(0.25, "vanilla").eval()
+    np.testing.assert_allclose(vanilla.forward(x), 0.75 * x)
+    np.testing.assert_allclose(vanilla.backward(np.ones_like(x)), 0.75)
+
+
+def test_channel_dropout_shapes_are_checked():
+    with pytest.raises(ValueError, match="expects"):
+        Dropout2d(0.5, rng=1).forward(np.ones((2, 3)))
+    y = Dropout2d(0.5, rng=1).forward(np.ones((3, 4, 4)))  # unbatched (C, H, W)
+    assert ((y == 0).all(axis=(1, 2)) | (y == 2).all(axis=(1, 2))).all()
+    with pytest.raises(ValueError, match="out of range"):
+        Dropout(0.5, rng=1, axes=(2,)).forward(np.ones((2, 3)))
+    with pytest.raises(TypeError, match="axes"):
+        Dropout(0.5, axes=(0.5,))
+
+
+def test_layers_sharing_a_stream_get_disjoint_counters():
+    stream = fastdrop.Philox(5)
+    first, second = Dropout(0.5, rng=stream), Dropout(0.5, rng=stream)
+    first.forward(np.ones(1000))
+    second.forward(np.ones(1000))
+    assert first.last_draw == (5, 0) and second.last_draw == (5, 8)
+
+
+def test_rate_and_rng_errors():
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="p must be"):
+            Dropout(bad)
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        AlphaDropout(1.0)
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        GaussianDropout(1.0)
+    with pytest.raises(TypeError, match="real number"):
+        Dropout("0.5")
+    with pytest.raises(TypeError, match="rng"):
+        Dropout(0.5, rng=1.5)
+    with pytest.raises(ValueError, match="mode"):
+        Dropout(0.5, "scaled")
+    layer = Dropout(0.5, rng=np.random.default_rng(0))  # a Generator gives the key
+    assert layer.stream.key == Dropout(0.5, rng=np.random.default_rng(0)).stream.key
+
+
+def test_train_eval_propagate_to_children():
+    inner = Sequential(Dropout(0.5), ReLU())
+    net = Sequential(Linear(2, 2, rng=0), inner, Dropout(0.1))
+    net.eval()
+    assert not any(m.training for m in (net, inner, inner[0], inner[1], net[2]))
+    net.train()
+    assert all(m.training for m in (net, inner, inner[0], inner[1], net[2]))
+    with pytest.raises(TypeError, match="bool"):
+        net.train("yes")
+    with pytest.raises(TypeError, match="Modules"):
+        Sequential(ReLU(), np.tanh)
+    assert len(net.parameters()) == 2
+
+
+def test_sequential_backward_chains_the_layers():
+    net = Sequential(
+        Linear(3, 4, rng=0, dtype=np.float64), Tanh(), Linear(4, 2, rng=1, dtype=np.float64)
+    )
+    x = np.random.default_rng(0).standard_normal((5, 3))
+    upstream = np.random.default_rng(1).standard_normal((5, 2))
+    net.forward(x)
+    grad = net.backward(upstream)
+    expected = numerical_gradient(lambda v: float((upstream * net.forward(v)).sum()), x.copy())
+    np.testing.assert_allclose(grad, expected, rtol=1e-6, atol=1e-8)
+
+
+def test_sgd_update_rules():
+    layer = Linear(2, 2, rng=0, dtype=np.float64)
+    w0, b0 = layer.weight.value.copy(), layer.bias.value.copy()
+    optimizer = SGD(layer.parameters(), lr=0.1, momentum=0.5, weight_decay=0.01, lr_decay=0.5)
+    g = np.array([[1.0, -2.0], [0.5, 0.0]])
+    layer.weight.grad[...] = g
+    layer.bias.grad[...] = [1.0, 1.0]
+    optimizer.step()
+    v = g + 0.01 * w0  # weight decay on weights only
+    np.testing.assert_allclose(layer.weight.value, w0 - 0.1 * v)
+    np.testing.assert_allclose(layer.bias.value, b0 - 0.1)
+    w1 = layer.weight.value.copy()
+    optimizer.step()  # same gradient again: velocity = 0.5 v + (g + decay w1)
+    np.testing.assert_allclose(layer.weight.value, w1 - 0.1 * (0.5 * v + g + 0.01 * w1))
+    optimizer.epoch_end()
+    assert optimizer.lr == pytest.approx(0.05)
+    optimizer.zero_grad()
+    assert not layer.weight.grad.any()
+
+
+def test_max_norm_bounds_each_units_incoming_weights():
+    layer = Linear(5, 4, rng=0, dtype=np.float64)
+    layer.weight.value[:, 0] *= 100  # one column far over the bound
+    layer.weight.value[:, 1] = 0.01  # one well under it
+    small = layer.weight.value[:, 1].copy()
+    optimizer = SGD(layer.parameters(), lr=1e-9, max_norm=1.5)
+    optimizer.step()
+    norms = np.linalg.norm(layer.weight.value, axis=0)
+    assert norms.max() <= 1.5 * (1 + 1e-12)
+    assert norms[0] == pytest.approx(1.5)
+    np.testing.assert_allclose(layer.weight.value[:, 1], small)  # untouched below the bound
+    for bad in ({"lr": 0}, {"momentum": 1.0}, {"max_norm": 0}, {"lr_decay": 2}):
+        with pytest.raises(ValueError):
+            SGD(layer.parameters(), **{"lr": 0.1, **bad})
+    with pytest.raises(TypeError):
+        SGD([np.ones(3)])
+
+
+def test_module_protocol_is_abstract():
+    with pytest.raises(NotImplementedError):
+        Module().forward(np.ones(2))
+
+
+def all_masks(n):
+    return np.array(list(itertools.product([0, 1], repeat=n)), dtype=np.float64)
+
+
+def mask_probabilities(masks, p):
+    kept = masks.sum(axis=1)
+    return (1 - p) ** kept * p ** (masks.shape[1] - kept)
+
+
+@pytest.mark.parametrize("p", [0.5, 0.3])
+def test_exact_ensemble_when_the_rest_is_linear(p):
+    """The seeds' claim: with only linear layers after dropout, the average over all 2^n
+    sub-networks (weighted by their probability) is the weight-scaled network, exactly."""
+    n = 10
+    x = np.random.default_rng(0).standard_normal((3, n))
+    rest = Sequential(Linear(n, 4, rng=1, dtype=np.float64), Linear(4, 2, rng=2, dtype=np.float64))
+    masks, weights = all_masks(n), mask_probabilities(all_masks(n), p)
+    assert weights.sum() == pytest.approx(1.0, rel=1e-14)
+    outputs = np.stack([rest.forward(x * m / (1 - p)) for m in masks])  # inverted sub-networks
+    ensemble = np.tensordot(weights, outputs, axes=1)
+    layer = Dropout(p).eval()
+    np.testing.assert_allclose(ensemble, rest.forward(layer.forward(x)), rtol=1e-12, atol=1e-12)
+
+
+def test_weight_scaling_is_the_geometric_mean_for_softmax():
+    """Softmax after one linear layer: weight scaling gives exactly the renormalised geometric
+    mean of the 2^n sub-networks' class probabilities (Srivastava et al. 2014, section 9)."""
+    n, p = 8, 0.5
+    x = np.random.default_rng(4).standard_normal((2, n))
+    linear = Linear(n, 3, rng=5, dtype=np.float64)
+    masks = all_masks(n)
+    log_probs = np.stack([np.log(softmax(linear.forward(x * m))) for m in masks])
+    geometric = np.exp(log_probs.mean(axis=0))
+    geometric /= geometric.sum(axis=1, keepdims=True)
+    vanilla = Dropout(p, "vanilla").eval()
+    np.testing.assert_allclose(geometric, softmax(linear.forward(vanilla.forward(x))), rtol=1e-12)
+
+
+def relu_ensemble_gap(seed):
+    """For a dropout -> Linear -> ReLU -> Linear network, the weight-scaled output and the exact
+    ensemble mean over all 2^12 masks, and the mean distance of single sub-networks to it."""
+    n, p = 12, 0.5
+    x = np.random.default_rng(seed).standard_normal((4, n))
+    rest = Sequential(
+        Linear(n, 16, rng=seed + 1, dtype=np.float64),
+        ReLU(),
+        Linear(16, 3, rng=seed + 2, dtype=np.float64),
+    )
+    masks = all_masks(n)
+    outputs = np.stack([rest.forward(x * m / (1 - p)) for m in masks])
+    ensemble = outputs.mean(axis=0)
+    scaled = rest.forward(x)
+    single = np.abs(outputs - ensemble).mean()
+    return np.abs(scaled - ensemble).mean() / np.abs(ensemble).mean(), single / np.abs(
+        ensemble
+    ).mean()
+
+
+def test_weight_scaling_approximates_a_relu_ensemble():
+    """With a ReLU between, weight scaling is not exact but lands far closer to the ensemble mean
+    than a single sampled sub-network does (README quotes these figures)."""
+    for seed in range(5):
+        gap, single = relu_ensemble_gap(seed)
+        assert 0 < gap < single / 2, (seed, gap, single)

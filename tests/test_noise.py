@@ -1,0 +1,223 @@
+"""Normal variates (fastdrop.standard_normal), Gaussian dropout, and the first two moments of
+every dropout layer, with SciPy tests at ALPHA = 1e-6 on fixed keys (see test_statistics.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import reference
+from scipy import stats
+from test_statistics import _assert_not_rejected, _keep_probability, _key
+
+import fastdrop
+from fastdrop.nn import AlphaDropout, Dropout, Dropout2d, GaussianDropout
+
+N = 2**20
+
+
+@pytest.fixture(scope="module")
+def normals():
+    return fastdrop.standard_normal(N, rng=_key("normal"))
+
+
+# ---------------------------------------------------------------------------------------------
+# The rule
+
+
+@pytest.mark.parametrize("offset", [0, 2**32 - 1, 2**64 - 3])
+def test_standard_normal_follows_the_documented_rule(offset):
+    """Against the NumPy model; NumPy's log/sin/cos and the C library's may differ in the last
+    bits, hence a tolerance of a few ulps and not equality."""
+    n = 3 * 128 + 77  # odd: the last pair is cut; crosses the 96-bit carry at 2**64 - 3
+    expected = reference.standard_normal(123456789, offset, n)
+    got = fastdrop.standard_normal(n, rng=fastdrop.Philox(123456789, offset=offset))
+    np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-14)
+
+
+def test_float32_is_the_float64_variate_rounded_once():
+    z64 = fastdrop.standard_normal((300, 7), rng=3)
+    z32 = fastdrop.standard_normal((300, 7), rng=3, dtype=np.float32)
+    assert z32.dtype == np.float32 and z32.shape == (300, 7)
+    np.testing.assert_array_equal(z32, z64.astype(np.float32))
+
+
+def test_a_stream_continues_where_the_last_call_ended():
+    stream = fastdrop.Philox(8)
+    first, second = (
+        fastdrop.standard_normal(200, rng=stream),
+        fastdrop.standard_normal(5, rng=stream),
+    )
+    assert stream.offset == 3  # ceil(200 / 128) + ceil(5 / 128) blocks
+    whole = fastdrop.standard_normal(261, rng=8)
+    np.testing.assert_array_equal(first, whole[:200])
+    np.testing.assert_array_equal(second, whole[256:])
+
+
+def test_thread_counts_give_the_same_variates():
+    before = fastdrop.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2, 3):
+            fastdrop.set_num_threads(threads)
+            results.append(fastdrop.standard_normal(3 * 2**17 + 5, rng=4))
+    finally:
+        fastdrop.set_num_threads(before)
+    for result in results[1:]:
+        np.testing.assert_array_equal(result, results[0])
+
+
+def test_standard_normal_errors():
+    with pytest.raises(TypeError, match="float32 or float64"):
+        fastdrop.standard_normal(3, dtype=np.float16)
+    with pytest.raises(ValueError, match="negative"):
+        fastdrop.standard_normal((2, -1))
+    with pytest.raises(TypeError, match="rng"):
+        fastdrop.standard_normal(3, rng="seed")
+    stream = fastdrop.Philox(1)
+    with pytest.raises(TypeError):
+        fastdrop.standard_normal(3, rng=stream, dtype=np.int32)
+    assert stream.offset == 0  # a rejected call takes no counters
+    assert fastdrop.standard_normal(0, rng=1).shape == (0,)
+
+
+# ---------------------------------------------------------------------------------------------
+# The distribution
+
+
+def test_standard_normal_distribution(normals):
+    _assert_not_rejected(stats.kstest(normals, "norm").pvalue, "Kolmogorov-Smirnov")
+    _assert_not_rejected(stats.cramervonmises(normals, "norm").pvalue, "Cramer-von Mises")
+    # The tails, where a uniform's low bits matter: 40 equiprobable cells plus |z| > 4 and 5.
+    edges = np.concatenate(
+        [[-np.inf, -5, -4], stats.norm.ppf(np.linspace(0, 1, 41)[1:-1]), [4, 5, np.inf]]
+    )
+    observed = np.histogram(normals, edges)[0]
+    expected = N * np.diff(stats.norm.cdf(edges))
+    assert expected.min() > 0.2  # |z| > 5 has 0.3 expected: pooled below if too sparse
+    pooled_observed = np.concatenate([[observed[:2].sum()], observed[2:-2], [observed[-2:].sum()]])
+    pooled_expected = np.concatenate([[expected[:2].sum()], expected[2:-2], [expected[-2:].sum()]])
+    _assert_not_rejected(
+        stats.chisquare(pooled_observed, pooled_expected).pvalue, "chi-square of cells and tails"
+    )
+
+
+@pytest.mark.parametrize("lag", [1, 2, 128, 129])
+def test_neighbours_are_uncorrelated(normals, lag):
+    """Pearson correlation of z_i and z_{i+lag} (lag 1: the two of a Box-Muller pair) and of
+    their squares; under independence sqrt(n) r is standard normal."""
+    for transform, what in ((lambda z: z, "values"), (np.square, "squares")):
+        values = transform(normals)
+        r = np.corrcoef(values[:-lag], values[lag:])[0, 1]
+        pvalue = 2 * stats.norm.sf(abs(r) * np.sqrt(N - lag))
+        _assert_not_rejected(pvalue, f"correlation of {what} at lag {lag}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Gaussian dropout
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.8])
+def test_gaussian_dropout_moments(p):
+    """Noise mean 1 and variance p / (1 - p): t-tests of y and of (y - 1)^2 for x = 1."""
+    y = fastdrop.gaussian_dropout(np.ones(N), p, rng=_key("gaussian", p))
+    variance = p / (1 - p)
+    _assert_not_rejected(stats.ttest_1samp(y, 1.0).pvalue, "mean")
+    _assert_not_rejected(stats.ttest_1samp((y - 1) ** 2, variance).pvalue, "variance")
+    z = (y - 1) / np.sqrt(variance)
+    _assert_not_rejected(stats.kstest(z, "norm").pvalue, "normal noise")
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_gaussian_dropout_is_x_times_the_noise(dtype):
+    x = np.random.default_rng(0).standard_normal((40, 30)).astype(dtype)
+    p = 0.3
+    noise_dtype = np.float64 if dtype == np.float64 else np.float32
+    z = fastdrop.standard_normal(x.shape, rng=9, dtype=noise_dtype)
+    noise = np.asarray(1, noise_dtype) + np.asarray(np.sqrt(p / (1 - p)), noise_dtype) * z
+    expected = (x * noise).astype(dtype)
+    np.testing.assert_array_equal(fastdrop.gaussian_dropout(x, p, rng=9), expected)
+    out = np.empty_like(x)
+    assert fastdrop.gaussian_dropout(x, p, rng=9, out=out) is out
+    np.testing.assert_array_equal(out, expected)
+    view = x.copy()[::2]
+    fastdrop.gaussian_dropout(view, p, rng=9, out=view)  # in place, strided
+    np.testing.assert_array_equal(view, fastdrop.gaussian_dropout(x[::2], p, rng=9))
+    np.testing.assert_array_equal(fastdrop.gaussian_dropout(x, p, training=False), x)
+
+
+def test_gaussian_dropout_rejects_bad_input_and_writes_nothing():
+    x = np.ones(5)
+    out = np.full(5, 7.0)
+    stream = fastdrop.Philox(2)
+    bad_calls = [
+        ({"p": 1.0}, ValueError, "infinite variance"),
+        ({"p": -0.5}, ValueError, "p must be"),
+        ({"p": 0.5, "training": 1}, TypeError, "training"),
+        ({"p": 0.5, "rng": 1.5}, TypeError, "rng"),
+    ]
+    for kwargs, error, message in bad_calls:
+        with pytest.raises(error, match=message):
+            fastdrop.gaussian_dropout(x, out=out, **{"rng": stream, **kwargs})
+    with pytest.raises(TypeError, match="dtype"):
+        fastdrop.gaussian_dropout(np.ones(5, np.int32), 0.5, rng=stream)
+    with pytest.raises(ValueError, match="shape"):
+        fastdrop.gaussian_dropout(x, 0.5, rng=stream, out=np.ones(4))
+    np.testing.assert_array_equal(out, 7.0)
+    assert stream.offset == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# The layers' first two moments
+
+
+@pytest.mark.parametrize("mode", ["inverted", "vanilla"])
+@pytest.mark.parametrize("p", [0.2, 0.5])
+def test_dropout_layer_moments(p, mode):
+    """y takes two values, 0 and c (the scaled x), so its mean and variance are those of the
+    kept count, which must be Binomial(n, T / 2^32)."""
+    layer = Dropout(p, mode, rng=_key("layer", p, mode))
+    y = layer.forward(np.full(N, 3.0))
+    scaled = 3.0 / (1 - p) if mode == "inverted" else 3.0
+    assert set(np.unique(y)) <= {0.0, scaled}
+    kept = int(np.count_nonzero(y))
+    _assert_not_rejected(stats.binomtest(kept, N, _keep_probability(p)).pvalue, "kept count")
+    expected_mean = 3.0 if mode == "inverted" else 3.0 * (1 - p)
+    assert layer.eval().forward(np.full(4, 3.0)) == pytest.approx(expected_mean)
+
+
+@pytest.mark.parametrize(
+    "make, shape, shared",
+    [
+        (lambda: Dropout(0.3, rng=_key("locked"), axes=(0,)), (20, 512, 64), (0,)),
+        (lambda: Dropout2d(0.3, rng=_key("channels")), (64, 256, 4, 4), (2, 3)),
+    ],
+)
+def test_shared_mask_layer_moments(make, shape, shared):
+    """One decision per mask entry, the same along the shared axes; the count of kept entries is
+    Binomial(entries, T / 2^32)."""
+    y = make().forward(np.ones(shape))
+    first = y[tuple(slice(0, 1) if axis in shared else slice(None) for axis in range(len(shape)))]
+    assert (y == first).all()
+    kept = int(np.count_nonzero(first))
+    _assert_not_rejected(stats.binomtest(kept, first.size, _keep_probability(0.3)).pvalue, "kept")
+    assert set(np.unique(first)) <= {0.0, 1 / 0.7}
+
+
+@pytest.mark.parametrize("p", [0.05, 0.2, 0.5])
+def test_alpha_dropout_keeps_zero_mean_and_unit_variance(p):
+    x = np.random.default_rng(_key("alpha input", p)).standard_normal(N)
+    y = AlphaDropout(p, rng=_key("alpha", p)).forward(x)
+    _assert_not_rejected(stats.ttest_1samp(y, 0.0).pvalue, "mean 0")
+    _assert_not_rejected(stats.ttest_1samp(y * y, 1.0).pvalue, "second moment 1")
+    layer = AlphaDropout(p)
+    saturated = int(np.count_nonzero(y == np.float64(layer.a * layer.saturation + layer.b)))
+    _assert_not_rejected(stats.binomtest(saturated, N, 1 - _keep_probability(p)).pvalue, "drops")
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5])
+def test_gaussian_dropout_layer_moments(p):
+    x = np.random.default_rng(_key("gaussian layer input", p)).uniform(-2, 2, N)
+    y = GaussianDropout(p, rng=_key("gaussian layer", p)).forward(x)
+    noise = y / x
+    _assert_not_rejected(stats.ttest_1samp(noise, 1.0).pvalue, "mean")
+    _assert_not_rejected(stats.ttest_1samp((noise - 1) ** 2, p / (1 - p)).pvalue, "variance")
