@@ -310,7 +310,7 @@ def plot(histories: dict[str, dict[str, list[float]]], path: str) -> None:
             100 * np.array(history["error"]),
             "--",
             color=line.get_color(),
-            label=f"{name}: train (with dropout)",
+            label=f"{name}: train (as trained)",
         )
     axes.set(xlabel="epoch", ylabel="error (%)", yscale="log", title="8x8 digits, seed 0")
     axes.legend(fontsize=8)

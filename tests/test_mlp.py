@@ -168,8 +168,13 @@ def test_constructor_errors():
         MLP([4, 2], rng=0).predict_proba(np.ones((1, 4)), mc_samples=0)
 
 
-def test_demo_runs(capsys):
-    assert _mlp_demo.main(["--seeds", "1", "--epochs", "2", "--hidden", "16"]) == 0
+def test_demo_runs(capsys, tmp_path):
+    plot = tmp_path / "curves.png"
+    assert (
+        _mlp_demo.main(["--seeds", "2", "--epochs", "2", "--hidden", "16", "--plot", str(plot)])
+        == 0
+    )
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     out = capsys.readouterr().out
     for heading in ("no dropout", "max-norm", "k = 100", "vanilla", "seeds' NumPy dropout"):
         assert heading in out
