@@ -24,7 +24,15 @@ C_SOURCES = [
 # Baseline flags only: ISA-specific code is chosen at run time (src_c/fd_dispatch.c).
 COMPILER_FLAGS = {
     "msvc": ["/O2", "/W4"],
-    "unix": ["-O3", "-std=c11", "-Wall", "-Wextra", "-fno-math-errno", "-pthread"],
+    "unix": [
+        "-O3",
+        "-std=c11",
+        "-ffp-contract=off",
+        "-Wall",
+        "-Wextra",
+        "-fno-math-errno",
+        "-pthread",
+    ],
 }
 LINKER_FLAGS = {"msvc": [], "unix": ["-pthread"]}
 

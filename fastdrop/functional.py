@@ -286,8 +286,9 @@ def standard_normal(
 
     Element i (C order) is one of the Box-Muller pair at counter ``(offset + i // 128,
     64 + i % 128 // 2)`` with 53-bit uniforms (the exact formula is in src_c/fd_dropout.h), so a
-    recorded (key, offset) replays them, for any thread count and kernel path. The C library's
-    log, sin and cos enter, so another platform may differ in the last bits.
+    recorded (key, offset) replays them, for any thread count and kernel path. The logarithm,
+    sine and cosine are fastdrop's own IEEE arithmetic (no C library calls), so every platform
+    gives the same bits; they are within a few ulps of the exact values.
 
     Parameters
     ----------

@@ -355,6 +355,129 @@ fd_status fd_mask_packed(const fd_bernoulli *rule, uint64_t n, uint8_t *packed)
     return write_mask(rule, n, packed, emit_packed);
 }
 
+/*
+ * Box-Muller in plain arithmetic. The logarithm and the sine and cosine are Taylor series on
+ * reduced ranges (truncation below 2^-54, so a few ulps of rounding in all), written with + - * /
+ * and sqrt only: IEEE arithmetic makes them the same bits on every platform (the C library's
+ * differ between platforms, and cos(2 pi u) of the textbook formula loses digits near its zeros).
+ * The Philox rounds over a block's 64 pairs vectorise; the math is branch-free, but GCC does not
+ * yet vectorise it (32/64-bit conversions of mixed widths). Nothing may fuse a * b + c into
+ * an FMA (that rounds once instead of twice): setup.py passes -ffp-contract=off, the pragma
+ * tells Clang too, and MSVC does not contract under its default /fp:precise.
+ */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+#define PAIRS_PER_BLOCK (FD_BLOCK_ELEMENTS / 2)
+
+/* ln u for u in (0, 1] with 53-bit mantissa: u = m 2^e with m in [sqrt(1/2), sqrt(2)), and
+ * ln m = 2 atanh(s) = 2 (s + s^3/3 + ... + s^19/19) with s = (m - 1) / (m + 1), |s| < 0.172. */
+static double log_unit(double u)
+{
+    static const double ln2_high = 0.6931467056274414; /* ln 2 to 20 bits: e * ln2_high is exact */
+    static const double ln2_low = 4.7493250390316726e-07; /* ln 2 - ln2_high */
+    uint64_t bits;
+    double m, s, s2, series;
+    int32_t e, big;
+    memcpy(&bits, &u, sizeof bits);
+    e = (int32_t)(bits >> 52) - 1023;
+    bits = (bits & 0x000fffffffffffffu) | 0x3ff0000000000000u; /* m in [1, 2) */
+    memcpy(&m, &bits, sizeof m);
+    big = m > 1.4142135623730951;
+    m = big ? 0.5 * m : m;
+    e += big;
+    s = (m - 1.0) / (m + 1.0); /* m - 1 is exact */
+    s2 = s * s;
+    series = 0.10526315789473684;
+    series = 0.11764705882352941 + s2 * series;
+    series = 0.13333333333333333 + s2 * series;
+    series = 0.15384615384615385 + s2 * series;
+    series = 0.18181818181818182 + s2 * series;
+    series = 0.22222222222222222 + s2 * series;
+    series = 0.2857142857142857 + s2 * series;
+    series = 0.4 + s2 * series;
+    series = 0.6666666666666666 + s2 * series; /* 2/3 + 2/5 s^2 + ... + 2/19 s^16 */
+    return (double)e * ln2_high + ((double)e * ln2_low + (2.0 * s + s * (s2 * series)));
+}
+
+/* sin and cos of 2 pi t for t = k / 2^53 in [0, 1): quadrant q and fraction f of 4t are exact;
+ * the angle a = min(f, 1 - f) pi/2 lies in [0, pi/4], where sin a to a^15/15! and cos a to
+ * a^16/16! are exact to 2^-54; the octant and quadrant symmetries give the rest. */
+static void sincos_turns(double t, double *sine, double *cosine)
+{
+    const double t4 = 4.0 * t;
+    const int q = (int)t4;
+    const double f = t4 - (double)q;
+    const int flip = f > 0.5;
+    const double a = (flip ? 1.0 - f : f) * 1.5707963267948966, a2 = a * a;
+    double sin_a = -7.647163731819816e-13, cos_a = 4.779477332387385e-14, s, c;
+    sin_a = 1.6059043836821613e-10 + a2 * sin_a;
+    sin_a = -2.505210838544172e-08 + a2 * sin_a;
+    sin_a = 2.7557319223985893e-06 + a2 * sin_a;
+    sin_a = -0.0001984126984126984 + a2 * sin_a;
+    sin_a = 0.008333333333333333 + a2 * sin_a;
+    sin_a = -0.16666666666666666 + a2 * sin_a;
+    sin_a = a + a * (a2 * sin_a);
+    cos_a = -1.1470745597729725e-11 + a2 * cos_a;
+    cos_a = 2.08767569878681e-09 + a2 * cos_a;
+    cos_a = -2.755731922398589e-07 + a2 * cos_a;
+    cos_a = 2.48015873015873e-05 + a2 * cos_a;
+    cos_a = -0.001388888888888889 + a2 * cos_a;
+    cos_a = 0.041666666666666664 + a2 * cos_a;
+    cos_a = -0.5 + a2 * cos_a;
+    cos_a = 1.0 + a2 * cos_a;
+    s = flip ? cos_a : sin_a; /* sin and cos of f pi/2 */
+    c = flip ? sin_a : cos_a;
+    *sine = (q & 2 ? -1.0 : 1.0) * (q & 1 ? c : s); /* rotate by q quarter turns */
+    *cosine = ((q + 1) & 2 ? -1.0 : 1.0) * (q & 1 ? s : c);
+}
+
+/* The top 53 bits of the 64-bit number high:low, exactly, from 32-bit conversions (SSE2 and NEON
+ * vectorise those; a 64-bit integer to double conversion needs AVX-512). */
+static double top53(uint32_t high, uint32_t low)
+{
+    const uint32_t upper = high >> 11, lower = high << 21 | low >> 11;
+    const double lower_value = (double)(int32_t)(lower ^ 0x80000000u) + 2147483648.0;
+    return (double)(int32_t)upper * 4294967296.0 + lower_value;
+}
+
+/* The 128 variates of counter block `counter` (fd_dropout.h): Philox at c3 = 64 .. 127 for the
+ * 64 pairs, computed lane-wise so that the compiler can vectorise the rounds. */
+static void normal_block(const uint32_t key[2], uint64_t counter, uint64_t offset, double *z)
+{
+    uint32_t x0[PAIRS_PER_BLOCK], x1[PAIRS_PER_BLOCK], x2[PAIRS_PER_BLOCK], x3[PAIRS_PER_BLOCK];
+    uint32_t k0 = key[0], k1 = key[1];
+    int j, round;
+    for (j = 0; j < PAIRS_PER_BLOCK; j++) {
+        x0[j] = (uint32_t)counter;
+        x1[j] = (uint32_t)(counter >> 32);
+        x2[j] = counter < offset; /* carry into the third word */
+        x3[j] = 64u + (uint32_t)j;
+    }
+    for (round = 0; round < 10; round++) {
+        for (j = 0; j < PAIRS_PER_BLOCK; j++) {
+            const uint64_t p0 = (uint64_t)FD_PHILOX_M0 * x0[j], p1 = (uint64_t)FD_PHILOX_M1 * x2[j];
+            x0[j] = (uint32_t)(p1 >> 32) ^ x1[j] ^ k0;
+            x1[j] = (uint32_t)p1;
+            x2[j] = (uint32_t)(p0 >> 32) ^ x3[j] ^ k1;
+            x3[j] = (uint32_t)p0;
+        }
+        k0 += FD_PHILOX_W0;
+        k1 += FD_PHILOX_W1;
+    }
+    for (j = 0; j < PAIRS_PER_BLOCK; j++) {
+        static const double two_to_minus_53 = 1.0 / 9007199254740992.0;
+        const double u1 = (top53(x1[j], x0[j]) + 1.0) * two_to_minus_53;
+        const double u2 = top53(x3[j], x2[j]) * two_to_minus_53;
+        const double radius = sqrt(-2.0 * log_unit(u1));
+        double sine, cosine;
+        sincos_turns(u2, &sine, &cosine);
+        z[2 * j] = radius * cosine;
+        z[2 * j + 1] = radius * sine;
+    }
+}
+
 /* One normal call, as its parts see it. */
 typedef struct {
     uint64_t key, offset, count;
@@ -364,33 +487,22 @@ typedef struct {
 
 static void normal_part(void *arg, int part, int parts)
 {
-    static const double two_pi = 6.283185307179586476925286766559;
-    static const double two_to_minus_53 = 1.0 / 9007199254740992.0;
     const normal_call *call = (const normal_call *)arg;
     const uint32_t key[2] = {(uint32_t)call->key, (uint32_t)(call->key >> 32)};
+    double z[FD_BLOCK_ELEMENTS];
+    float z32[FD_BLOCK_ELEMENTS];
     uint64_t i, end;
     part_range(call->count, part, parts, &i, &end);
-    for (; i < end; i += 2) { /* i is even: parts start at chunk boundaries */
-        const uint64_t block = i / FD_BLOCK_ELEMENTS, counter = call->offset + block;
-        const uint32_t ctr[4] = {(uint32_t)counter, (uint32_t)(counter >> 32),
-                                 counter < call->offset, /* carry into the third word */
-                                 64u + (uint32_t)(i % FD_BLOCK_ELEMENTS) / 2u};
-        uint32_t w[4];
-        double u1, u2, radius, z[2];
-        uint64_t j;
-        fd_philox4x32_10(ctr, key, w);
-        u1 = (double)((((uint64_t)w[1] << 32 | w[0]) >> 11) + 1u) * two_to_minus_53;
-        u2 = (double)(((uint64_t)w[3] << 32 | w[2]) >> 11) * two_to_minus_53;
-        radius = sqrt(-2.0 * log(u1));
-        z[0] = radius * cos(two_pi * u2);
-        z[1] = radius * sin(two_pi * u2);
-        for (j = 0; j < 2 && i + j < end; j++) {
-            if (call->dtype == FD_FLOAT32) {
-                const float v = (float)z[j];
-                memcpy(call->out + 4 * (i + j), &v, 4);
-            } else {
-                memcpy(call->out + 8 * (i + j), &z[j], 8);
-            }
+    for (; i < end; i += FD_BLOCK_ELEMENTS) { /* parts start at block boundaries */
+        const uint64_t left = end - i;
+        const size_t n = left < FD_BLOCK_ELEMENTS ? (size_t)left : FD_BLOCK_ELEMENTS;
+        size_t j;
+        normal_block(key, call->offset + i / FD_BLOCK_ELEMENTS, call->offset, z);
+        if (call->dtype == FD_FLOAT64) {
+            memcpy(call->out + 8 * i, z, 8 * n);
+        } else {
+            for (j = 0; j < n; j++) z32[j] = (float)z[j];
+            memcpy(call->out + 4 * i, z32, 4 * n);
         }
     }
 }

@@ -93,10 +93,11 @@ fd_status fd_mask_packed(const fd_bernoulli *rule, uint64_t n, uint8_t *packed);
  *     u1 = (1 + (w1 w0 >> 11)) / 2^53 in (0, 1],  u2 = (w3 w2 >> 11) / 2^53 in [0, 1),
  *     z = sqrt(-2 ln u1) * cos(2 pi u2) for even e, * sin(2 pi u2) for odd e,
  *
- * where w1 w0 is the 64-bit number with high word w1. The result is the same for every thread
- * count and kernel path (one portable loop computes it); it uses the C library's log, sqrt, sin
- * and cos, so other platforms may differ in the last bits. dtype FD_FLOAT32 rounds the double
- * once; FD_FLOAT16 is not accepted. A call consumes fd_blocks(n) blocks, like a mask.
+ * where w1 w0 is the 64-bit number with high word w1. ln, sin and cos are fastdrop's own
+ * (Taylor series in IEEE double arithmetic, within a few ulps of the true values; fd_dropout.c),
+ * so the result is the same bits on every platform, thread count and kernel path. dtype
+ * FD_FLOAT32 rounds the double once; FD_FLOAT16 is not accepted. A call consumes fd_blocks(n)
+ * blocks, like a mask.
  */
 fd_status fd_normal(uint64_t key, uint64_t offset, uint64_t n, fd_dtype dtype, void *out);
 
