@@ -443,29 +443,18 @@ static double top53(uint32_t high, uint32_t low)
 }
 
 /* The 128 variates of counter block `counter` (fd_dropout.h): Philox at c3 = 64 .. 127 for the
- * 64 pairs, computed lane-wise so that the compiler can vectorise the rounds. */
-static void normal_block(const uint32_t key[2], uint64_t counter, uint64_t offset, double *z)
+ * 64 pairs, as lanes that the compiler vectorises. */
+static void normal_block(uint64_t key, uint64_t counter, uint64_t offset, double *z)
 {
     uint32_t x0[PAIRS_PER_BLOCK], x1[PAIRS_PER_BLOCK], x2[PAIRS_PER_BLOCK], x3[PAIRS_PER_BLOCK];
-    uint32_t k0 = key[0], k1 = key[1];
-    int j, round;
+    int j;
     for (j = 0; j < PAIRS_PER_BLOCK; j++) {
         x0[j] = (uint32_t)counter;
         x1[j] = (uint32_t)(counter >> 32);
         x2[j] = counter < offset; /* carry into the third word */
         x3[j] = 64u + (uint32_t)j;
     }
-    for (round = 0; round < 10; round++) {
-        for (j = 0; j < PAIRS_PER_BLOCK; j++) {
-            const uint64_t p0 = (uint64_t)FD_PHILOX_M0 * x0[j], p1 = (uint64_t)FD_PHILOX_M1 * x2[j];
-            x0[j] = (uint32_t)(p1 >> 32) ^ x1[j] ^ k0;
-            x1[j] = (uint32_t)p1;
-            x2[j] = (uint32_t)(p0 >> 32) ^ x3[j] ^ k1;
-            x3[j] = (uint32_t)p0;
-        }
-        k0 += FD_PHILOX_W0;
-        k1 += FD_PHILOX_W1;
-    }
+    fd_philox_lanes(PAIRS_PER_BLOCK, x0, x1, x2, x3, key);
     for (j = 0; j < PAIRS_PER_BLOCK; j++) {
         static const double two_to_minus_53 = 1.0 / 9007199254740992.0;
         const double u1 = (top53(x1[j], x0[j]) + 1.0) * two_to_minus_53;
@@ -488,7 +477,6 @@ typedef struct {
 static void normal_part(void *arg, int part, int parts)
 {
     const normal_call *call = (const normal_call *)arg;
-    const uint32_t key[2] = {(uint32_t)call->key, (uint32_t)(call->key >> 32)};
     double z[FD_BLOCK_ELEMENTS];
     float z32[FD_BLOCK_ELEMENTS];
     uint64_t i, end;
@@ -497,7 +485,7 @@ static void normal_part(void *arg, int part, int parts)
         const uint64_t left = end - i;
         const size_t n = left < FD_BLOCK_ELEMENTS ? (size_t)left : FD_BLOCK_ELEMENTS;
         size_t j;
-        normal_block(key, call->offset + i / FD_BLOCK_ELEMENTS, call->offset, z);
+        normal_block(call->key, call->offset + i / FD_BLOCK_ELEMENTS, call->offset, z);
         if (call->dtype == FD_FLOAT64) {
             memcpy(call->out + 8 * i, z, 8 * n);
         } else {

@@ -30,7 +30,7 @@ static inline void mulhilo8(__m256i a, __m256i m, __m256i *hi, __m256i *lo)
     *lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
 }
 
-/* philox_lanes, 8 lanes per step; the last n % 8 lanes go through the portable loop. */
+/* fd_philox_lanes, 8 lanes per step; the last n % 8 lanes go through the portable loop. */
 static void philox_lanes_avx2(size_t n, uint32_t *x0, uint32_t *x1, uint32_t *x2, uint32_t *x3,
                               uint64_t key)
 {
@@ -61,7 +61,7 @@ static void philox_lanes_avx2(size_t n, uint32_t *x0, uint32_t *x1, uint32_t *x2
         _mm256_storeu_si256((__m256i *)(x2 + i), c2);
         _mm256_storeu_si256((__m256i *)(x3 + i), c3);
     }
-    philox_lanes(n - i, x0 + i, x1 + i, x2 + i, x3 + i, key);
+    fd_philox_lanes(n - i, x0 + i, x1 + i, x2 + i, x3 + i, key);
 }
 
 const fd_kernels fd_kernels_avx2 = FD_KERNEL_TABLE("avx2");

@@ -32,7 +32,7 @@ static inline void mulhilo16(__m512i a, __m512i m, __m512i *hi, __m512i *lo)
     *lo = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
 }
 
-/* philox_lanes, 16 lanes per step; the last n % 16 lanes go through the portable loop. */
+/* fd_philox_lanes, 16 lanes per step; the last n % 16 lanes go through the portable loop. */
 static void philox_lanes_avx512(size_t n, uint32_t *x0, uint32_t *x1, uint32_t *x2, uint32_t *x3,
                                 uint64_t key)
 {
@@ -62,7 +62,7 @@ static void philox_lanes_avx512(size_t n, uint32_t *x0, uint32_t *x1, uint32_t *
         _mm512_storeu_si512(x2 + i, c2);
         _mm512_storeu_si512(x3 + i, c3);
     }
-    philox_lanes(n - i, x0 + i, x1 + i, x2 + i, x3 + i, key);
+    fd_philox_lanes(n - i, x0 + i, x1 + i, x2 + i, x3 + i, key);
 }
 
 /* Eight Philox4x32-10 lanes in the low halves of 64-bit lanes (the high halves are ignored:

@@ -8,13 +8,12 @@ backward, not one mask element per activation as in PyTorch.
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import numpy as np
 
 from ..functional import dropout, dropout_mask, gaussian_dropout
-from ..random import Philox, is_integer
+from ..random import Philox, check_rng, is_integer, key_and_offset
 from ._module import Module
 from .layers import SELU_ALPHA, SELU_SCALE
 
@@ -31,18 +30,10 @@ RNGSeed = None | int | np.random.Generator | Philox
 
 
 def _stream(rng: RNGSeed) -> Philox:
-    """The layer's Philox stream: a fresh key, an int key, a key drawn from a Generator, or a
-    stream shared with other layers."""
-    if rng is None or is_integer(rng):
-        return Philox(rng)  # type: ignore[arg-type]
-    if isinstance(rng, np.random.Generator):
-        return Philox(int(rng.integers(0, 2**64, dtype=np.uint64)))
-    if isinstance(rng, Philox):
-        return rng
-    raise TypeError(
-        "rng must be None, an int in [0, 2**64), a numpy.random.Generator or a fastdrop.Philox, "
-        f"got {type(rng).__name__}"
-    )
+    """The layer's Philox stream: a stream shared with other layers, or one under the key that
+    ``rng`` gives a single call (fresh entropy, the int itself, a key drawn from a Generator)."""
+    check_rng(rng)
+    return rng if isinstance(rng, Philox) else Philox(key_and_offset(rng, 0)[0])
 
 
 def _check_rate(p: object, *, upper_inclusive: bool) -> float:
@@ -151,10 +142,8 @@ class Dropout(_ReplayedNoise):
             y = dropout(x, self.p, rng=self.stream, mode=self.mode)
             self._record(x.shape, self.stream.last_draw)
             return y
-        mask_shape = self._mask_shape(x.shape)
-        draw = self.stream.draw(math.prod(mask_shape))
-        self._record(x.shape, draw)
-        mask = dropout_mask(mask_shape, self.p, rng=Philox(draw[0], offset=draw[1]))
+        mask = dropout_mask(self._mask_shape(x.shape), self.p, rng=self.stream)
+        self._record(x.shape, self.stream.last_draw)
         return self._shared(x, mask)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
@@ -260,23 +249,19 @@ class AlphaDropout(_ReplayedNoise):
         self.b = -self.a * saturation * self.p
         self.saturation = saturation
 
-    def _mask(self, shape: tuple[int, ...], stream: Philox) -> np.ndarray:
-        return dropout_mask(shape, self.p, rng=stream)
-
     def forward(self, x: np.ndarray) -> np.ndarray:
         if not self.training or self.p == 0.0:
             self._record(x.shape, None)
             return x.copy()
-        draw = self.stream.draw(x.size)
-        self._record(x.shape, draw)
-        mask = self._mask(x.shape, Philox(draw[0], offset=draw[1]))
+        mask = dropout_mask(x.shape, self.p, rng=self.stream)
+        self._record(x.shape, self.stream.last_draw)
         y = self.a * np.where(mask, x, self.saturation) + self.b
         return y.astype(x.dtype, copy=False)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         if not self.training or self.p == 0.0:
             return grad
-        mask = self._mask(grad.shape, self._replay(grad))
+        mask = dropout_mask(grad.shape, self.p, rng=self._replay(grad))
         return np.where(mask, grad * np.asarray(self.a, grad.dtype), 0).astype(grad.dtype)
 
 

@@ -16,7 +16,7 @@ import numpy.typing as npt
 from .._progress import Progress
 from ..random import Philox, is_integer
 from ._module import Module, Sequential
-from .dropout import Dropout
+from .dropout import Dropout, _check_rate
 from .layers import Linear, ReLU, SoftmaxCrossEntropy, Tanh, softmax
 from .optim import SGD
 
@@ -53,14 +53,7 @@ def _check_rates(dropout: object, layers: int) -> list[float]:
             f"dropout must give one rate per layer input ({layers}, input layer first), "
             f"got {dropout!r}"
         )
-    rates = []
-    for rate in dropout:
-        if isinstance(rate, (bool, np.bool_)) or not isinstance(rate, (int, float, np.number)):
-            raise TypeError(f"dropout rates must be real numbers, got {rate!r}")
-        if not 0.0 <= float(rate) < 1.0:
-            raise ValueError(f"dropout rates must be in [0, 1), got {rate!r}")
-        rates.append(float(rate))
-    return rates
+    return [_check_rate(rate, upper_inclusive=False) for rate in dropout]
 
 
 class MLP:
@@ -171,10 +164,12 @@ class MLP:
 
     def _inputs(self, X: npt.ArrayLike) -> np.ndarray:
         """X checked, as C-contiguous rows of the model's dtype, standardized once fitted."""
-        array = self._raw_inputs(X)
-        if self.input_shift is not None and self.input_scale is not None:
-            array = (array - self.input_shift) / self.input_scale
-        return array
+        return self._standardized(self._raw_inputs(X))
+
+    def _standardized(self, array: np.ndarray) -> np.ndarray:
+        if self.input_shift is None or self.input_scale is None:
+            return array
+        return (array - self.input_shift) / self.input_scale
 
     def _raw_inputs(self, X: npt.ArrayLike) -> np.ndarray:
         array = np.asarray(X)
@@ -287,7 +282,9 @@ class MLP:
         # Everything is checked: from here on the model changes.
         if self.standardize and self.input_shift is None:
             self._fit_standardization(X)
-        X = self._inputs(X)  # validation inputs are standardized by evaluate
+        X = self._standardized(X)
+        if validation_data is not None:
+            val_X = self._standardized(val_X)
         history: dict[str, list[float]] = {
             key: [] for key in ("loss", "error", "val_loss", "val_error", "lr", "seconds")
         }
@@ -315,7 +312,7 @@ class MLP:
             optimizer.epoch_end()
             val_loss = val_error = math.nan
             if validation_data is not None:
-                val_loss, val_error = self.evaluate(val_X, val_y)
+                val_loss, val_error = self._loss_and_error(val_X, val_y)
             history["val_loss"].append(val_loss)
             history["val_error"].append(val_error)
             history["seconds"].append(time.perf_counter() - start)
@@ -422,7 +419,10 @@ class MLP:
         (1.0986, 0.6)
         """
         X = self._inputs(X)
-        y = self._labels(y, X.shape[0])
+        return self._loss_and_error(X, self._labels(y, X.shape[0]))
+
+    def _loss_and_error(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        """evaluate for inputs already checked and standardized."""
         self.network.eval()
         logits = self._logits(X)
         error = float(np.count_nonzero(logits.argmax(axis=1) != y) / max(y.size, 1))
