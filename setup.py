@@ -51,7 +51,11 @@ extension = Extension(
     sources=["fastdrop/_core.pyx", *C_SOURCES],
     depends=C_HEADERS,  # rebuild on header changes; also puts them in the sdist
     include_dirs=["src_c", numpy.get_include()],
-    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    define_macros=[
+        ("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
+        # Built against NumPy 2, the module must still load with the oldest NumPy it requires.
+        ("NPY_TARGET_VERSION", "NPY_1_23_API_VERSION"),
+    ],
 )
 
 setup(
