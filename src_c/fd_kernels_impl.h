@@ -210,7 +210,7 @@ static void keep_words(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
     pf.bytes = next && nplanes >= FD_PREFETCH_MIN_PLANES ? next_bytes : 0;
     FD_COMPARE_PLANES(rule, first, nblocks, nplanes < FD_PLANES ? nplanes : FD_PLANES, k, u, &pf);
     for (b = 0; b < nblocks; b++)
-        for (w = 0; w < 4; w++) keep[4 * b + w] = k[w][b];
+        for (w = 0; w < 4; w++) keep[4 * b + (size_t)w] = k[w][b];
     if (nplanes > FD_PLANES) resolve_ties(rule, first, nblocks, u, keep);
 }
 
@@ -284,7 +284,7 @@ static void bool_groups(const uint32_t *words, size_t ngroups, uint8_t *mask)
     size_t g;
     int j;
     for (g = 0; g < ngroups; g++)
-        for (j = 0; j < 32; j++) mask[32 * g + j] = (words[g] & bit_of[j]) != 0;
+        for (j = 0; j < 32; j++) mask[32 * g + (size_t)j] = (words[g] & bit_of[j]) != 0;
 }
 
 #define FD_KERNEL_TABLE(NAME)                                  \

@@ -168,7 +168,7 @@ static void test_dropout_float32_strided(void)
           FD_OK);
     for (r = 0; r < ROWS; r++)
         for (c = 0; c < COLS; c++) {
-            uint64_t i = (uint64_t)r * COLS + c;
+            uint64_t i = (uint64_t)r * COLS + (uint64_t)c;
             float x = x0[-r * 2 * COLS + 2 * c];
             float want = model_keep(&rule, i) ? x * (float)scale : 0.0f;
             bad += memcmp(&out[i], &want, sizeof want) != 0;
