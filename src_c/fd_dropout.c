@@ -145,10 +145,10 @@ static int64_t element_count(int ndim, const int64_t *shape)
 {
     int64_t n = 1;
     int d;
-    for (d = 0; d < ndim; d++) {
-        if (shape[d] < 0) return -1;
+    for (d = 0; d < ndim; d++)
+        if (shape[d] < 0) return -1; /* anywhere, even after a zero extent */
+    for (d = 0; d < ndim; d++)
         if (shape[d] == 0) return 0;
-    }
     for (d = 0; d < ndim; d++) {
         if (shape[d] > ((int64_t)1 << 62) / n) return -1;
         n *= shape[d];
@@ -256,6 +256,7 @@ fd_status fd_dropout(fd_dtype dtype, const fd_bernoulli *rule, double scale, int
 
     if (status != FD_OK) return status;
     if ((unsigned)dtype > FD_FLOAT64) return FD_ERR_DTYPE;
+    if (scale != scale) return FD_ERR_SCALE; /* a NaN: x * NaN's payload depends on operand order */
     if (ndim < 0 || ndim > FD_MAX_NDIM) return FD_ERR_NDIM;
     if (ndim > 0 && (!shape || !x_strides || !out_strides)) return FD_ERR_NULL;
     count = element_count(ndim, shape);
@@ -521,6 +522,7 @@ const char *fd_status_message(fd_status status)
     case FD_ERR_THRESHOLD: return "the keep threshold is above 2**32";
     case FD_ERR_DTYPE: return "the dtype is not float16, float32 or float64";
     case FD_ERR_SIMD: return "unknown SIMD path, or one this CPU cannot run";
+    case FD_ERR_SCALE: return "the scale is NaN";
     }
     return "unknown status";
 }

@@ -47,7 +47,8 @@ typedef enum {
     FD_ERR_SHAPE = 3,     /* a negative extent, or more than 2^62 elements */
     FD_ERR_THRESHOLD = 4, /* threshold > 2^32 */
     FD_ERR_DTYPE = 5,     /* not one of fd_dtype */
-    FD_ERR_SIMD = 6       /* fd_simd_select: unknown path, or not supported by this CPU */
+    FD_ERR_SIMD = 6,      /* fd_simd_select: unknown path, or not supported by this CPU */
+    FD_ERR_SCALE = 7      /* fd_dropout: scale is NaN */
 } fd_status;
 
 typedef enum { FD_FLOAT16 = 0, FD_FLOAT32 = 1, FD_FLOAT64 = 2 } fd_dtype;
@@ -71,7 +72,8 @@ void fd_philox4x32_10_many(size_t n, const uint32_t *ctr, const uint32_t key[2],
 /*
  * Dropout of an ndim array of the given shape: x and out are byte pointers to element 0 with byte
  * strides (any sign, any alignment). Kept elements become x * scale (float16: computed in float32,
- * rounded once; scale == 1 copies x bit for bit), dropped ones +0.0. If mask is not NULL it receives
+ * rounded once; scale == 1 copies x bit for bit; a NaN scale is refused: which NaN x * NaN gives
+ * depends on the operand order a compiler picks), dropped ones +0.0. If mask is not NULL it receives
  * the C-order bool mask (1 = kept), one byte per element. x and out may be the same array (same
  * pointer and strides); any other overlap is the caller's to resolve.
  */

@@ -594,6 +594,7 @@ static void fuzz_dropout(const fuzz_case *c)
     if (!rule) errors |= 1u << FD_ERR_NULL;
     else if (c->rule.threshold > FD_THRESHOLD_ONE) errors |= 1u << FD_ERR_THRESHOLD;
     if (!dtype_ok) errors |= 1u << FD_ERR_DTYPE;
+    if (c->scale != c->scale) errors |= 1u << FD_ERR_SCALE;
     if (!ndim_ok) errors |= 1u << FD_ERR_NDIM;
     else if (c->ndim > 0 && (!shape || !x_strides || !out_strides)) errors |= 1u << FD_ERR_NULL;
     else if (count < 0) errors |= 1u << FD_ERR_SHAPE;

@@ -223,6 +223,7 @@ static void test_errors(void)
     fd_bernoulli rule = {1, 0, FD_THRESHOLD_ONE + 1};
     fd_bernoulli good = {1, 0, 7};
     int64_t shape[1] = {4}, bad_shape[1] = {-1}, strides[1] = {4};
+    int64_t empty_then_negative[2] = {0, -1}, strides2[2] = {4, 4};
     float buf[4] = {1, 2, 3, 4};
     uint8_t m;
     CHECK(fd_dropout(FD_FLOAT32, &rule, 1.0, 1, shape, buf, strides, buf, strides, NULL) ==
@@ -235,8 +236,12 @@ static void test_errors(void)
           FD_ERR_NDIM);
     CHECK(fd_dropout(FD_FLOAT32, &good, 1.0, 1, bad_shape, buf, strides, buf, strides, NULL) ==
           FD_ERR_SHAPE);
+    CHECK(fd_dropout(FD_FLOAT32, &good, 1.0, 2, empty_then_negative, buf, strides2, buf, strides2,
+                     NULL) == FD_ERR_SHAPE);
     CHECK(fd_dropout(FD_FLOAT32, &good, 1.0, 1, shape, NULL, strides, buf, strides, NULL) ==
           FD_ERR_NULL);
+    CHECK(fd_dropout(FD_FLOAT32, &good, nan(""), 1, shape, buf, strides, buf, strides, NULL) ==
+          FD_ERR_SCALE);
     CHECK(buf[0] == 1 && buf[3] == 4); /* nothing written on error */
     CHECK(fd_mask_bool(&rule, 1, &m) == FD_ERR_THRESHOLD);
     CHECK(fd_mask_packed(&good, 1, NULL) == FD_ERR_NULL);
@@ -244,6 +249,7 @@ static void test_errors(void)
     CHECK(fd_simd_select("no-such-path") == FD_ERR_SIMD);
     CHECK(fd_simd_select("scalar") == FD_OK && strcmp(fd_simd_path(), "scalar") == 0);
     CHECK(strcmp(fd_status_message(FD_ERR_SHAPE), "unknown status") != 0);
+    CHECK(strcmp(fd_status_message(FD_ERR_SCALE), "unknown status") != 0);
 }
 
 /* A 0-d array is one element; an empty one writes nothing. */
