@@ -405,7 +405,8 @@ def gaussian_dropout(
     )
     noise *= math.sqrt(p / (1.0 - p))
     noise += 1.0
-    np.multiply(source, noise, out=result, casting="same_kind")
+    with np.errstate(over="ignore", invalid="ignore"):  # inf and NaN silently, as in dropout
+        np.multiply(source, noise, out=result, casting="same_kind")
     return result
 
 
