@@ -496,6 +496,18 @@ def test_fuzz_gaussian_dropout(tmp_dir, data):
         assert x.array.tobytes() == x_before.tobytes()
 
 
+@pytest.mark.parametrize(("x_slice", "out_slice"), [((0, 4, 1), (0, 8, 2)), ((1, 5, 1), (0, 7, 2))])
+@pytest.mark.parametrize("kwargs", [{"p": 0.0}, {"p": 0.5, "training": False}])
+def test_gaussian_dropout_identity_into_an_overlapping_out(x_slice, out_slice, kwargs):
+    """Found by the long fuzz: the identity case copied x into an out that overlaps it with
+    other strides through np.copyto, which overwrote elements of x before reading them."""
+    base = np.arange(10, dtype=np.float32)
+    x, out = base[slice(*x_slice)], base[slice(*out_slice)]
+    expected = x.copy()
+    assert fastdrop.gaussian_dropout(x, rng=1, out=out, **kwargs) is out
+    assert np.array_equal(out, expected)
+
+
 # ---------------------------------------------------------------------------------------------
 # dropout_mask and standard_normal: shape arguments
 
