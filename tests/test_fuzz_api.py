@@ -7,8 +7,8 @@ bad rng, exhausted streams).
 Oracle: a valid call gives exactly tests/reference.py's result (bit for bit; standard_normal to
 the tolerance of tests/test_noise.py, since fastdrop computes ln/sin/cos itself); an invalid call
 raises TypeError or ValueError with a message, leaves x and out byte-for-byte untouched and moves
-no stream. Budget: FASTDROP_FUZZ_EXAMPLES examples per target (default 400, about 15 s in all);
-a long run is ``FASTDROP_FUZZ_EXAMPLES=20000 pytest tests/test_fuzz_api.py``. The number of
+no stream. Budget: FASTDROP_FUZZ_EXAMPLES examples per target (default 400, about 10 s in all);
+a long run is ``FASTDROP_FUZZ_EXAMPLES=10000 pytest tests/test_fuzz_api.py`` (10 min). The number of
 executions is printed at the end of the run (tests/conftest.py) and, with FASTDROP_FUZZ_LOG=path,
 appended there as JSON.
 """
