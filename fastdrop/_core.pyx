@@ -1,4 +1,4 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, freethreading_compatible=True
 """Private bindings of the C core (src_c/fd_dropout.h). fastdrop.functional checks arguments,
 except on the fast path for the common call (common_dropout), which checks its own.
 

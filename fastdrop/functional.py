@@ -398,6 +398,8 @@ def gaussian_dropout(
     result = np.empty(source.shape, source.dtype) if out is None else _check_out(out, source)
     if not training or p == 0.0:
         if result is not source:
+            if np.may_share_memory(source, result) and not _same_memory_layout(source, result):
+                source = source.copy()  # np.copyto misses overlaps of views with other strides
             np.copyto(result, source)
         return result
     noise = standard_normal(
@@ -405,7 +407,8 @@ def gaussian_dropout(
     )
     noise *= math.sqrt(p / (1.0 - p))
     noise += 1.0
-    np.multiply(source, noise, out=result, casting="same_kind")
+    with np.errstate(over="ignore", invalid="ignore"):  # inf and NaN silently, as in dropout
+        np.multiply(source, noise, out=result, casting="same_kind")
     return result
 
 

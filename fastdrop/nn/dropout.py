@@ -12,7 +12,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..functional import dropout, dropout_mask, gaussian_dropout
+from ..functional import _check_floating, dropout, dropout_mask, gaussian_dropout
 from ..random import Philox, check_rng, is_integer, key_and_offset
 from ._module import Module
 from .layers import SELU_ALPHA, SELU_SCALE
@@ -131,8 +131,11 @@ class Dropout(_ReplayedNoise):
         return 1.0 / (1.0 - self.p) if self.mode == "inverted" and self.p < 1.0 else 1.0
 
     def _shared(self, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        scaled = x * np.asarray(self._scale(), x.dtype)
-        return np.where(mask, scaled, 0).astype(x.dtype, copy=False)
+        """fastdrop.dropout's rule, mask broadcast: float16 scaled in float32, rounded once."""
+        work = np.float32 if x.dtype == np.float16 else x.dtype
+        with np.errstate(over="ignore", invalid="ignore"):  # inf, NaN silently, as in dropout
+            scaled = (x.astype(work) * np.asarray(self._scale(), work)).astype(x.dtype)
+        return np.where(mask, scaled, x.dtype.type(0))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         if not self.training:
@@ -142,16 +145,18 @@ class Dropout(_ReplayedNoise):
             y = dropout(x, self.p, rng=self.stream, mode=self.mode)
             self._record(x.shape, self.stream.last_draw)
             return y
+        x = _check_floating(x)  # before the stream moves
         mask = dropout_mask(self._mask_shape(x.shape), self.p, rng=self.stream)
         self._record(x.shape, self.stream.last_draw)
         return self._shared(x, mask)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         if not self.training:
-            return grad * (1.0 - self.p) if self.mode == "vanilla" else grad
+            return dropout(grad, self.p, training=False, mode=self.mode)  # as forward
         stream = self._replay(grad)
         if self.axes is None:
             return dropout(grad, self.p, rng=stream, mode=self.mode)
+        grad = _check_floating(grad)
         mask = dropout_mask(self._mask_shape(grad.shape), self.p, rng=stream)
         return self._shared(grad, mask)
 
@@ -253,16 +258,20 @@ class AlphaDropout(_ReplayedNoise):
         if not self.training or self.p == 0.0:
             self._record(x.shape, None)
             return x.copy()
+        x = _check_floating(x)  # before the stream moves
         mask = dropout_mask(x.shape, self.p, rng=self.stream)
         self._record(x.shape, self.stream.last_draw)
-        y = self.a * np.where(mask, x, self.saturation) + self.b
-        return y.astype(x.dtype, copy=False)
+        with np.errstate(over="ignore", invalid="ignore"):  # inf, NaN silently, as in dropout
+            y = self.a * np.where(mask, x, self.saturation) + self.b
+            return y.astype(x.dtype, copy=False)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         if not self.training or self.p == 0.0:
             return grad
+        grad = _check_floating(grad)
         mask = dropout_mask(grad.shape, self.p, rng=self._replay(grad))
-        return np.where(mask, grad * np.asarray(self.a, grad.dtype), 0).astype(grad.dtype)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.where(mask, grad * np.asarray(self.a, grad.dtype), 0).astype(grad.dtype)
 
 
 class GaussianDropout(_ReplayedNoise):
