@@ -1,14 +1,18 @@
 """Thread scaling of in-place dropout: ns per element and speed-up over one thread.
 
     python benchmarks/thread_scaling.py [--sizes 2^18,2^20,2^22,2^24] [--threads 1,2] [--repeat 9]
+                                        [--pause-ms 3]
 
 Thread counts are interleaved within each round (fastdrop._bench.time_interleaved), so drift of
-the machine hits all of them alike.
+the machine hits all of them alike. Calls run back to back, unless --pause-ms is given: then each
+call is timed alone after that long asleep, as in a training loop where other work (the matrix
+products) comes between dropout calls and the helper threads have gone to sleep meanwhile.
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 
 import numpy as np
 
@@ -22,6 +26,7 @@ def main() -> None:
     parse.add_argument("--threads", default="1,2")
     parse.add_argument("--p", default="0.1,0.5")
     parse.add_argument("--repeat", type=int, default=9)
+    parse.add_argument("--pause-ms", type=float, default=0.0)
     args = parse.parse_args()
     sizes = [_bench.parse_size(s) for s in args.sizes.split(",")]
     counts = [int(t) for t in args.threads.split(",")]
@@ -48,7 +53,10 @@ def main() -> None:
                 for t in counts
             ]
             with np.errstate(over="ignore"):
-                _bench.time_interleaved(candidates, args.repeat)
+                if args.pause_ms > 0:
+                    paused(candidates, 5 * args.repeat, args.pause_ms / 1e3)
+                else:
+                    _bench.time_interleaved(candidates, args.repeat)
             ns = [c.median / n for c in candidates]
             print(
                 f"{_bench.size_label(n):>6} {p:>5}"
@@ -56,6 +64,17 @@ def main() -> None:
                 + "".join(f" {ns[0] / v:>6.2f}" for v in ns[1:])
             )
     fastdrop.set_num_threads(before)
+
+
+def paused(candidates: list[_bench.Candidate], rounds: int, pause: float) -> None:
+    """Interleaved rounds of single calls, each after `pause` seconds asleep."""
+    for _ in range(rounds):
+        for candidate in candidates:
+            candidate.reset()
+            time.sleep(pause)
+            start = time.perf_counter_ns()
+            candidate.call()
+            candidate.samples.append(time.perf_counter_ns() - start)
 
 
 if __name__ == "__main__":

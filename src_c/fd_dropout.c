@@ -162,7 +162,7 @@ static fd_status check_rule(const fd_bernoulli *rule)
     return rule->threshold > FD_THRESHOLD_ONE ? FD_ERR_THRESHOLD : FD_OK;
 }
 
-/* Element range [begin, end) of part `part` of `parts`, cut at chunk boundaries. */
+/* Element range [begin, end) of piece `part` of `parts`, cut at chunk boundaries. */
 static void part_range(uint64_t count, int part, int parts, uint64_t *begin, uint64_t *end)
 {
     const uint64_t chunks = count / FD_CHUNK_ELEMENTS + (count % FD_CHUNK_ELEMENTS != 0);
@@ -172,11 +172,21 @@ static void part_range(uint64_t count, int part, int parts, uint64_t *begin, uin
     if (*end > count) *end = count;
 }
 
-/* Parts worth splitting a call of count elements into: small calls stay on the caller. */
-static int parts_for(uint64_t count)
+/*
+ * How fd_run_parts splits a call of count elements: a thread per FD_MIN_PART_ELEMENTS at most,
+ * so small calls stay whole, on the caller; pieces of FD_PIECE_ELEMENTS (4 chunks), which the
+ * threads take in turn: a helper that wakes late, or runs on a busy core, takes fewer.
+ */
+#define FD_PIECE_ELEMENTS (1 << 15)
+#define FD_MAX_PIECES 65536
+static void run_split(fd_part_fn fn, void *arg, uint64_t count)
 {
-    const uint64_t parts = count / FD_MIN_PART_ELEMENTS;
-    return parts < 1 ? 1 : parts > FD_MAX_THREADS ? FD_MAX_THREADS : (int)parts;
+    const uint64_t threads = count / FD_MIN_PART_ELEMENTS, pieces = count / FD_PIECE_ELEMENTS;
+    if (threads < 2)
+        fn(arg, 0, 1);
+    else
+        fd_run_parts(fn, arg, pieces > FD_MAX_PIECES ? FD_MAX_PIECES : (int)pieces,
+                     threads > FD_MAX_THREADS ? FD_MAX_THREADS : (int)threads);
 }
 
 /* One fd_dropout call, as its parts see it. */
@@ -275,7 +285,7 @@ fd_status fd_dropout(fd_dtype dtype, const fd_bernoulli *rule, double scale, int
     call.mask = mask;
     call.count = (uint64_t)count;
     /* x == out in place: parts touch disjoint elements. Other overlaps are the caller's. */
-    fd_run_parts(dropout_part, &call, parts_for(call.count));
+    run_split(dropout_part, &call, call.count);
     return FD_OK;
 }
 
@@ -320,7 +330,7 @@ static fd_status write_mask(const fd_bernoulli *rule, uint64_t n, uint8_t *dest,
     call.count = n;
     call.dest = dest;
     call.emit = emit;
-    fd_run_parts(mask_part, &call, parts_for(n));
+    run_split(mask_part, &call, n);
     return FD_OK;
 }
 
@@ -508,7 +518,7 @@ fd_status fd_normal(uint64_t key, uint64_t offset, uint64_t n, fd_dtype dtype, v
     call.count = n;
     call.dtype = dtype;
     call.out = (char *)out;
-    fd_run_parts(normal_part, &call, parts_for(n));
+    run_split(normal_part, &call, n);
     return FD_OK;
 }
 

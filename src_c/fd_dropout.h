@@ -38,7 +38,7 @@ extern "C" {
 #define FD_THRESHOLD_ONE ((uint64_t)1 << 32) /* threshold that keeps every element */
 #define FD_MAX_NDIM 64                   /* NumPy 2's NPY_MAXDIMS */
 #define FD_MAX_THREADS 256               /* fd_set_num_threads caps here */
-#define FD_MIN_PART_ELEMENTS (1 << 17)   /* a call is split into parts of at least this many */
+#define FD_MIN_PART_ELEMENTS (1 << 17)   /* a call uses a thread per this many elements at most */
 
 typedef enum {
     FD_OK = 0,
@@ -112,7 +112,8 @@ const char *fd_simd_available(void);
 
 /* Threads a call may use, the calling one included (1 .. FD_MAX_THREADS; default 1). A call of
  * n elements uses at most n / FD_MIN_PART_ELEMENTS, and only helper threads that are idle, so
- * concurrent calls never oversubscribe. The output is the same for every thread count. */
+ * concurrent calls never oversubscribe; the threads take pieces of 2^15 elements in turn. The
+ * output is the same for every thread count. */
 void fd_set_num_threads(int n);
 int fd_get_num_threads(void);
 

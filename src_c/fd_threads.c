@@ -17,6 +17,7 @@ typedef CONDITION_VARIABLE fd_cond;
 #define fd_signal(c) WakeConditionVariable(c)
 #else
 #include <pthread.h>
+#include <sched.h>
 typedef pthread_mutex_t fd_mutex;
 typedef pthread_cond_t fd_cond;
 #define FD_MUTEX_INIT PTHREAD_MUTEX_INITIALIZER
@@ -27,14 +28,26 @@ typedef pthread_cond_t fd_cond;
 #define fd_signal(c) pthread_cond_signal(c)
 #endif
 
-/* A helper's state, read without the lock while spinning. */
+/* A helper's state, read without the lock while spinning, and a call's next piece. */
 #if defined(_MSC_VER) && !defined(__clang__)
 #define load_state(p) InterlockedOr((volatile LONG *)(p), 0)
 #define store_state(p, v) InterlockedExchange((volatile LONG *)(p), (v))
 #define cpu_relax() YieldProcessor()
+#define yield_cpu() SwitchToThread()
+static int swap_state(long *p, long from, long to)
+{
+    return InterlockedCompareExchange((volatile LONG *)p, to, from) == from;
+}
+static long take_next(long *p) { return InterlockedExchangeAdd((volatile LONG *)p, 1); }
 #else
 #define load_state(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define store_state(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+static int swap_state(long *p, long from, long to)
+{
+    return __atomic_compare_exchange_n(p, &from, to, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+static long take_next(long *p) { return __atomic_fetch_add(p, 1, __ATOMIC_RELAXED); }
+#define yield_cpu() sched_yield()
 #if defined(__x86_64__) || defined(__i386__)
 #define cpu_relax() __builtin_ia32_pause()
 #else
@@ -45,17 +58,30 @@ typedef pthread_cond_t fd_cond;
 /* Waking a sleeping thread takes tens of microseconds on some machines, as long as a whole
  * part of a mid-sized call: helpers and callers poll this many times before they sleep. */
 #define SPINS 20000
+#define YIELD_EVERY 64
 
 #define FD_MAX_HELPERS (FD_MAX_THREADS - 1)
 
-enum { WAITING = 0, GIVEN = 1, DONE = 2 };
+/*
+ * A helper is WAITING (or DONE) until a caller gives it a job (GIVEN); it then takes the job
+ * (RUNNING) unless the caller has taken it back first, which a caller does when it has run out
+ * of pieces before a sleeping or descheduled helper woke: a call never waits for a helper that
+ * has no work. Both sides move GIVEN on with a compare-and-swap, so exactly one of them wins.
+ */
+enum { WAITING = 0, GIVEN = 1, RUNNING = 2, DONE = 3 };
+
+/* One call's pieces, taken one at a time by the caller and its helpers. */
+typedef struct {
+    fd_part_fn fn;
+    void *arg;
+    int pieces;
+    long next; /* the next piece to take */
+} job;
 
 typedef struct {
     fd_cond wake; /* state changed; one thread at most waits on it at a time */
-    long state;   /* WAITING or DONE: the helper waits; GIVEN: the caller waits */
-    fd_part_fn fn;
-    void *arg;
-    int part, parts;
+    long state;
+    job *job;     /* set while WAITING, read by the helper once RUNNING */
 } helper;
 
 static fd_mutex pool_lock = FD_MUTEX_INIT; /* guards everything below and every helper's fields */
@@ -69,9 +95,12 @@ static int num_threads = 1;          /* what a call may use, the caller included
 static void wait_for(helper *h, long state)
 {
     int spin;
-    for (spin = 0; spin < SPINS; spin++) {
+    for (spin = 1; spin <= SPINS; spin++) {
         if (load_state(&h->state) == state) return;
-        cpu_relax();
+        if (spin % YIELD_EVERY == 0)
+            yield_cpu(); /* to the caller, if it shares this CPU: woken threads often do */
+        else
+            cpu_relax();
     }
     fd_lock(&pool_lock);
     while (load_state(&h->state) != state) fd_wait(&h->wake, &pool_lock);
@@ -87,11 +116,18 @@ static void set_state(helper *h, long state)
     fd_unlock(&pool_lock);
 }
 
+static void run_pieces(job *j)
+{
+    long piece;
+    while ((piece = take_next(&j->next)) < j->pieces) j->fn(j->arg, (int)piece, j->pieces);
+}
+
 static void helper_loop(helper *h)
 {
     for (;;) {
         wait_for(h, GIVEN);
-        h->fn(h->arg, h->part, h->parts);
+        if (!swap_state(&h->state, GIVEN, RUNNING)) continue; /* taken back */
+        run_pieces(h->job);
         set_state(h, DONE);
     }
 }
@@ -153,10 +189,15 @@ int fd_get_num_threads(void)
     return n;
 }
 
-void fd_run_parts(fd_part_fn fn, void *arg, int wanted)
+void fd_run_parts(fd_part_fn fn, void *arg, int pieces, int wanted)
 {
     int mine[FD_MAX_HELPERS];
-    int n = 0, parts, i;
+    int n = 0, i;
+    job j;
+    j.fn = fn;
+    j.arg = arg;
+    j.pieces = pieces;
+    j.next = 0;
     fd_lock(&pool_lock);
     if (wanted > num_threads) wanted = num_threads;
     /* Idle helpers first, then new ones while the pool is below its size; never more. */
@@ -165,23 +206,19 @@ void fd_run_parts(fd_part_fn fn, void *arg, int wanted)
         helper *h = &helpers[started];
         fd_cond_init(&h->wake);
         h->state = WAITING;
-        if (!start_thread(h)) break; /* no thread: fewer parts, same result */
+        if (!start_thread(h)) break; /* no thread: fewer threads, same result */
         mine[n++] = started++;
     }
     fd_unlock(&pool_lock);
-    parts = n + 1;
     for (i = 0; i < n; i++) {
-        helper *h = &helpers[mine[i]];
-        h->fn = fn;
-        h->arg = arg;
-        h->part = i + 1;
-        h->parts = parts;
-        set_state(h, GIVEN); /* publishes the fields above */
+        helpers[mine[i]].job = &j;
+        set_state(&helpers[mine[i]], GIVEN); /* publishes the job */
     }
 
-    fn(arg, 0, parts);
+    run_pieces(&j);
 
-    for (i = 0; i < n; i++) wait_for(&helpers[mine[i]], DONE);
+    for (i = 0; i < n; i++) /* a helper still GIVEN has not started: take its job back */
+        if (!swap_state(&helpers[mine[i]].state, GIVEN, WAITING)) wait_for(&helpers[mine[i]], DONE);
     fd_lock(&pool_lock);
     for (i = 0; i < n; i++) idle[n_idle++] = mine[i];
     fd_unlock(&pool_lock);

@@ -7,11 +7,12 @@
 #ifndef FD_THREADS_H
 #define FD_THREADS_H
 
-/* One part of a split call: part in [0, parts). */
-typedef void (*fd_part_fn)(void *arg, int part, int parts);
+/* One piece of a split call: piece in [0, pieces). */
+typedef void (*fd_part_fn)(void *arg, int piece, int pieces);
 
-/* Runs fn(arg, part, parts) for every part, the caller taking part 0 and idle helpers the others;
- * parts is at most `wanted` and at least 1. */
-void fd_run_parts(fd_part_fn fn, void *arg, int wanted);
+/* Runs fn(arg, piece, pieces) for every piece in [0, pieces), pieces >= 1: the caller and idle
+ * helpers, `wanted` threads at most (and fd_num_threads), take the next piece until none is left,
+ * so a slow or descheduled thread delays the call by about one piece. */
+void fd_run_parts(fd_part_fn fn, void *arg, int pieces, int wanted);
 
 #endif /* FD_THREADS_H */

@@ -339,6 +339,15 @@ def _check_raises(expected_errors, call):
     assert str(info.value)
 
 
+def _check_rejected(expected_errors, call, x, x_before, out, rng):
+    """call() raises one of the expected errors, and nothing was written or drawn."""
+    _check_raises(expected_errors, call)
+    assert x.array.tobytes() == x_before.tobytes()
+    _check_written_only(x)
+    _check_written_only(out)
+    rng.check_untouched()
+
+
 def _check_written_only(operand, result=None):
     """Outside its elements, operand's buffer is untouched; with result, its elements hold it."""
     if operand is None or operand.base is None:
@@ -397,11 +406,7 @@ def test_fuzz_dropout(tmp_dir, data):
     if out is not None:
         kwargs["out"] = out.obj
     if errors:
-        _check_raises(errors, lambda: fastdrop.dropout(x.obj, p, **kwargs))
-        assert x.array.tobytes() == x_before.tobytes()
-        _check_written_only(x)
-        _check_written_only(out)
-        rng.check_untouched()
+        _check_rejected(errors, lambda: fastdrop.dropout(x.obj, p, **kwargs), x, x_before, out, rng)
         return
 
     result = fastdrop.dropout(x.obj, p, **kwargs)
@@ -461,11 +466,9 @@ def test_fuzz_gaussian_dropout(tmp_dir, data):
     if out is not None:
         kwargs["out"] = out.obj
     if errors:
-        _check_raises(errors, lambda: fastdrop.gaussian_dropout(x.obj, p, **kwargs))
-        assert x.array.tobytes() == x_before.tobytes()
-        _check_written_only(x)
-        _check_written_only(out)
-        rng.check_untouched()
+        _check_rejected(
+            errors, lambda: fastdrop.gaussian_dropout(x.obj, p, **kwargs), x, x_before, out, rng
+        )
         return
 
     y = fastdrop.gaussian_dropout(x.obj, p, **kwargs)

@@ -15,6 +15,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import pathlib
+import subprocess
 import sys
 
 import numpy as np
@@ -26,13 +28,32 @@ from fastdrop.nn import Dropout
 CALLS = 100_000
 WARM_UP = 10_000
 BOUND = 1 << 20  # bytes
-PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+class _MemoryCounters(ctypes.Structure):  # Windows' PROCESS_MEMORY_COUNTERS
+    _fields_ = [("cb", ctypes.c_uint32), ("page_faults", ctypes.c_uint32)] + [
+        (name, ctypes.c_size_t)
+        for name in ("peak_working_set", "working_set", "a", "b", "c", "d", "e", "f")
+    ]
 
 
 def rss() -> int:
-    """Resident set size of this process in bytes (the second field of /proc/self/statm)."""
-    with open("/proc/self/statm", encoding="ascii") as statm:
-        return int(statm.read().split()[1]) * PAGE
+    """Resident set size of this process in bytes: the second field of /proc/self/statm on
+    Linux, the working set on Windows, else the peak (getrusage), which a steady leak raises too."""
+    if os.path.exists("/proc/self/statm"):
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    if sys.platform == "win32":
+        counters = _MemoryCounters(cb=ctypes.sizeof(_MemoryCounters))
+        process = ctypes.windll.kernel32.GetCurrentProcess()
+        assert ctypes.windll.psapi.GetProcessMemoryInfo(
+            process, ctypes.byref(counters), counters.cb
+        )
+        return counters.working_set
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB elsewhere
 
 
 class Arguments:
@@ -92,6 +113,12 @@ CASES = {
 }
 
 
+def _libc():
+    if sys.platform == "win32":
+        return ctypes.cdll.msvcrt
+    return ctypes.CDLL(ctypes.util.find_library("c"))
+
+
 def _growth(call, calls=CALLS):
     for _ in range(WARM_UP):
         call()
@@ -101,8 +128,7 @@ def _growth(call, calls=CALLS):
     return rss() - before
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_no_leak(name):
+def check_no_leak(name):
     """Memory stays flat over 100,000 calls, and no argument gains or loses a reference."""
     arguments = Arguments()
     call = CASES[name]
@@ -114,9 +140,9 @@ def test_no_leak(name):
     assert {key: sys.getrefcount(value) for key, value in objects.items()} == counts
 
 
-def test_the_probe_sees_a_16_byte_leak():
+def check_probe_sees_a_leak():
     """A C leak of 16 bytes per call (malloc without free) over 100,000 calls breaks the bound."""
-    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    libc = _libc()
     libc.malloc.restype = ctypes.c_void_p
     libc.malloc.argtypes = [ctypes.c_size_t]
     libc.free.argtypes = [ctypes.c_void_p]
@@ -128,3 +154,23 @@ def test_the_probe_sees_a_16_byte_leak():
         for pointer in pointers:
             libc.free(pointer)
     assert growth >= BOUND, growth
+
+
+def _in_fresh_process(check, *args):
+    """Run check(*args) in a new interpreter. Its heap is fresh: memory that earlier tests freed
+    (still resident, in pieces) could otherwise absorb a leak without the resident size growing."""
+    code = f"import test_leaks; test_leaks.{check.__name__}(*{args!r})"
+    tests = pathlib.Path(__file__).resolve().parent
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tests, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_no_leak(name):
+    _in_fresh_process(check_no_leak, name)
+
+
+def test_the_probe_sees_a_16_byte_leak():
+    _in_fresh_process(check_probe_sees_a_leak)
