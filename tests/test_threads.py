@@ -19,7 +19,7 @@ import reference
 import fastdrop
 
 THREADS = 8
-CALLS = 1000  # per thread
+CALLS = 2000  # per thread
 LARGE = (1 << 18) + 300  # releases the GIL and is split between helper threads
 P = 0.5
 
