@@ -65,19 +65,22 @@ const fd_kernels *fd_active_kernels(void) { return active; }
 fd_status fd_simd_select(const char *name)
 {
     fd_status status = FD_ERR_SIMD;
-    size_t i;
+    size_t i, used = 0;
     if (!name) return FD_ERR_NULL;
-    available[0] = '\0';
     for (i = 0; i < N_PATHS; i++) {
+        const char *path = paths[i].kernels->name;
+        const size_t length = strlen(path);
         if (!paths[i].supported()) continue;
-        if (available[0]) strcat(available, ",");
-        strcat(available, paths[i].kernels->name);
+        if (used) available[used++] = ',';
+        memcpy(available + used, path, length); /* the names fit: "avx512,avx2,scalar" */
+        used += length;
         if (status != FD_OK &&
-            (strcmp(name, "auto") == 0 || strcmp(name, paths[i].kernels->name) == 0)) {
+            (strcmp(name, "auto") == 0 || strcmp(name, path) == 0)) {
             active = paths[i].kernels;
             status = FD_OK;
         }
     }
+    available[used] = '\0';
     return status;
 }
 
