@@ -343,14 +343,13 @@ static void emit_bool(const fd_kernels *kernels, const uint32_t *words, uint64_t
 static void emit_packed(const fd_kernels *kernels, const uint32_t *words, uint64_t first, size_t n,
                         uint8_t *packed)
 {
-    size_t nbytes = (n + 7) / 8, i;
+    const uint32_t one = 1;
+    size_t nbytes = (n + 7) / 8, i = 0;
     uint8_t *dest = packed + first / 8;
     (void)kernels;
-    for (i = 0; i + 4 <= nbytes; i += 4) { /* little-endian words, whatever the host's order */
-        const uint32_t w = words[i / 4];
-        const uint8_t bytes[4] = {(uint8_t)w, (uint8_t)(w >> 8), (uint8_t)(w >> 16),
-                                  (uint8_t)(w >> 24)};
-        memcpy(dest + i, bytes, 4);
+    if (*(const uint8_t *)&one) { /* a little-endian host: the words are the bytes */
+        i = nbytes / 4 * 4;
+        memcpy(dest, words, i);
     }
     for (; i < nbytes; i++) dest[i] = (uint8_t)(words[i / 4] >> (8 * (i % 4)));
     if (n % 8) dest[nbytes - 1] &= (uint8_t)((1u << (n % 8)) - 1u); /* bits past the end */

@@ -18,6 +18,7 @@
 static void philox_lanes_avx2(size_t n, uint32_t *x0, uint32_t *x1, uint32_t *x2, uint32_t *x3,
                               uint64_t key);
 #define FD_PHILOX_LANES philox_lanes_avx2
+#define FD_BOOL_GROUPS bool_groups_avx2
 #include "fd_kernels_impl.h"
 
 /* High and low halves of the 32x32-bit products of 8 lanes of a with the constant m: even lanes
@@ -62,6 +63,24 @@ static void philox_lanes_avx2(size_t n, uint32_t *x0, uint32_t *x1, uint32_t *x2
         _mm256_storeu_si256((__m256i *)(x3 + i), c3);
     }
     fd_philox_lanes(n - i, x0 + i, x1 + i, x2 + i, x3 + i, key);
+}
+
+/* bool_groups: each byte of a keep word copied to the 8 mask bytes it covers (vpshufb works within
+ * 128-bit halves, so each half indexes its own copy of the word), then one bit tested per byte. */
+static void bool_groups_avx2(const uint32_t *words, size_t ngroups, uint8_t *mask)
+{
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, /**/
+                                            2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bit = _mm256_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128, /**/
+                                         1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
+    const __m256i one = _mm256_set1_epi8(1);
+    size_t g;
+    for (g = 0; g < ngroups; g++) {
+        const __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32((int)words[g]), spread);
+        /* min(bits & bit, 1): 1 where the element's bit is set, else 0 */
+        _mm256_storeu_si256((__m256i *)(mask + 32 * g),
+                            _mm256_min_epu8(_mm256_and_si256(bytes, bit), one));
+    }
 }
 
 const fd_kernels fd_kernels_avx2 = FD_KERNEL_TABLE("avx2");

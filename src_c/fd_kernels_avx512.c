@@ -20,6 +20,7 @@ static void philox_lanes_avx512(size_t n, uint32_t *x0, uint32_t *x1, uint32_t *
                                 uint64_t key);
 #define FD_PHILOX_LANES philox_lanes_avx512
 #define FD_COMPARE_PLANES compare_planes_avx512
+#define FD_BOOL_GROUPS bool_groups_avx512
 #include "fd_kernels_impl.h"
 
 /* High and low halves of the 32x32-bit products of 16 lanes of a with the constant m: even lanes
@@ -71,36 +72,112 @@ typedef struct {
     __m512i x[4];
 } philox8;
 
-static inline void philox8_rounds(philox8 *s, uint64_t key)
+/* The rounds of a plane's Philox that do not depend on the plane, done once for all planes:
+ * c3 = plane enters round 1 only through an xor into word 2, which round 2 multiplies into
+ * words 0 and 1; words 2 and 3 of round 2, and the rest of round 1, are the same for every plane. */
+typedef struct {
+    __m512i word2; /* word 2 after round 1 but the xor of c3 */
+    __m512i word1; /* word 1 after round 1, xor round 2's key word 0 */
+    __m512i after2[2]; /* words 2 and 3 after round 2 */
+} philox8_prefix;
+
+static inline void philox8_prefix_of(philox8_prefix *q, const __m512i counter[3], uint64_t key)
 {
     const __m512i m0 = _mm512_set1_epi64(FD_PHILOX_M0), m1 = _mm512_set1_epi64(FD_PHILOX_M1);
-    uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
-    int round;
-    for (round = 0; round < FD_PHILOX_ROUNDS; round++) {
-        const __m512i p0 = _mm512_mul_epu32(s->x[0], m0), p1 = _mm512_mul_epu32(s->x[2], m1);
-        s->x[0] = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), s->x[1],
-                                            _mm512_set1_epi64(k0), 0x96); /* three-way xor */
-        s->x[1] = p1;
-        s->x[2] = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p0, 32), s->x[3],
-                                            _mm512_set1_epi64(k1), 0x96);
-        s->x[3] = p0;
+    const uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+    const __m512i p0 = _mm512_mul_epu32(counter[0], m0), p1 = _mm512_mul_epu32(counter[2], m1);
+    const __m512i word0 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), counter[1],
+                                                    _mm512_set1_epi64(k0), 0x96);
+    const __m512i q0 = _mm512_mul_epu32(word0, m0); /* round 2 */
+    q->word2 = _mm512_xor_si512(_mm512_srli_epi64(p0, 32), _mm512_set1_epi64(k1));
+    q->word1 = _mm512_xor_si512(p1, _mm512_set1_epi64((uint32_t)(k0 + FD_PHILOX_W0)));
+    q->after2[0] = _mm512_ternarylogic_epi64(_mm512_srli_epi64(q0, 32), p0,
+                                             _mm512_set1_epi64((uint32_t)(k1 + FD_PHILOX_W1)), 0x96);
+    q->after2[1] = q0;
+}
+
+/* The state after round 2 of plane `plane` (c3 = plane). */
+static inline void philox8_from_prefix(philox8 *s, const philox8_prefix *q, int plane)
+{
+    const __m512i m1 = _mm512_set1_epi64(FD_PHILOX_M1);
+    const __m512i p1 = _mm512_mul_epu32(_mm512_xor_si512(q->word2, _mm512_set1_epi64(plane)), m1);
+    s->x[0] = _mm512_xor_si512(_mm512_srli_epi64(p1, 32), q->word1);
+    s->x[1] = p1;
+    s->x[2] = q->after2[0];
+    s->x[3] = q->after2[1];
+}
+
+/* Rounds 3 to 10 of two philox8 states at once: two independent chains for the out-of-order core. */
+static inline void philox8_rounds2(philox8 s[2], uint64_t key)
+{
+    const __m512i m0 = _mm512_set1_epi64(FD_PHILOX_M0), m1 = _mm512_set1_epi64(FD_PHILOX_M1);
+    uint32_t k0 = (uint32_t)key + 2 * FD_PHILOX_W0, k1 = (uint32_t)(key >> 32) + 2 * FD_PHILOX_W1;
+    int round, h;
+    for (round = 2; round < FD_PHILOX_ROUNDS; round++) {
+        for (h = 0; h < 2; h++) {
+            const __m512i p0 = _mm512_mul_epu32(s[h].x[0], m0), p1 = _mm512_mul_epu32(s[h].x[2], m1);
+            s[h].x[0] = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), s[h].x[1],
+                                                  _mm512_set1_epi64(k0), 0x96);
+            s[h].x[1] = p1;
+            s[h].x[2] = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p0, 32), s[h].x[3],
+                                                  _mm512_set1_epi64(k1), 0x96);
+            s[h].x[3] = p0;
+        }
         k0 += FD_PHILOX_W0;
         k1 += FD_PHILOX_W1;
     }
 }
 
+/* compare_plane on the 8 blocks of a philox8: plane `plane`'s bits are its outputs. */
+static inline void compare_plane8(__m512i kept[4], __m512i undecided[4], const philox8 *s,
+                                  const fd_bernoulli *rule, int plane)
+{
+    int w;
+    if ((rule->threshold >> (31 - plane)) & 1u)
+        for (w = 0; w < 4; w++) {
+            kept[w] = _mm512_ternarylogic_epi64(kept[w], undecided[w], s->x[w], 0xF4); /* k | (u & ~r) */
+            undecided[w] = _mm512_and_si512(undecided[w], s->x[w]);
+        }
+    else
+        for (w = 0; w < 4; w++) undecided[w] = _mm512_andnot_si512(s->x[w], undecided[w]);
+}
+
+/* The planes of a short call's lone half (8 blocks), two planes side by side. Not inlined: in
+ * the same function as the loop over two halves, it costs that loop registers (6% slower). */
+__attribute__((noinline)) static void lone_half_planes(const fd_bernoulli *rule, int nplanes,
+                                                       const philox8_prefix *prefix, __m512i kept[4],
+                                                       __m512i undecided[4])
+{
+    int plane;
+    for (plane = 0; plane < nplanes; plane += 2) {
+        philox8 s[2];
+        philox8_from_prefix(&s[0], prefix, plane);
+        philox8_from_prefix(&s[1], prefix, plane + 1);
+        philox8_rounds2(s, rule->key);
+        compare_plane8(kept, undecided, &s[0], rule, plane);
+        if (plane + 1 < nplanes) compare_plane8(kept, undecided, &s[1], rule, plane + 1);
+    }
+}
+
 /* compare_planes with Philox and the comparison fused: the planes of 16 blocks at a time (two
- * philox8 halves) never leave registers, and their counters are set up once for all planes. */
+ * philox8 halves side by side, two independent chains) never leave registers, and the rounds that
+ * do not depend on the plane are done once for all planes. Blocks past nblocks in the last 16 are
+ * computed too but flagged as tied nowhere; a last group of at most 8 blocks runs its planes in
+ * pairs instead (one chain alone would wait on its own latency). */
 static void compare_planes_avx512(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
                                   int nplanes, uint32_t k[4][FD_CHUNK_BLOCKS],
-                                  uint32_t u[4][FD_CHUNK_BLOCKS], prefetcher *pf)
+                                  uint32_t u[4][FD_CHUNK_BLOCKS], uint64_t tied[4],
+                                  prefetcher *pf)
 {
-    const __m512i ones = _mm512_set1_epi64(-1);
+    const __m512i ones = _mm512_set1_epi64(-1), low_halves = _mm512_set1_epi64(0xffffffff);
+    const uint64_t in_call = nblocks < 64 ? ((uint64_t)1 << nblocks) - 1u : ~(uint64_t)0;
     size_t g;
+    tied[0] = tied[1] = tied[2] = tied[3] = 0;
     for (g = 0; g < nblocks; g += 16) {
-        const int halves = nblocks - g > 8 ? 2 : 1; /* a short call's lone half is not padded */
         uint32_t c[4][16];
         __m512i counter[2][3], kept[2][4], undecided[2][4];
+        philox8_prefix prefix[2];
+        philox8 s[2];
         int b, h, w, plane;
         for (b = 0; b < 16; b++)
             set_counter(rule, first + g + (size_t)b, 0, &c[0][b], &c[1][b], &c[2][b], &c[3][b]);
@@ -112,31 +189,41 @@ static void compare_planes_avx512(const fd_bernoulli *rule, uint64_t first, size
                 undecided[h][w] = ones;
             }
         }
-        for (plane = 0; plane < nplanes; plane++) {
-            const int t_bit = (int)((rule->threshold >> (31 - plane)) & 1u);
-            for (h = 0; h < halves; h++) {
-                philox8 s = {{counter[h][0], counter[h][1], counter[h][2],
-                              _mm512_set1_epi64(plane)}};
-                philox8_rounds(&s, rule->key);
-                for (w = 0; w < 4; w++) { /* compare_plane, vectorised */
-                    if (t_bit) {
-                        kept[h][w] = _mm512_ternarylogic_epi64(kept[h][w], undecided[h][w], s.x[w],
-                                                               0xF4); /* k | (u & ~r) */
-                        undecided[h][w] = _mm512_and_si512(undecided[h][w], s.x[w]);
-                    } else {
-                        undecided[h][w] = _mm512_andnot_si512(s.x[w], undecided[h][w]);
-                    }
-                }
+        for (h = 0; h < 2; h++) philox8_prefix_of(&prefix[h], counter[h], rule->key);
+        if (nblocks - g <= 8) {
+            lone_half_planes(rule, nplanes, &prefix[0], kept[0], undecided[0]);
+        } else {
+            for (plane = 0; plane < nplanes; plane++) { /* the two halves side by side */
+                for (h = 0; h < 2; h++) philox8_from_prefix(&s[h], &prefix[h], plane);
+                philox8_rounds2(s, rule->key);
+                for (h = 0; h < 2; h++) compare_plane8(kept[h], undecided[h], &s[h], rule, plane);
+                prefetch_some(pf);
             }
-            prefetch_some(pf);
         }
-        for (h = 0; h < halves; h++)
+        for (h = 0; h < 2; h++)
             for (w = 0; w < 4; w++) {
                 _mm256_storeu_si256((void *)&k[w][g + 8 * (size_t)h], _mm512_cvtepi64_epi32(kept[h][w]));
                 _mm256_storeu_si256((void *)&u[w][g + 8 * (size_t)h],
                                     _mm512_cvtepi64_epi32(undecided[h][w]));
+                tied[w] |= ((uint64_t)_mm512_test_epi64_mask(undecided[h][w], low_halves)
+                            << (g + 8 * (size_t)h)) & in_call;
             }
     }
+}
+
+/* bool_groups: 64 keep bits (two words, little-endian) select 64 bytes of ones in one step. */
+static void bool_groups_avx512(const uint32_t *words, size_t ngroups, uint8_t *mask)
+{
+    const __m512i one = _mm512_set1_epi8(1);
+    size_t g;
+    for (g = 0; g + 2 <= ngroups; g += 2) {
+        uint64_t bits;
+        memcpy(&bits, words + g, sizeof bits);
+        _mm512_storeu_si512(mask + 32 * g, _mm512_maskz_mov_epi8(_cvtu64_mask64(bits), one));
+    }
+    if (g < ngroups)
+        _mm256_storeu_si256((void *)(mask + 32 * g),
+                            _mm256_maskz_mov_epi8(_cvtu32_mask32(words[g]), _mm512_castsi512_si256(one)));
 }
 
 const fd_kernels fd_kernels_avx512 = FD_KERNEL_TABLE("avx512");

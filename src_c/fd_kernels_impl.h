@@ -92,8 +92,10 @@ static inline void prefetch_some(prefetcher *pf)
 #error "a chunk must be whole lane vectors"
 #endif
 
-/* Lanes of tied elements waiting for their Philox outputs; a chunk has about 32 ties. */
-#define FD_TIE_LANES FD_LANE_VECTOR
+/* Lanes of tied elements waiting for their Philox outputs. A chunk has about 32 ties: most
+ * chunks flush once, and the lane vectors of one flush are independent chains (a flush of a
+ * single vector waits on one chain's latency). */
+#define FD_TIE_LANES (4 * FD_LANE_VECTOR)
 
 typedef struct {
     uint32_t r[4][FD_TIE_LANES];
@@ -105,11 +107,12 @@ typedef struct {
 static void flush_ties(const fd_bernoulli *rule, tie_lanes *ties, uint32_t *keep)
 {
     const uint32_t low = (uint32_t)(rule->threshold & 0xffffffu);
+    const size_t lanes = FD_ROUND_UP_LANES(ties->lanes);
     size_t lane;
     int w;
     for (w = 0; w < 4; w++) /* padding lanes: any counter will do */
-        for (lane = ties->lanes; lane < FD_TIE_LANES; lane++) ties->r[w][lane] = 0;
-    FD_PHILOX_LANES(FD_TIE_LANES, ties->r[0], ties->r[1], ties->r[2], ties->r[3], rule->key);
+        for (lane = ties->lanes; lane < lanes; lane++) ties->r[w][lane] = 0;
+    FD_PHILOX_LANES(lanes, ties->r[0], ties->r[1], ties->r[2], ties->r[3], rule->key);
     for (lane = 0; lane < ties->lanes; lane++) {
         const uint32_t i = ties->element[lane];
         /* no branch: it would go either way at random, a misprediction per tie */
@@ -123,16 +126,14 @@ static void flush_ties(const fd_bernoulli *rule, tie_lanes *ties, uint32_t *keep
  * low 24 bits from a counter of their own, c3 = FD_PLANES + e / 4, output word e % 4. A tie is
  * about 1 element in 256, so they are gathered into lanes and generated together.
  */
-static void resolve_ties(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
+static void resolve_ties(const fd_bernoulli *rule, uint64_t first, const uint64_t tied_words[4],
                          uint32_t u[4][FD_CHUNK_BLOCKS], uint32_t *keep)
 {
     tie_lanes ties;
     uint32_t word;
-    size_t b;
     ties.lanes = 0;
     for (word = 0; word < 4; word++) {
-        uint64_t tied = 0; /* bit b: word `word` of block b has a tie (about 1 word in 8) */
-        for (b = 0; b < nblocks; b++) tied |= (uint64_t)(u[word][b] != 0) << b;
+        uint64_t tied = tied_words[word];
         while (tied) {
             const size_t block = (size_t)lowest_set_bit64(tied);
             uint32_t undecided = u[word][block];
@@ -152,17 +153,18 @@ static void resolve_ties(const fd_bernoulli *rule, uint64_t first, size_t nblock
 }
 
 /* The first nplanes planes of nblocks blocks from `first`: bits of k are elements known to be
- * below T, bits of u elements still equal to T's prefix. (Lanes past nblocks may be written too.)
+ * below T, bits of u elements still equal to T's prefix, and bit b of tied[w] says whether
+ * u[w][b] has any (about 1 word in 8 does). (Lanes past nblocks may be written too.)
  * A path may fuse Philox and comparison in registers instead (FD_COMPARE_PLANES). */
 #ifdef FD_COMPARE_PLANES
 static void FD_COMPARE_PLANES(const fd_bernoulli *rule, uint64_t first, size_t nblocks, int nplanes,
                               uint32_t k[4][FD_CHUNK_BLOCKS], uint32_t u[4][FD_CHUNK_BLOCKS],
-                              prefetcher *pf);
+                              uint64_t tied[4], prefetcher *pf);
 #else
 #define FD_COMPARE_PLANES compare_planes
 static void compare_planes(const fd_bernoulli *rule, uint64_t first, size_t nblocks, int nplanes,
                            uint32_t k[4][FD_CHUNK_BLOCKS], uint32_t u[4][FD_CHUNK_BLOCKS],
-                           prefetcher *pf)
+                           uint64_t tied[4], prefetcher *pf)
 {
     const size_t lanes = FD_ROUND_UP_LANES(nblocks); /* <= FD_CHUNK_BLOCKS */
     uint32_t r[4][FD_CHUNK_BLOCKS];
@@ -182,6 +184,10 @@ static void compare_planes(const fd_bernoulli *rule, uint64_t first, size_t nblo
             for (b = 0; b < lanes; b++) compare_plane(&k[w][b], &u[w][b], r[w][b], t_bit);
         for (b = 0; b < lanes; b += FD_LANE_VECTOR) prefetch_some(pf);
     }
+    for (w = 0; w < 4; w++) {
+        tied[w] = 0;
+        for (b = 0; b < nblocks; b++) tied[w] |= (uint64_t)(u[w][b] != 0) << b;
+    }
 }
 #endif
 
@@ -195,6 +201,7 @@ static void keep_words(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
                        const char *next, size_t next_bytes)
 {
     uint32_t k[4][FD_CHUNK_BLOCKS], u[4][FD_CHUNK_BLOCKS];
+    uint64_t tied[4];
     const uint64_t t = rule->threshold;
     prefetcher pf;
     int nplanes, w;
@@ -208,10 +215,11 @@ static void keep_words(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
     pf.base = next;
     pf.done = 0;
     pf.bytes = next && nplanes >= FD_PREFETCH_MIN_PLANES ? next_bytes : 0;
-    FD_COMPARE_PLANES(rule, first, nblocks, nplanes < FD_PLANES ? nplanes : FD_PLANES, k, u, &pf);
+    FD_COMPARE_PLANES(rule, first, nblocks, nplanes < FD_PLANES ? nplanes : FD_PLANES, k, u, tied,
+                      &pf);
     for (b = 0; b < nblocks; b++)
         for (w = 0; w < 4; w++) keep[4 * b + (size_t)w] = k[w][b];
-    if (nplanes > FD_PLANES) resolve_ties(rule, first, nblocks, u, keep);
+    if (nplanes > FD_PLANES) resolve_ties(rule, first, tied, u, keep);
 }
 
 /*
@@ -278,7 +286,12 @@ static void select_groups_64(const uint32_t *words, size_t ngroups, const char *
     FD_GROUP_LOOP(8, uint64_t, fd_load_u64, fd_store_u64)
 }
 
-/* Bool mask bytes of 32 * ngroups elements: 1 where kept. */
+/* Bool mask bytes of 32 * ngroups elements: 1 where kept. A path may expand the bits with its
+ * own instructions instead (FD_BOOL_GROUPS). */
+#ifdef FD_BOOL_GROUPS
+static void FD_BOOL_GROUPS(const uint32_t *words, size_t ngroups, uint8_t *mask);
+#else
+#define FD_BOOL_GROUPS bool_groups
 static void bool_groups(const uint32_t *words, size_t ngroups, uint8_t *mask)
 {
     size_t g;
@@ -286,10 +299,11 @@ static void bool_groups(const uint32_t *words, size_t ngroups, uint8_t *mask)
     for (g = 0; g < ngroups; g++)
         for (j = 0; j < 32; j++) mask[32 * g + (size_t)j] = (words[g] & bit_of[j]) != 0;
 }
+#endif
 
 #define FD_KERNEL_TABLE(NAME)                                  \
     {                                                          \
-        NAME, keep_words, bool_groups,                         \
+        NAME, keep_words, FD_BOOL_GROUPS,                      \
         {scale_groups_f16, scale_groups_f32, scale_groups_f64}, \
         {select_groups_16, select_groups_32, select_groups_64}, \
     }
