@@ -149,16 +149,33 @@ def dropout(cnp.ndarray x, cnp.ndarray out, object mask, uint64_t key, uint64_t 
     run_dropout(x, out, pm, key, offset, threshold, scale)
 
 
-@cython.final
-cdef class Counter:
-    """The position of a fastdrop.Philox stream: its key and the next free counter block.
+cdef extern from "Python.h":
+    ctypedef struct PyThreadState:
+        pass
+    PyThreadState *PyThreadState_Get()
+    uint64_t PyThreadState_GetID(PyThreadState *tstate)
 
-    take() is atomic: a mutex guards it (free-threaded Python has no GIL to do so).
+
+cdef class Counter:
+    """The state of a fastdrop.Philox stream (its subclass): the key, the next free counter block
+    and each thread's latest draw.
+
+    A mutex guards it all (free-threaded Python has no GIL to do so). Threads are told apart by
+    their thread state's id, which, unlike a thread ident, no later thread reuses.
     """
     cdef readonly uint64_t key
     cdef uint64_t next_block
     cdef bint passed_end  # next_block wrapped past 2**64 - 1: the stream is exhausted
     cdef cython.pymutex lock
+    # The latest draw and its thread; other threads' latest draws wait in earlier_draws, so a
+    # stream that one thread uses records its draws without a Python object.
+    cdef bint drawn
+    cdef uint64_t drawn_by
+    cdef uint64_t drawn_offset
+    cdef dict earlier_draws
+
+    def __cinit__(self, *args, **kwargs):
+        self.earlier_draws = {}
 
     def __init__(self, uint64_t key, uint64_t offset):
         self.key = key
@@ -166,13 +183,25 @@ cdef class Counter:
 
     @property
     def offset(self):
-        """The next free block; 2**64 and above once exhausted."""
+        """The first counter block the next call will use (past 2**64 - 1: exhausted)."""
         with self.lock:
             return self.next_block + (UINT64_LIMIT if self.passed_end else 0)
 
+    @property
+    def last_draw(self):
+        """The (key, offset) of the latest call this thread made with the stream, or None."""
+        cdef uint64_t me = PyThreadState_GetID(PyThreadState_Get())
+        cdef object offset
+        with self.lock:
+            if self.drawn and self.drawn_by == me:
+                offset = self.drawn_offset
+            else:
+                offset = self.earlier_draws.get(me)
+        return None if offset is None else (self.key, offset)
+
     cdef uint64_t take_blocks(self, uint64_t blocks) except? 0:
-        """Reserves `blocks` counter blocks and returns the first."""
-        cdef uint64_t start
+        """Reserves `blocks` counter blocks for this thread and returns the first."""
+        cdef uint64_t start, me = PyThreadState_GetID(PyThreadState_Get())
         cdef bint exhausted
         with self.lock:
             start = self.next_block
@@ -180,6 +209,11 @@ cdef class Counter:
             if not exhausted:
                 self.next_block = start + blocks
                 self.passed_end = self.next_block < start
+                if self.drawn and self.drawn_by != me:
+                    self.earlier_draws[self.drawn_by] = self.drawn_offset
+                self.drawn = True
+                self.drawn_by = me
+                self.drawn_offset = start
         if exhausted:
             raise ValueError(
                 f"Philox stream exhausted: its offset {start + UINT64_LIMIT} passed 2**64 - 1"
@@ -187,21 +221,11 @@ cdef class Counter:
         return start
 
     def take(self, uint64_t n):
-        """Reserves the blocks of n elements and returns the first."""
+        """Reserves the blocks of n elements for this thread and returns the first."""
         return self.take_blocks(fd_blocks(n))
 
 
 cdef object UINT64_LIMIT = (<object>1) << 64
-cdef object Philox = None  # fastdrop.random.Philox, looked up once (it imports this module)
-
-
-cdef inline bint is_philox(object rng):
-    global Philox
-    if Philox is None:
-        from fastdrop.random import Philox
-    return isinstance(rng, Philox)
-
-
 def common_dropout(object x, object p, object rng, object training, object mode, object out):
     """fastdrop.dropout for the common call, or None for every other one (functional.dropout
     then checks everything and reports errors): x an ndarray of float16/32/64 in native byte
@@ -244,7 +268,7 @@ def common_dropout(object x, object p, object rng, object training, object mode,
     if type(rng) is int:
         if not 0 <= rng < UINT64_LIMIT:
             return None
-    elif not is_philox(rng):
+    elif not isinstance(rng, Counter):  # a fastdrop.Philox
         return None
 
     if training is False:
@@ -254,10 +278,9 @@ def common_dropout(object x, object p, object rng, object training, object mode,
     if type(rng) is int:
         key = rng
     else:
-        counter = rng._counter
+        counter = <Counter>rng
         key = counter.key
         offset = counter.take_blocks(fd_blocks(<uint64_t>cnp.PyArray_SIZE(source)))
-        rng._local.draw = (key, offset)
     threshold = fd_threshold(drop)
     scale = 1.0 / (1.0 - drop) if inverted and drop < 1.0 else 1.0
     run_dropout(source, result, NULL, key, offset, threshold, scale)

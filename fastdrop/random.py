@@ -9,7 +9,6 @@ from __future__ import annotations
 import numbers
 import operator
 import os
-import threading
 from typing import Union
 
 import numpy as np
@@ -47,7 +46,7 @@ def _uint64(name: str, value: object) -> int:
     return result
 
 
-class Philox:
+class Philox(_core.Counter):
     """A stream of Philox4x32-10 counters under one key, shared safely between threads.
 
     Each call that uses the stream reserves the counter blocks it needs (one block per 128
@@ -62,6 +61,15 @@ class Philox:
     offset : int, optional
         The first counter block to use, in [0, 2**64). A stream rebuilt as
         ``Philox(key, offset=offset)`` from a recorded :attr:`last_draw` replays that call.
+
+    Attributes
+    ----------
+    key : int
+        The 64-bit Philox key (word 0 is its low 32 bits).
+    offset : int
+        The first counter block the next call will use (past 2**64 - 1: exhausted).
+    last_draw : tuple of int or None
+        The (key, offset) of the latest call this thread made with the stream, or None.
 
     Raises
     ------
@@ -81,29 +89,13 @@ class Philox:
     True
     """
 
-    __slots__ = ("_counter", "_local")
+    # The attributes live in the C base class (under a mutex), where fastdrop.dropout's fast
+    # path takes counters and records the draw without a Python call.
+    __slots__ = ()
 
     def __init__(self, seed: int | None = None, *, offset: int = 0) -> None:
         key = _entropy_key() if seed is None else _uint64("seed", seed)
-        # The position lives in C (atomic under a mutex), where fastdrop.dropout's fast path
-        # takes counters without a Python call.
-        self._counter = _core.Counter(key, _uint64("offset", offset))
-        self._local = threading.local()
-
-    @property
-    def key(self) -> int:
-        """The 64-bit Philox key (word 0 is the low 32 bits)."""
-        return self._counter.key
-
-    @property
-    def offset(self) -> int:
-        """The first counter block the next call will use (past 2**64 - 1: exhausted)."""
-        return self._counter.offset
-
-    @property
-    def last_draw(self) -> tuple[int, int] | None:
-        """The (key, offset) of the latest call this thread made with the stream, or None."""
-        return getattr(self._local, "draw", None)
+        super().__init__(key, _uint64("offset", offset))
 
     def draw(self, size: int) -> tuple[int, int]:
         """Reserve the counters of a call over ``size`` elements.
@@ -134,9 +126,7 @@ class Philox:
         if size < 0:
             raise ValueError(f"size must be >= 0, got {size}")
         # A call's counters are 96-bit (offset + block), so only its start must fit 64 bits.
-        draw = (self._counter.key, self._counter.take(size))
-        self._local.draw = draw
-        return draw
+        return self.key, self.take(size)
 
     def __repr__(self) -> str:
         return f"fastdrop.Philox({self.key}, offset={self.offset})"

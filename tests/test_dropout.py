@@ -687,6 +687,42 @@ def test_philox_threads_get_disjoint_counters():
     assert stream.offset == 600
 
 
+def test_philox_last_draw_is_per_thread():
+    """Each thread sees its own latest draw whatever the order of the threads' draws; a thread
+    that has not drawn sees None, also after threads that did have ended."""
+    import threading
+
+    stream = fastdrop.Philox(35)
+    a_drew, main_drew = threading.Event(), threading.Event()
+    seen = {}
+
+    def a():
+        fastdrop.dropout(np.ones(128), 0.5, rng=stream)  # block 3
+        seen["a"] = stream.last_draw
+        a_drew.set()
+        main_drew.wait(timeout=60)
+        seen["a after main"] = stream.last_draw
+
+    def b():
+        seen["b before"] = stream.last_draw
+        stream.draw(10)  # block 5
+        seen["b"] = stream.last_draw
+
+    fastdrop.dropout(np.ones(300), 0.5, rng=stream)  # blocks 0 to 2
+    thread = threading.Thread(target=a)
+    thread.start()
+    assert a_drew.wait(timeout=60)
+    assert stream.last_draw == (35, 0)
+    fastdrop.dropout_mask(1, 0.5, rng=stream)  # block 4
+    main_drew.set()
+    thread.join()
+    thread = threading.Thread(target=b)
+    thread.start()
+    thread.join()
+    assert seen == {"a": (35, 3), "a after main": (35, 3), "b before": None, "b": (35, 5)}
+    assert stream.last_draw == (35, 4)
+
+
 # ---------------------------------------------------------------------------------------------
 # unaligned memory
 
