@@ -65,7 +65,7 @@ static inline void set_counter(const fd_bernoulli *rule, uint64_t block, uint32_
  * and with few planes there is too little arithmetic to hide loads behind: the hardware
  * prefetcher does better alone.)
  */
-#define FD_PREFETCH_LINES 20   /* per 16 lanes of a plane: 8 planes cover a float32 chunk */
+#define FD_PREFETCH_LINES 12 /* per 16 lanes of a plane: 8 planes cover 3/4 of a float32 chunk */
 #define FD_PREFETCH_MIN_PLANES 3
 
 typedef struct {
@@ -204,7 +204,7 @@ static void keep_words(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
     uint64_t tied[4];
     const uint64_t t = rule->threshold;
     prefetcher pf;
-    int nplanes, w;
+    int nplanes, planes, w;
     size_t b;
 
     if (t == 0 || t >= FD_THRESHOLD_ONE) {
@@ -212,11 +212,11 @@ static void keep_words(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
         return;
     }
     nplanes = 32 - lowest_set_bit((uint32_t)t);
+    planes = nplanes < FD_PLANES ? nplanes : FD_PLANES;
     pf.base = next;
     pf.done = 0;
-    pf.bytes = next && nplanes >= FD_PREFETCH_MIN_PLANES ? next_bytes : 0;
-    FD_COMPARE_PLANES(rule, first, nblocks, nplanes < FD_PLANES ? nplanes : FD_PLANES, k, u, tied,
-                      &pf);
+    pf.bytes = next && planes >= FD_PREFETCH_MIN_PLANES ? next_bytes : 0;
+    FD_COMPARE_PLANES(rule, first, nblocks, planes, k, u, tied, &pf);
     for (b = 0; b < nblocks; b++)
         for (w = 0; w < 4; w++) keep[4 * b + (size_t)w] = k[w][b];
     if (nplanes > FD_PLANES) resolve_ties(rule, first, tied, u, keep);
