@@ -18,6 +18,7 @@
 static void philox_lanes_avx2(size_t n, uint32_t *x0, uint32_t *x1, uint32_t *x2, uint32_t *x3,
                               uint64_t key);
 #define FD_PHILOX_LANES philox_lanes_avx2
+#define FD_COMPARE_PLANES compare_planes_avx2
 #define FD_BOOL_GROUPS bool_groups_avx2
 #include "fd_kernels_impl.h"
 
@@ -63,6 +64,144 @@ static void philox_lanes_avx2(size_t n, uint32_t *x0, uint32_t *x1, uint32_t *x2
         _mm256_storeu_si256((__m256i *)(x3 + i), c3);
     }
     fd_philox_lanes(n - i, x0 + i, x1 + i, x2 + i, x3 + i, key);
+}
+
+/* Four Philox4x32-10 lanes in the low halves of 64-bit lanes (the high halves are ignored:
+ * the widening multiply reads only the low ones, and xor never carries between halves). */
+typedef struct {
+    __m256i x[4];
+} philox4;
+
+/* The rounds of a plane's Philox that do not depend on the plane, done once for all planes:
+ * c3 = plane enters round 1 only through an xor into word 2, which round 2 multiplies into
+ * words 0 and 1; words 2 and 3 of round 2, and the rest of round 1, are the same for every plane. */
+typedef struct {
+    __m256i word2;     /* word 2 after round 1 but the xor of c3 */
+    __m256i word1;     /* word 1 after round 1, xor round 2's key word 0 */
+    __m256i after2[2]; /* words 2 and 3 after round 2 */
+} philox4_prefix;
+
+static inline __m256i xor3(__m256i a, __m256i b, __m256i c)
+{
+    return _mm256_xor_si256(_mm256_xor_si256(a, b), c);
+}
+
+static inline void philox4_prefix_of(philox4_prefix *q, const __m256i counter[3], uint64_t key)
+{
+    const __m256i m0 = _mm256_set1_epi64x(FD_PHILOX_M0), m1 = _mm256_set1_epi64x(FD_PHILOX_M1);
+    const uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+    const __m256i p0 = _mm256_mul_epu32(counter[0], m0), p1 = _mm256_mul_epu32(counter[2], m1);
+    const __m256i word0 = xor3(_mm256_srli_epi64(p1, 32), counter[1], _mm256_set1_epi64x(k0));
+    const __m256i q0 = _mm256_mul_epu32(word0, m0); /* round 2 */
+    q->word2 = _mm256_xor_si256(_mm256_srli_epi64(p0, 32), _mm256_set1_epi64x(k1));
+    q->word1 = _mm256_xor_si256(p1, _mm256_set1_epi64x((uint32_t)(k0 + FD_PHILOX_W0)));
+    q->after2[0] = xor3(_mm256_srli_epi64(q0, 32), p0,
+                        _mm256_set1_epi64x((uint32_t)(k1 + FD_PHILOX_W1)));
+    q->after2[1] = q0;
+}
+
+/* The state after round 2 of plane `plane` (c3 = plane). */
+static inline void philox4_from_prefix(philox4 *s, const philox4_prefix *q, int plane)
+{
+    const __m256i m1 = _mm256_set1_epi64x(FD_PHILOX_M1);
+    const __m256i p1 = _mm256_mul_epu32(_mm256_xor_si256(q->word2, _mm256_set1_epi64x(plane)), m1);
+    s->x[0] = _mm256_xor_si256(_mm256_srli_epi64(p1, 32), q->word1);
+    s->x[1] = p1;
+    s->x[2] = q->after2[0];
+    s->x[3] = q->after2[1];
+}
+
+/* Rounds 3 to 10 of four philox4 states at once: four independent chains. */
+static inline void philox4_rounds4(philox4 s[4], uint64_t key)
+{
+    const __m256i m0 = _mm256_set1_epi64x(FD_PHILOX_M0), m1 = _mm256_set1_epi64x(FD_PHILOX_M1);
+    uint32_t k0 = (uint32_t)key + 2 * FD_PHILOX_W0, k1 = (uint32_t)(key >> 32) + 2 * FD_PHILOX_W1;
+    int round, h;
+    for (round = 2; round < FD_PHILOX_ROUNDS; round++) {
+        for (h = 0; h < 4; h++) {
+            const __m256i p0 = _mm256_mul_epu32(s[h].x[0], m0), p1 = _mm256_mul_epu32(s[h].x[2], m1);
+            s[h].x[0] = xor3(_mm256_srli_epi64(p1, 32), s[h].x[1], _mm256_set1_epi64x(k0));
+            s[h].x[1] = p1;
+            s[h].x[2] = xor3(_mm256_srli_epi64(p0, 32), s[h].x[3], _mm256_set1_epi64x(k1));
+            s[h].x[3] = p0;
+        }
+        k0 += FD_PHILOX_W0;
+        k1 += FD_PHILOX_W1;
+    }
+}
+
+/* compare_plane on the 4 blocks of a philox4: plane `plane`'s bits are its outputs. */
+static inline void compare_plane4(__m256i kept[4], __m256i undecided[4], const philox4 *s,
+                                  const fd_bernoulli *rule, int plane)
+{
+    int w;
+    if ((rule->threshold >> (31 - plane)) & 1u)
+        for (w = 0; w < 4; w++) {
+            kept[w] = _mm256_or_si256(kept[w], _mm256_andnot_si256(s->x[w], undecided[w]));
+            undecided[w] = _mm256_and_si256(undecided[w], s->x[w]);
+        }
+    else
+        for (w = 0; w < 4; w++) undecided[w] = _mm256_andnot_si256(s->x[w], undecided[w]);
+}
+
+/* The low halves of four 64-bit lanes, as four 32-bit words. */
+static inline __m128i low_halves(__m256i v)
+{
+    return _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0)));
+}
+
+/* compare_planes with Philox and the comparison fused: the planes of 8 blocks at a time in pairs,
+ * both planes of both halves side by side (four independent chains: the out-of-order core finds
+ * too little in fewer), the rounds that do not depend on the plane done once. An odd count's last
+ * plane (p = 0.5's only one) takes the portable loop, whose wide lanes keep more chains going. */
+static void compare_planes_avx2(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
+                                int nplanes, uint32_t k[4][FD_CHUNK_BLOCKS],
+                                uint32_t u[4][FD_CHUNK_BLOCKS], uint64_t tied[4], prefetcher *pf)
+{
+    const __m256i ones = _mm256_set1_epi64x(-1), zero = _mm256_setzero_si256();
+    size_t g;
+    if (nplanes < 2) start_planes(k, u, FD_ROUND_UP_LANES(nblocks));
+    for (g = 0; g < nblocks && nplanes >= 2; g += 8) {
+        uint32_t c[4][8];
+        __m256i counter[2][3], kept[2][4], undecided[2][4];
+        philox4_prefix prefix[2];
+        int b, h, w, plane;
+        for (b = 0; b < 8; b++)
+            set_counter(rule, first + g + (size_t)b, 0, &c[0][b], &c[1][b], &c[2][b], &c[3][b]);
+        for (h = 0; h < 2; h++) {
+            for (w = 0; w < 3; w++)
+                counter[h][w] = _mm256_cvtepu32_epi64(_mm_loadu_si128((const __m128i *)&c[w][4 * h]));
+            for (w = 0; w < 4; w++) {
+                kept[h][w] = zero;
+                undecided[h][w] = ones;
+            }
+            philox4_prefix_of(&prefix[h], counter[h], rule->key);
+        }
+        for (plane = 0; plane + 1 < nplanes; plane += 2) {
+            philox4 s[4];
+            for (h = 0; h < 2; h++) {
+                philox4_from_prefix(&s[2 * h], &prefix[h], plane);
+                philox4_from_prefix(&s[2 * h + 1], &prefix[h], plane + 1);
+            }
+            philox4_rounds4(s, rule->key);
+            for (h = 0; h < 2; h++) {
+                compare_plane4(kept[h], undecided[h], &s[2 * h], rule, plane);
+                compare_plane4(kept[h], undecided[h], &s[2 * h + 1], rule, plane + 1);
+            }
+            if (g % FD_LANE_VECTOR == 0) { /* the memory of 16 lanes of two planes */
+                prefetch_some(pf);
+                prefetch_some(pf);
+            }
+        }
+        for (h = 0; h < 2; h++)
+            for (w = 0; w < 4; w++) {
+                _mm_storeu_si128((__m128i *)&k[w][g + 4 * (size_t)h], low_halves(kept[h][w]));
+                _mm_storeu_si128((__m128i *)&u[w][g + 4 * (size_t)h], low_halves(undecided[h][w]));
+            }
+    }
+    if (nplanes % 2)
+        compare_plane_lanes(rule, first, FD_ROUND_UP_LANES(nblocks), nplanes - 1, k, u, pf);
+    flag_ties(u, nblocks, tied);
 }
 
 /* bool_groups: each byte of a keep word copied to the 8 mask bytes it covers (vpshufb works within

@@ -152,10 +152,52 @@ static void resolve_ties(const fd_bernoulli *rule, uint64_t first, const uint64_
     if (ties.lanes) flush_ties(rule, &ties, keep);
 }
 
+/* Plane `plane` of the lanes (blocks) from `first`, through the path's Philox lanes, compared into
+ * k and u (see compare_planes). */
+static inline void compare_plane_lanes(const fd_bernoulli *rule, uint64_t first, size_t lanes,
+                                       int plane, uint32_t k[4][FD_CHUNK_BLOCKS],
+                                       uint32_t u[4][FD_CHUNK_BLOCKS], prefetcher *pf)
+{
+    const uint32_t t_bit = 0u - (uint32_t)((rule->threshold >> (31 - plane)) & 1u);
+    uint32_t r[4][FD_CHUNK_BLOCKS];
+    int w;
+    size_t b;
+    for (b = 0; b < lanes; b++)
+        set_counter(rule, first + b, (uint32_t)plane, &r[0][b], &r[1][b], &r[2][b], &r[3][b]);
+    FD_PHILOX_LANES(lanes, r[0], r[1], r[2], r[3], rule->key);
+    for (w = 0; w < 4; w++)
+        for (b = 0; b < lanes; b++) compare_plane(&k[w][b], &u[w][b], r[w][b], t_bit);
+    for (b = 0; b < lanes; b += FD_LANE_VECTOR) prefetch_some(pf);
+}
+
+/* k and u before any plane: nothing known below T, everything still equal to its prefix. */
+static inline void start_planes(uint32_t k[4][FD_CHUNK_BLOCKS], uint32_t u[4][FD_CHUNK_BLOCKS],
+                                size_t lanes)
+{
+    int w;
+    size_t b;
+    for (w = 0; w < 4; w++)
+        for (b = 0; b < lanes; b++) {
+            k[w][b] = 0;
+            u[w][b] = 0xffffffffu;
+        }
+}
+
+/* Bit b of tied[w]: u[w][b] has an element still undecided (about 1 word in 8 does). */
+static inline void flag_ties(uint32_t u[4][FD_CHUNK_BLOCKS], size_t nblocks, uint64_t tied[4])
+{
+    int w;
+    size_t b;
+    for (w = 0; w < 4; w++) {
+        tied[w] = 0;
+        for (b = 0; b < nblocks; b++) tied[w] |= (uint64_t)(u[w][b] != 0) << b;
+    }
+}
+
 /* The first nplanes planes of nblocks blocks from `first`: bits of k are elements known to be
- * below T, bits of u elements still equal to T's prefix, and bit b of tied[w] says whether
- * u[w][b] has any (about 1 word in 8 does). (Lanes past nblocks may be written too.)
- * A path may fuse Philox and comparison in registers instead (FD_COMPARE_PLANES). */
+ * below T, bits of u elements still equal to T's prefix, and tied flags the words of u with any
+ * (flag_ties). (Lanes past nblocks may be written too.) A path may fuse Philox and comparison in
+ * registers instead (FD_COMPARE_PLANES). */
 #ifdef FD_COMPARE_PLANES
 static void FD_COMPARE_PLANES(const fd_bernoulli *rule, uint64_t first, size_t nblocks, int nplanes,
                               uint32_t k[4][FD_CHUNK_BLOCKS], uint32_t u[4][FD_CHUNK_BLOCKS],
@@ -167,27 +209,10 @@ static void compare_planes(const fd_bernoulli *rule, uint64_t first, size_t nblo
                            uint64_t tied[4], prefetcher *pf)
 {
     const size_t lanes = FD_ROUND_UP_LANES(nblocks); /* <= FD_CHUNK_BLOCKS */
-    uint32_t r[4][FD_CHUNK_BLOCKS];
-    int plane, w;
-    size_t b;
-    for (w = 0; w < 4; w++)
-        for (b = 0; b < lanes; b++) {
-            k[w][b] = 0;
-            u[w][b] = 0xffffffffu;
-        }
-    for (plane = 0; plane < nplanes; plane++) {
-        const uint32_t t_bit = 0u - (uint32_t)((rule->threshold >> (31 - plane)) & 1u);
-        for (b = 0; b < lanes; b++)
-            set_counter(rule, first + b, (uint32_t)plane, &r[0][b], &r[1][b], &r[2][b], &r[3][b]);
-        FD_PHILOX_LANES(lanes, r[0], r[1], r[2], r[3], rule->key);
-        for (w = 0; w < 4; w++)
-            for (b = 0; b < lanes; b++) compare_plane(&k[w][b], &u[w][b], r[w][b], t_bit);
-        for (b = 0; b < lanes; b += FD_LANE_VECTOR) prefetch_some(pf);
-    }
-    for (w = 0; w < 4; w++) {
-        tied[w] = 0;
-        for (b = 0; b < nblocks; b++) tied[w] |= (uint64_t)(u[w][b] != 0) << b;
-    }
+    int plane;
+    start_planes(k, u, lanes);
+    for (plane = 0; plane < nplanes; plane++) compare_plane_lanes(rule, first, lanes, plane, k, u, pf);
+    flag_ties(u, nblocks, tied);
 }
 #endif
 
