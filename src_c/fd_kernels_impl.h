@@ -319,10 +319,18 @@ static void FD_BOOL_GROUPS(const uint32_t *words, size_t ngroups, uint8_t *mask)
 #define FD_BOOL_GROUPS bool_groups
 static void bool_groups(const uint32_t *words, size_t ngroups, uint8_t *mask)
 {
+    const uint32_t one = 1;
+    const int little_endian = *(const uint8_t *)&one;
     size_t g;
     int j;
     for (g = 0; g < ngroups; g++)
-        for (j = 0; j < 32; j++) mask[32 * g + (size_t)j] = (words[g] & bit_of[j]) != 0;
+        for (j = 0; j < 32; j += 4) {
+            /* n * 0x00204081 has bit k of the nibble n at bit 8k (and no carries: its shifted
+             * copies are 7 bits apart, the nibble 4 bits wide): 4 mask bytes in one word */
+            uint32_t bytes = ((words[g] >> j) & 15u) * 0x00204081u & 0x01010101u;
+            if (!little_endian) bytes = bytes << 24 | (bytes & 0xff00u) << 8 | (bytes >> 8 & 0xff00u) | bytes >> 24;
+            memcpy(mask + 32 * g + (size_t)j, &bytes, 4);
+        }
 }
 #endif
 
