@@ -201,7 +201,7 @@ static void compare_planes_avx2(const fd_bernoulli *rule, uint64_t first, size_t
     }
     if (nplanes % 2)
         compare_plane_lanes(rule, first, FD_ROUND_UP_LANES(nblocks), nplanes - 1, k, u, pf);
-    flag_ties(u, nblocks, tied);
+    flag_ties(rule, u, nblocks, tied);
 }
 
 /* bool_groups: each byte of a keep word copied to the 8 mask bytes it covers (vpshufb works within

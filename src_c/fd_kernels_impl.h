@@ -183,11 +183,14 @@ static inline void start_planes(uint32_t k[4][FD_CHUNK_BLOCKS], uint32_t u[4][FD
         }
 }
 
-/* Bit b of tied[w]: u[w][b] has an element still undecided (about 1 word in 8 does). */
-static inline void flag_ties(uint32_t u[4][FD_CHUNK_BLOCKS], size_t nblocks, uint64_t tied[4])
+/* Bit b of tied[w]: u[w][b] has an element still undecided (about 1 word in 8 does). Only
+ * when ties follow the planes: when T has bits below them. */
+static inline void flag_ties(const fd_bernoulli *rule, uint32_t u[4][FD_CHUNK_BLOCKS], size_t nblocks,
+                             uint64_t tied[4])
 {
     int w;
     size_t b;
+    if (!(rule->threshold & 0xffffffu)) return;
     for (w = 0; w < 4; w++) {
         tied[w] = 0;
         for (b = 0; b < nblocks; b++) tied[w] |= (uint64_t)(u[w][b] != 0) << b;
@@ -195,8 +198,8 @@ static inline void flag_ties(uint32_t u[4][FD_CHUNK_BLOCKS], size_t nblocks, uin
 }
 
 /* The first nplanes planes of nblocks blocks from `first`: bits of k are elements known to be
- * below T, bits of u elements still equal to T's prefix, and tied flags the words of u with any
- * (flag_ties). (Lanes past nblocks may be written too.) A path may fuse Philox and comparison in
+ * below T, bits of u elements still equal to T's prefix, and, when ties follow, tied flags the
+ * words of u with any (flag_ties). (Lanes past nblocks may be written too.) A path may fuse Philox and comparison in
  * registers instead (FD_COMPARE_PLANES). */
 #ifdef FD_COMPARE_PLANES
 static void FD_COMPARE_PLANES(const fd_bernoulli *rule, uint64_t first, size_t nblocks, int nplanes,
@@ -212,7 +215,7 @@ static void compare_planes(const fd_bernoulli *rule, uint64_t first, size_t nblo
     int plane;
     start_planes(k, u, lanes);
     for (plane = 0; plane < nplanes; plane++) compare_plane_lanes(rule, first, lanes, plane, k, u, pf);
-    flag_ties(u, nblocks, tied);
+    flag_ties(rule, u, nblocks, tied);
 }
 #endif
 
