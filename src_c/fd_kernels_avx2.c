@@ -1,7 +1,8 @@
 /*
- * The AVX2 path: the same kernels as the scalar path, compiled for AVX2 inside this file only
- * (nothing else is built with AVX2 flags); fd_dispatch.c selects it only on CPUs and operating
- * systems that run it.
+ * The AVX2 path: the kernels of the scalar path compiled for AVX2 inside this file only (nothing
+ * else is built with AVX2 flags), with Philox fused into the plane comparison (4 lanes of 64
+ * bits), Philox in 8 lanes for the ties, and bool masks by byte shuffles. fd_dispatch.c selects
+ * it only on CPUs and operating systems that run it.
  */
 #include "fd_kernels.h"
 

@@ -1,6 +1,7 @@
 /*
- * The AVX-512 path (F, BW, DQ, VL: every AVX-512 CPU since Skylake-SP): the same kernels as the
- * scalar path, compiled for AVX-512 inside this file only, with Philox in 16 lanes.
+ * The AVX-512 path (F, BW, DQ, VL: every AVX-512 CPU since Skylake-SP): the kernels of the scalar
+ * path compiled for AVX-512 inside this file only, with Philox fused into the plane comparison
+ * (8 lanes of 64 bits), Philox in 16 lanes for the ties, and bool masks from mask registers.
  * fd_dispatch.c selects it only on CPUs and operating systems that run it.
  */
 #include "fd_kernels.h"
