@@ -148,7 +148,8 @@ static inline void compare_plane4(__m256i kept[4], __m256i undecided[4], const p
 /* The low halves of four 64-bit lanes, as four 32-bit words. */
 static inline __m128i low_halves(__m256i v)
 {
-    return _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0)));
+    const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0);
+    return _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v, even));
 }
 
 /* compare_planes with Philox and the comparison fused: the planes of 8 blocks at a time in pairs,
@@ -211,8 +212,9 @@ static void bool_groups_avx2(const uint32_t *words, size_t ngroups, uint8_t *mas
 {
     const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, /**/
                                             2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
-    const __m256i bit = _mm256_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128, /**/
-                                         1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
+    const __m256i bit = _mm256_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64,
+                                         -128, 1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32,
+                                         64, -128);
     const __m256i one = _mm256_set1_epi8(1);
     size_t g;
     for (g = 0; g < ngroups; g++) {

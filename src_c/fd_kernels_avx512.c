@@ -136,7 +136,8 @@ static inline void compare_plane8(__m512i kept[4], __m512i undecided[4], const p
     int w;
     if ((rule->threshold >> (31 - plane)) & 1u)
         for (w = 0; w < 4; w++) {
-            kept[w] = _mm512_ternarylogic_epi64(kept[w], undecided[w], s->x[w], 0xF4); /* k | (u & ~r) */
+            /* k | (u & ~r) */
+            kept[w] = _mm512_ternarylogic_epi64(kept[w], undecided[w], s->x[w], 0xF4);
             undecided[w] = _mm512_and_si512(undecided[w], s->x[w]);
         }
     else
@@ -203,7 +204,8 @@ static void compare_planes_avx512(const fd_bernoulli *rule, uint64_t first, size
         }
         for (h = 0; h < 2; h++)
             for (w = 0; w < 4; w++) {
-                _mm256_storeu_si256((void *)&k[w][g + 8 * (size_t)h], _mm512_cvtepi64_epi32(kept[h][w]));
+                _mm256_storeu_si256((void *)&k[w][g + 8 * (size_t)h],
+                                    _mm512_cvtepi64_epi32(kept[h][w]));
                 _mm256_storeu_si256((void *)&u[w][g + 8 * (size_t)h],
                                     _mm512_cvtepi64_epi32(undecided[h][w]));
                 tied[w] |= ((uint64_t)_mm512_test_epi64_mask(undecided[h][w], low_halves)
@@ -224,7 +226,8 @@ static void bool_groups_avx512(const uint32_t *words, size_t ngroups, uint8_t *m
     }
     if (g < ngroups)
         _mm256_storeu_si256((void *)(mask + 32 * g),
-                            _mm256_maskz_mov_epi8(_cvtu32_mask32(words[g]), _mm512_castsi512_si256(one)));
+                            _mm256_maskz_mov_epi8(_cvtu32_mask32(words[g]),
+                                                  _mm512_castsi512_si256(one)));
 }
 
 const fd_kernels fd_kernels_avx512 = FD_KERNEL_TABLE("avx512");

@@ -199,8 +199,8 @@ static inline void flag_ties(const fd_bernoulli *rule, uint32_t u[4][FD_CHUNK_BL
 
 /* The first nplanes planes of nblocks blocks from `first`: bits of k are elements known to be
  * below T, bits of u elements still equal to T's prefix, and, when ties follow, tied flags the
- * words of u with any (flag_ties). (Lanes past nblocks may be written too.) A path may fuse Philox and comparison in
- * registers instead (FD_COMPARE_PLANES). */
+ * words of u with any (flag_ties). (Lanes past nblocks may be written too.) A path may fuse
+ * Philox and comparison in registers instead (FD_COMPARE_PLANES). */
 #ifdef FD_COMPARE_PLANES
 static void FD_COMPARE_PLANES(const fd_bernoulli *rule, uint64_t first, size_t nblocks, int nplanes,
                               uint32_t k[4][FD_CHUNK_BLOCKS], uint32_t u[4][FD_CHUNK_BLOCKS],
@@ -214,7 +214,8 @@ static void compare_planes(const fd_bernoulli *rule, uint64_t first, size_t nblo
     const size_t lanes = FD_ROUND_UP_LANES(nblocks); /* <= FD_CHUNK_BLOCKS */
     int plane;
     start_planes(k, u, lanes);
-    for (plane = 0; plane < nplanes; plane++) compare_plane_lanes(rule, first, lanes, plane, k, u, pf);
+    for (plane = 0; plane < nplanes; plane++)
+        compare_plane_lanes(rule, first, lanes, plane, k, u, pf);
     flag_ties(rule, u, nblocks, tied);
 }
 #endif
@@ -331,7 +332,8 @@ static void bool_groups(const uint32_t *words, size_t ngroups, uint8_t *mask)
             /* n * 0x00204081 has bit k of the nibble n at bit 8k (and no carries: its shifted
              * copies are 7 bits apart, the nibble 4 bits wide): 4 mask bytes in one word */
             uint32_t bytes = ((words[g] >> j) & 15u) * 0x00204081u & 0x01010101u;
-            if (!little_endian) bytes = bytes << 24 | (bytes & 0xff00u) << 8 | (bytes >> 8 & 0xff00u) | bytes >> 24;
+            if (!little_endian)
+                bytes = bytes << 24 | (bytes & 0xff00u) << 8 | (bytes >> 8 & 0xff00u) | bytes >> 24;
             memcpy(mask + 32 * g + (size_t)j, &bytes, 4);
         }
 }
