@@ -220,7 +220,7 @@ cdef class Counter:
             )
         return start
 
-    def take(self, uint64_t n):
+    def _take(self, uint64_t n):
         """Reserves the blocks of n elements for this thread and returns the first."""
         return self.take_blocks(fd_blocks(n))
 

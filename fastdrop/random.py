@@ -126,7 +126,7 @@ class Philox(_core.Counter):
         if size < 0:
             raise ValueError(f"size must be >= 0, got {size}")
         # A call's counters are 96-bit (offset + block), so only its start must fit 64 bits.
-        return self.key, self.take(size)
+        return self.key, self._take(size)
 
     def __repr__(self) -> str:
         return f"fastdrop.Philox({self.key}, offset={self.offset})"
