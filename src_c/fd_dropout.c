@@ -343,11 +343,10 @@ static void emit_bool(const fd_kernels *kernels, const uint32_t *words, uint64_t
 static void emit_packed(const fd_kernels *kernels, const uint32_t *words, uint64_t first, size_t n,
                         uint8_t *packed)
 {
-    const uint32_t one = 1;
     size_t nbytes = (n + 7) / 8, i = 0;
     uint8_t *dest = packed + first / 8;
     (void)kernels;
-    if (*(const uint8_t *)&one) { /* a little-endian host: the words are the bytes */
+    if (fd_little_endian()) { /* the words are the bytes */
         i = nbytes / 4 * 4;
         memcpy(dest, words, i);
     }

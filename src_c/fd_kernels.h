@@ -58,6 +58,15 @@ static inline void fd_store_u64(char *p, uint64_t v) { memcpy(p, &v, sizeof v); 
 static inline uint32_t fd_f32_bits(float v) { uint32_t b; memcpy(&b, &v, sizeof b); return b; }
 static inline uint64_t fd_f64_bits(double v) { uint64_t b; memcpy(&b, &v, sizeof b); return b; }
 
+/* Whether the host stores a word's low byte first (compilers fold this to a constant). */
+static inline int fd_little_endian(void)
+{
+    const uint32_t one = 1;
+    uint8_t first;
+    memcpy(&first, &one, 1);
+    return first;
+}
+
 /* IEEE binary16 -> binary32, exact. */
 static inline float fd_f16_to_f32(uint16_t h)
 {

@@ -183,14 +183,17 @@ static inline void start_planes(uint32_t k[4][FD_CHUNK_BLOCKS], uint32_t u[4][FD
         }
 }
 
+/* Whether ties follow the planes: T (0 < T < 2^32) has bits below them. */
+static inline int ties_follow(const fd_bernoulli *rule) { return (rule->threshold & 0xffffffu) != 0; }
+
 /* Bit b of tied[w]: u[w][b] has an element still undecided (about 1 word in 8 does). Only
- * when ties follow the planes: when T has bits below them. */
+ * when ties follow the planes. */
 static inline void flag_ties(const fd_bernoulli *rule, uint32_t u[4][FD_CHUNK_BLOCKS], size_t nblocks,
                              uint64_t tied[4])
 {
     int w;
     size_t b;
-    if (!(rule->threshold & 0xffffffu)) return;
+    if (!ties_follow(rule)) return;
     for (w = 0; w < 4; w++) {
         tied[w] = 0;
         for (b = 0; b < nblocks; b++) tied[w] |= (uint64_t)(u[w][b] != 0) << b;
@@ -248,7 +251,7 @@ static void keep_words(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
     FD_COMPARE_PLANES(rule, first, nblocks, planes, k, u, tied, &pf);
     for (b = 0; b < nblocks; b++)
         for (w = 0; w < 4; w++) keep[4 * b + (size_t)w] = k[w][b];
-    if (nplanes > FD_PLANES) resolve_ties(rule, first, tied, u, keep);
+    if (ties_follow(rule)) resolve_ties(rule, first, tied, u, keep);
 }
 
 /*
@@ -323,8 +326,7 @@ static void FD_BOOL_GROUPS(const uint32_t *words, size_t ngroups, uint8_t *mask)
 #define FD_BOOL_GROUPS bool_groups
 static void bool_groups(const uint32_t *words, size_t ngroups, uint8_t *mask)
 {
-    const uint32_t one = 1;
-    const int little_endian = *(const uint8_t *)&one;
+    const int little_endian = fd_little_endian();
     size_t g;
     int j;
     for (g = 0; g < ngroups; g++)
