@@ -300,6 +300,7 @@ typedef struct {
     uint64_t count;
     uint8_t *dest;
     chunk_writer emit;
+    size_t per_byte; /* elements per mask byte: 1 bool, 8 packed */
 } mask_call;
 
 static void mask_part(void *arg, int part, int parts)
@@ -311,13 +312,17 @@ static void mask_part(void *arg, int part, int parts)
     for (; first < end; first += FD_CHUNK_ELEMENTS) {
         const uint64_t left = end - first;
         const size_t len = left < FD_CHUNK_ELEMENTS ? (size_t)left : FD_CHUNK_ELEMENTS;
+        /* the kernel prefetches the chunk's mask bytes while it computes them: the stores that
+         * follow then hit the cache instead of waiting on each line */
         call->kernels->keep_words(call->rule, first / FD_BLOCK_ELEMENTS, (size_t)fd_blocks(len),
-                                  words, NULL, 0);
+                                  words, (const char *)call->dest + first / call->per_byte,
+                                  (len + call->per_byte - 1) / call->per_byte);
         call->emit(call->kernels, words, first, len, call->dest);
     }
 }
 
-static fd_status write_mask(const fd_bernoulli *rule, uint64_t n, uint8_t *dest, chunk_writer emit)
+static fd_status write_mask(const fd_bernoulli *rule, uint64_t n, uint8_t *dest, chunk_writer emit,
+                            size_t per_byte)
 {
     mask_call call;
     fd_status status = check_rule(rule);
@@ -330,6 +335,7 @@ static fd_status write_mask(const fd_bernoulli *rule, uint64_t n, uint8_t *dest,
     call.count = n;
     call.dest = dest;
     call.emit = emit;
+    call.per_byte = per_byte;
     run_split(mask_part, &call, n);
     return FD_OK;
 }
@@ -356,12 +362,12 @@ static void emit_packed(const fd_kernels *kernels, const uint32_t *words, uint64
 
 fd_status fd_mask_bool(const fd_bernoulli *rule, uint64_t n, uint8_t *mask)
 {
-    return write_mask(rule, n, mask, emit_bool);
+    return write_mask(rule, n, mask, emit_bool, 1);
 }
 
 fd_status fd_mask_packed(const fd_bernoulli *rule, uint64_t n, uint8_t *packed)
 {
-    return write_mask(rule, n, packed, emit_packed);
+    return write_mask(rule, n, packed, emit_packed, 8);
 }
 
 /*

@@ -17,8 +17,8 @@ typedef struct {
     const char *name;
     /* Keep bits of the call's blocks [first, first + nblocks), nblocks <= FD_CHUNK_BLOCKS:
      * bit j of words[4 * b + w] is element 128 * (first + b) + 32 * w + j (1 = kept).
-     * `next` (NULL, or `next_bytes` bytes) is memory the caller reads next; the kernel prefetches
-     * it a few lines at a time while it computes. */
+     * `next` (NULL, or `next_bytes` bytes) is memory the caller reads or writes next; the kernel
+     * prefetches it a few lines at a time while it computes. */
     void (*keep_words)(const fd_bernoulli *rule, uint64_t first, size_t nblocks, uint32_t *words,
                        const char *next, size_t next_bytes);
     /* Bool mask bytes (1 = kept) of 32 * ngroups elements from their keep bits. */

@@ -60,10 +60,10 @@ static inline void set_counter(const fd_bernoulli *rule, uint64_t block, uint32_
 }
 
 /*
- * Memory the caller reads after the keep bits, prefetched a few lines after each 16 lanes of one
- * plane: the loads then overlap the arithmetic. (A burst of prefetches up front stalls it instead,
- * and with few planes there is too little arithmetic to hide loads behind: the hardware
- * prefetcher does better alone.)
+ * Memory the caller touches after the keep bits (the chunk of x, or the mask bytes it writes),
+ * prefetched a few lines after each 16 lanes of one plane: the memory traffic then overlaps the
+ * arithmetic. (A burst of prefetches up front stalls it instead, and with few planes there is too
+ * little arithmetic to hide loads behind: the hardware prefetcher does better alone.)
  */
 #define FD_PREFETCH_LINES 12 /* per 16 lanes of a plane: 8 planes cover 3/4 of a float32 chunk */
 #define FD_PREFETCH_MIN_PLANES 3
@@ -78,7 +78,7 @@ static inline void prefetch_some(prefetcher *pf)
 #if defined(__GNUC__) || defined(__clang__)
     int line;
     for (line = 0; line < FD_PREFETCH_LINES && pf->done < pf->bytes; line++, pf->done += 64)
-        __builtin_prefetch(pf->base + pf->done, 1); /* 1: for writing, as in-place dropout does */
+        __builtin_prefetch(pf->base + pf->done, 1); /* 1: for writing (in place, and masks) */
 #else
     (void)pf;
 #endif
