@@ -290,6 +290,21 @@ static void scale_groups_f16(const uint32_t *words, size_t ngroups, const char *
     FD_GROUP_LOOP(2, uint16_t, F16_SCALED_BITS, fd_store_u16)
 }
 
+static void select_groups_16(const uint32_t *words, size_t ngroups, const char *x, char *out)
+{
+    FD_GROUP_LOOP(2, uint16_t, fd_load_u16, fd_store_u16)
+}
+
+/* A path may apply the bits to 32- and 64-bit elements with its own instructions instead
+ * (FD_GROUPS_32_64: it defines these four itself). */
+#ifdef FD_GROUPS_32_64
+static void scale_groups_f32(const uint32_t *words, size_t ngroups, const char *x, char *out,
+                             double scale);
+static void scale_groups_f64(const uint32_t *words, size_t ngroups, const char *x, char *out,
+                             double scale);
+static void select_groups_32(const uint32_t *words, size_t ngroups, const char *x, char *out);
+static void select_groups_64(const uint32_t *words, size_t ngroups, const char *x, char *out);
+#else
 static void scale_groups_f32(const uint32_t *words, size_t ngroups, const char *x, char *out,
                              double scale)
 {
@@ -303,11 +318,6 @@ static void scale_groups_f64(const uint32_t *words, size_t ngroups, const char *
     FD_GROUP_LOOP(8, uint64_t, F64_SCALED_BITS, fd_store_u64)
 }
 
-static void select_groups_16(const uint32_t *words, size_t ngroups, const char *x, char *out)
-{
-    FD_GROUP_LOOP(2, uint16_t, fd_load_u16, fd_store_u16)
-}
-
 static void select_groups_32(const uint32_t *words, size_t ngroups, const char *x, char *out)
 {
     FD_GROUP_LOOP(4, uint32_t, fd_load_u32, fd_store_u32)
@@ -317,6 +327,7 @@ static void select_groups_64(const uint32_t *words, size_t ngroups, const char *
 {
     FD_GROUP_LOOP(8, uint64_t, fd_load_u64, fd_store_u64)
 }
+#endif
 
 /* Bool mask bytes of 32 * ngroups elements: 1 where kept. A path may expand the bits with its
  * own instructions instead (FD_BOOL_GROUPS). */

@@ -295,6 +295,54 @@ static void test_paths_agree(const char *path)
     free(got);
 }
 
+/* Runs fd_dropout on the scalar path and on `path` from the same input, out at byte offset
+ * out_at of a guarded buffer (x at x_at of another, or out itself in place); checks that the
+ * bytes agree and that nothing around out was written. */
+static void check_placement(const char *path, fd_dtype dtype, const fd_bernoulli *rule,
+                            double scale, size_t n, size_t x_at, size_t out_at, int in_place)
+{
+    enum { GUARD = 128, CAP = 8 * 4096 };
+    static uint8_t source[CAP + 2 * GUARD], x[CAP + 2 * GUARD], ref[CAP + 2 * GUARD],
+        got[CAP + 2 * GUARD];
+    const int64_t size = dtype == FD_FLOAT16 ? 2 : dtype == FD_FLOAT32 ? 4 : 8;
+    const int64_t shape[1] = {(int64_t)n}, strides[1] = {size};
+    const size_t bytes = n * (size_t)size;
+    size_t i;
+    for (i = 0; i < sizeof source; i++) source[i] = (uint8_t)next_random();
+    memcpy(ref, source, sizeof ref); /* in place: out starts as the input */
+    memcpy(got, source, sizeof got);
+    memcpy(x, source, sizeof x);
+    CHECK(fd_simd_select("scalar") == FD_OK);
+    CHECK(fd_dropout(dtype, rule, scale, 1, shape, in_place ? ref + out_at : x + x_at, strides,
+                     ref + out_at, strides, NULL) == FD_OK);
+    CHECK(fd_simd_select(path) == FD_OK);
+    CHECK(fd_dropout(dtype, rule, scale, 1, shape, in_place ? got + out_at : x + x_at, strides,
+                     got + out_at, strides, NULL) == FD_OK);
+    CHECK(memcmp(ref + out_at, got + out_at, bytes) == 0);
+    CHECK(memcmp(got, source, out_at) == 0);
+    CHECK(memcmp(got + out_at + bytes, source + out_at + bytes, sizeof got - out_at - bytes) == 0);
+}
+
+/* Every path gives the scalar path's bytes wherever the arrays start in a cache line (kernels
+ * may align their stores to lines), for lengths with and without partial words and groups. */
+static void test_paths_agree_any_alignment(const char *path)
+{
+    static const size_t lengths[] = {1, 7, 31, 32, 33, 64, 100, 1000, 4096 - 3};
+    static const size_t offsets[] = {0, 1, 2, 4, 8, 12, 16, 24, 36, 48, 60};
+    size_t l, o;
+    int d;
+    for (d = FD_FLOAT16; d <= FD_FLOAT64; d++)
+        for (l = 0; l < sizeof lengths / sizeof *lengths; l++)
+            for (o = 0; o < sizeof offsets / sizeof *offsets; o++) {
+                fd_bernoulli rule = {next_random(), next_random() >> 1, fd_threshold(0.3)};
+                const size_t out_at = 64 + offsets[o], x_at = 64 + offsets[(o + 3) % 11];
+                check_placement(path, (fd_dtype)d, &rule, 1.5, lengths[l], x_at, out_at, 1);
+                check_placement(path, (fd_dtype)d, &rule, 1.0, lengths[l], x_at, out_at, 1);
+                check_placement(path, (fd_dtype)d, &rule, 1.5, lengths[l], x_at, out_at, 0);
+                check_placement(path, (fd_dtype)d, &rule, 1.0, lengths[l], out_at, out_at, 0);
+            }
+}
+
 /* Every thread count gives the bytes of one thread, strided n-d arrays and masks included. */
 static void test_threads_agree(void)
 {
@@ -399,6 +447,7 @@ int main(void)
         test_dropout_other_dtypes();
         test_zero_d_and_empty();
         test_paths_agree(path);
+        test_paths_agree_any_alignment(path);
     }
     test_threads_agree();
     test_normal();
