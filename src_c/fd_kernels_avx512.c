@@ -215,36 +215,54 @@ static void compare_planes_avx512(const fd_bernoulli *rule, uint64_t first, size
     }
 }
 
-/* bool_groups: 64 keep bits (two words, little-endian) select 64 bytes of ones in one step. */
-static void bool_groups_avx512(const uint32_t *words, size_t ngroups, uint8_t *mask)
-{
-    const __m512i one = _mm512_set1_epi8(1);
-    size_t g;
-    for (g = 0; g + 2 <= ngroups; g += 2) {
-        uint64_t bits;
-        memcpy(&bits, words + g, sizeof bits);
-        _mm512_storeu_si512(mask + 32 * g, _mm512_maskz_mov_epi8(_cvtu64_mask64(bits), one));
-    }
-    if (g < ngroups)
-        _mm256_storeu_si256((void *)(mask + 32 * g),
-                            _mm256_maskz_mov_epi8(_cvtu32_mask32(words[g]),
-                                                  _mm512_castsi512_si256(one)));
-}
-
 /*
- * Dropout of 32- and 64-bit elements with every store but the first a whole 64-byte line when
- * out allows it: NumPy's arrays start 16 bytes past a line here, and a 64-byte access across two
- * lines costs about two (8% of in-place dropout at 2^22 float32). The h elements up to out's
- * first line boundary take one partial vector; after them, vector j of group g holds elements
- * 32 g + h + lanes j on, and its keep bits are read from a window over the group's word and the
- * next one. Masked lanes are neither read nor written.
+ * The kernels that write the caller's memory store whole 64-byte lines when they can: NumPy's
+ * arrays start 16 bytes past a line here, and a 64-byte access across two lines costs about two
+ * (8% of in-place dropout at 2^22 float32, 20% of float64 at 2^24). The h elements up to out's
+ * first line boundary take one partial vector; each vector after them takes its keep bits from
+ * wherever they start in the words. Masked lanes are neither read nor written.
  */
 
 /* Elements before out's first 64-byte boundary: 0 if it is on one or not aligned to its size. */
-static inline unsigned head_elements(const char *out, unsigned size)
+static inline unsigned head_elements(const void *out, unsigned size)
 {
     const unsigned misaligned = (unsigned)((uintptr_t)out % 64);
     return misaligned % size ? 0 : (64 - misaligned) % 64 / size;
+}
+
+/* The keep bits of elements [e, min(e + 64, n)) of n (a multiple of 32) from bit 0 on. On x86
+ * the words are a little-endian bit stream: element e is bit e % 8 of byte e / 8. */
+static inline uint64_t bits_from(const uint32_t *words, size_t n, size_t e)
+{
+    const uint8_t *bytes = (const uint8_t *)words;
+    const size_t first = e / 8;
+    const unsigned shift = (unsigned)(e % 8);
+    uint64_t bits = 0;
+    size_t i;
+    if (e + 64 <= n) { /* 8 bytes, and a ninth (still below n) if e is inside a byte */
+        memcpy(&bits, bytes + first, sizeof bits);
+        return shift ? bits >> shift | (uint64_t)bytes[first + 8] << (64 - shift) : bits;
+    }
+    for (i = first; i < n / 8; i++) bits |= (uint64_t)bytes[i] << 8 * (i - first);
+    return bits >> shift;
+}
+
+/* bool_groups: 64 keep bits select 64 bytes of ones in one masked move. */
+static void bool_groups_avx512(const uint32_t *words, size_t ngroups, uint8_t *mask)
+{
+    const __m512i one = _mm512_set1_epi8(1);
+    const size_t n = 32 * ngroups;
+    size_t e = head_elements(mask, 1);
+    if (e > n) e = n;
+    if (e)
+        _mm512_mask_storeu_epi8(mask, _cvtu64_mask64(((uint64_t)1 << e) - 1u),
+                                _mm512_maskz_mov_epi8(_cvtu64_mask64(bits_from(words, n, 0)), one));
+    for (; e + 64 <= n; e += 64)
+        _mm512_storeu_si512(mask + e,
+                            _mm512_maskz_mov_epi8(_cvtu64_mask64(bits_from(words, n, e)), one));
+    if (e < n)
+        _mm512_mask_storeu_epi8(mask + e, _cvtu64_mask64(((uint64_t)1 << (n - e)) - 1u),
+                                _mm512_maskz_mov_epi8(_cvtu64_mask64(bits_from(words, n, e)), one));
 }
 
 /* One vector of elements; the lanes outside `lanes` are neither read nor written. */

@@ -323,6 +323,21 @@ static void check_placement(const char *path, fd_dtype dtype, const fd_bernoulli
     CHECK(memcmp(got + out_at + bytes, source + out_at + bytes, sizeof got - out_at - bytes) == 0);
 }
 
+/* fd_mask_bool at byte offset at of a guarded buffer: the scalar path's bytes, nothing around. */
+static void check_bool_placement(const char *path, const fd_bernoulli *rule, size_t n, size_t at)
+{
+    enum { GUARD = 128, CAP = 3 * 8192 };
+    static uint8_t ref[CAP + 2 * GUARD], got[CAP + 2 * GUARD];
+    memset(ref, 0xa5, sizeof ref);
+    memset(got, 0xa5, sizeof got);
+    CHECK(fd_simd_select("scalar") == FD_OK);
+    CHECK(fd_mask_bool(rule, n, ref + at) == FD_OK);
+    CHECK(fd_simd_select(path) == FD_OK);
+    CHECK(fd_mask_bool(rule, n, got + at) == FD_OK);
+    CHECK(memcmp(ref, got, sizeof got) == 0); /* the mask, and the guard bytes unchanged in both */
+    CHECK(got[at - 1] == 0xa5 && got[at + n] == 0xa5);
+}
+
 /* Every path gives the scalar path's bytes wherever the arrays start in a cache line (kernels
  * may align their stores to lines), for lengths with and without partial words and groups. */
 static void test_paths_agree_any_alignment(const char *path)
@@ -341,6 +356,12 @@ static void test_paths_agree_any_alignment(const char *path)
                 check_placement(path, (fd_dtype)d, &rule, 1.5, lengths[l], x_at, out_at, 0);
                 check_placement(path, (fd_dtype)d, &rule, 1.0, lengths[l], out_at, out_at, 0);
             }
+    for (l = 0; l < sizeof lengths / sizeof *lengths; l++)
+        for (o = 0; o < 64; o++) {
+            fd_bernoulli rule = {next_random(), next_random() >> 1, fd_threshold(0.3)};
+            check_bool_placement(path, &rule, lengths[l], 64 + o);
+            check_bool_placement(path, &rule, 2 * FD_CHUNK_ELEMENTS + lengths[l], 64 + o);
+        }
 }
 
 /* Every thread count gives the bytes of one thread, strided n-d arrays and masks included. */
