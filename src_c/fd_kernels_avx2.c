@@ -157,9 +157,10 @@ static inline __m128i low_halves(__m256i v)
  * too little in fewer), the rounds that do not depend on the plane done once. An odd count's last
  * plane (p = 0.5's only one) takes the portable loop, whose wide lanes keep more chains going. */
 static void compare_planes_avx2(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
-                                int nplanes, uint32_t k[4][FD_CHUNK_BLOCKS],
-                                uint32_t u[4][FD_CHUNK_BLOCKS], uint64_t tied[4], prefetcher *pf)
+                                int nplanes, uint32_t *keep, uint32_t u[4][FD_CHUNK_BLOCKS],
+                                uint64_t tied[4], prefetcher *pf)
 {
+    uint32_t k[4][FD_CHUNK_BLOCKS];
     const __m256i ones = _mm256_set1_epi64x(-1), zero = _mm256_setzero_si256();
     size_t g;
     if (nplanes < 2) start_planes(k, u, FD_ROUND_UP_LANES(nblocks));
@@ -203,6 +204,7 @@ static void compare_planes_avx2(const fd_bernoulli *rule, uint64_t first, size_t
     }
     if (nplanes % 2)
         compare_plane_lanes(rule, first, FD_ROUND_UP_LANES(nblocks), nplanes - 1, k, u, pf);
+    store_keep_words(k, nblocks, keep);
     flag_ties(rule, u, nblocks, tied);
 }
 

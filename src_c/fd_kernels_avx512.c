@@ -1,8 +1,9 @@
 /*
  * The AVX-512 path (F, BW, DQ, VL: every AVX-512 CPU since Skylake-SP): the kernels of the scalar
  * path compiled for AVX-512 inside this file only, with Philox fused into the plane comparison
- * (8 lanes of 64 bits), Philox in 16 lanes for the ties, and bool masks and the dropout of 32-
- * and 64-bit elements from mask registers, stored in whole cache lines.
+ * (8 lanes of 64 bits), the first tie of each word in vectors too (the others, rare, through
+ * Philox in 16 lanes), and bool masks and the dropout of 32- and 64-bit elements from mask
+ * registers, stored in whole cache lines.
  * fd_dispatch.c selects it only on CPUs and operating systems that run it.
  */
 #include "fd_kernels.h"
@@ -24,6 +25,7 @@ static void philox_lanes_avx512(size_t n, uint32_t *x0, uint32_t *x1, uint32_t *
 #define FD_COMPARE_PLANES compare_planes_avx512
 #define FD_BOOL_GROUPS bool_groups_avx512
 #define FD_GROUPS_32_64
+#define FD_FIRST_TIES first_ties_avx512
 #include "fd_kernels_impl.h"
 
 /* High and low halves of the 32x32-bit products of 16 lanes of a with the constant m: even lanes
@@ -99,25 +101,26 @@ static inline void philox8_prefix_of(philox8_prefix *q, const __m512i counter[3]
     q->after2[1] = q0;
 }
 
-/* The state after round 2 of plane `plane` (c3 = plane). */
-static inline void philox8_from_prefix(philox8 *s, const philox8_prefix *q, int plane)
+/* The state after round 2 for counter word c3 (each lane's own, in its low half). */
+static inline void philox8_from_prefix(philox8 *s, const philox8_prefix *q, __m512i c3)
 {
     const __m512i m1 = _mm512_set1_epi64(FD_PHILOX_M1);
-    const __m512i p1 = _mm512_mul_epu32(_mm512_xor_si512(q->word2, _mm512_set1_epi64(plane)), m1);
+    const __m512i p1 = _mm512_mul_epu32(_mm512_xor_si512(q->word2, c3), m1);
     s->x[0] = _mm512_xor_si512(_mm512_srli_epi64(p1, 32), q->word1);
     s->x[1] = p1;
     s->x[2] = q->after2[0];
     s->x[3] = q->after2[1];
 }
 
-/* Rounds 3 to 10 of two philox8 states at once: two independent chains for the out-of-order core. */
-static inline void philox8_rounds2(philox8 s[2], uint64_t key)
+/* Rounds 3 to 10 of `chains` philox8 states at once: independent chains for the out-of-order
+ * core (a constant count, so that the loop over them unrolls). */
+static inline void philox8_rounds(philox8 *s, int chains, uint64_t key)
 {
     const __m512i m0 = _mm512_set1_epi64(FD_PHILOX_M0), m1 = _mm512_set1_epi64(FD_PHILOX_M1);
     uint32_t k0 = (uint32_t)key + 2 * FD_PHILOX_W0, k1 = (uint32_t)(key >> 32) + 2 * FD_PHILOX_W1;
     int round, h;
     for (round = 2; round < FD_PHILOX_ROUNDS; round++) {
-        for (h = 0; h < 2; h++) {
+        for (h = 0; h < chains; h++) {
             const __m512i p0 = _mm512_mul_epu32(s[h].x[0], m0), p1 = _mm512_mul_epu32(s[h].x[2], m1);
             s[h].x[0] = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), s[h].x[1],
                                                   _mm512_set1_epi64(k0), 0x96);
@@ -129,6 +132,16 @@ static inline void philox8_rounds2(philox8 s[2], uint64_t key)
         k0 += FD_PHILOX_W0;
         k1 += FD_PHILOX_W1;
     }
+}
+
+/* Counter words c0, c1, c2 (fd_dropout.h) of the call's blocks `block` (64-bit lanes). */
+static inline void counters_of(const fd_bernoulli *rule, __m512i block, __m512i counter[3])
+{
+    const __m512i offset = _mm512_set1_epi64((long long)rule->offset);
+    const __m512i c = _mm512_add_epi64(offset, block);
+    counter[0] = c;
+    counter[1] = _mm512_srli_epi64(c, 32);
+    counter[2] = _mm512_maskz_set1_epi64(_mm512_cmplt_epu64_mask(c, offset), 1); /* the carry */
 }
 
 /* compare_plane on the 8 blocks of a philox8: plane `plane`'s bits are its outputs. */
@@ -146,73 +159,208 @@ static inline void compare_plane8(__m512i kept[4], __m512i undecided[4], const p
         for (w = 0; w < 4; w++) undecided[w] = _mm512_andnot_si512(s->x[w], undecided[w]);
 }
 
-/* The planes of a short call's lone half (8 blocks), two planes side by side. Not inlined: in
- * the same function as the loop over two halves, it costs that loop registers (6% slower). */
+/* `chains` planes from `plane` of 8 blocks side by side (independent chains). Always inlined:
+ * a call would keep kept and undecided in memory. */
+__attribute__((always_inline)) static inline void planes_of_half(const fd_bernoulli *rule,
+                                                                 const philox8_prefix *prefix,
+                                                                 int plane, int chains,
+                                                                 __m512i kept[4],
+                                                                 __m512i undecided[4])
+{
+    philox8 s[4];
+    int i;
+    for (i = 0; i < chains; i++) philox8_from_prefix(&s[i], prefix, _mm512_set1_epi64(plane + i));
+    philox8_rounds(s, chains, rule->key);
+    for (i = 0; i < chains; i++) compare_plane8(kept, undecided, &s[i], rule, plane + i);
+}
+
+/* The planes of a short call's lone half (8 blocks): in fours, then two or one side by side. Not
+ * inlined: in the same function as the loop over two halves, it costs that loop registers. */
 __attribute__((noinline)) static void lone_half_planes(const fd_bernoulli *rule, int nplanes,
                                                        const philox8_prefix *prefix, __m512i kept[4],
                                                        __m512i undecided[4])
 {
-    int plane;
-    for (plane = 0; plane < nplanes; plane += 2) {
-        philox8 s[2];
-        philox8_from_prefix(&s[0], prefix, plane);
-        philox8_from_prefix(&s[1], prefix, plane + 1);
-        philox8_rounds2(s, rule->key);
-        compare_plane8(kept, undecided, &s[0], rule, plane);
-        if (plane + 1 < nplanes) compare_plane8(kept, undecided, &s[1], rule, plane + 1);
+    int plane = 0;
+    for (; plane + 3 < nplanes; plane += 4) planes_of_half(rule, prefix, plane, 4, kept, undecided);
+    for (; plane + 1 < nplanes; plane += 2) planes_of_half(rule, prefix, plane, 2, kept, undecided);
+    if (plane < nplanes) planes_of_half(rule, prefix, plane, 1, kept, undecided);
+}
+
+/*
+ * Keep words of 8 blocks from kept (kept[w]: word w of each block, in the lanes' low halves)
+ * into keep (4 words a block), stored, or or-ed into the words there; only the first `blocks`.
+ */
+static inline void put_keep8(const __m512i kept[4], size_t blocks, uint32_t *keep, int or_into)
+{
+    const __m512i low_pairs = _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28,
+                                                14, 30);
+    /* qword b of w01: words 0 and 1 of block b; of w23: words 2 and 3 */
+    const __m512i w01 = _mm512_permutex2var_epi32(kept[0], low_pairs, kept[1]);
+    const __m512i w23 = _mm512_permutex2var_epi32(kept[2], low_pairs, kept[3]);
+    const __m512i words[2] = {
+        _mm512_permutex2var_epi64(w01, _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11), w23),
+        _mm512_permutex2var_epi64(w01, _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15), w23)};
+    const unsigned count = blocks < 8 ? 4 * (unsigned)blocks : 32;
+    unsigned v;
+    for (v = 0; v < 2; v++) { /* 16 words, 4 blocks, a vector */
+        const unsigned here = count > 16 * v ? count - 16 * v : 0;
+        uint32_t *at = keep + 16 * v;
+        if (here >= 16) {
+            const __m512i old = or_into ? _mm512_loadu_si512(at) : _mm512_setzero_si512();
+            _mm512_storeu_si512(at, _mm512_or_si512(words[v], old));
+        } else {
+            const __mmask16 lanes = (__mmask16)((1u << here) - 1u);
+            const __m512i old =
+                or_into ? _mm512_maskz_loadu_epi32(lanes, at) : _mm512_setzero_si512();
+            _mm512_mask_storeu_epi32(at, lanes, _mm512_or_si512(words[v], old));
+        }
     }
 }
 
-/* compare_planes with Philox and the comparison fused: the planes of 16 blocks at a time (two
- * philox8 halves side by side, two independent chains) never leave registers, and the rounds that
- * do not depend on the plane are done once for all planes. Blocks past nblocks in the last 16 are
- * computed too but flagged as tied nowhere; a last group of at most 8 blocks runs its planes in
- * pairs instead (one chain alone would wait on its own latency). */
+/*
+ * compare_planes with Philox and the comparison fused: the planes of 16 blocks at a time never
+ * leave registers, and the rounds that do not depend on the plane are done once for all planes.
+ * A multiple of four planes (8, the usual count) runs four chains of one half (8 blocks) at a
+ * time, other counts the two halves side by side (two chains). Blocks past nblocks in the last
+ * 16 are computed too but neither stored in keep nor flagged as tied; a last group of at most 8
+ * blocks runs its planes as one half.
+ */
 static void compare_planes_avx512(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
-                                  int nplanes, uint32_t k[4][FD_CHUNK_BLOCKS],
-                                  uint32_t u[4][FD_CHUNK_BLOCKS], uint64_t tied[4],
-                                  prefetcher *pf)
+                                  int nplanes, uint32_t *keep, uint32_t u[4][FD_CHUNK_BLOCKS],
+                                  uint64_t tied[4], prefetcher *pf)
 {
     const __m512i ones = _mm512_set1_epi64(-1), low_halves = _mm512_set1_epi64(0xffffffff);
+    const __m512i lanes = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
     const uint64_t in_call = nblocks < 64 ? ((uint64_t)1 << nblocks) - 1u : ~(uint64_t)0;
     size_t g;
     tied[0] = tied[1] = tied[2] = tied[3] = 0;
     for (g = 0; g < nblocks; g += 16) {
-        uint32_t c[4][16];
-        __m512i counter[2][3], kept[2][4], undecided[2][4];
+        __m512i kept[2][4], undecided[2][4];
         philox8_prefix prefix[2];
-        philox8 s[2];
-        int b, h, w, plane;
-        for (b = 0; b < 16; b++)
-            set_counter(rule, first + g + (size_t)b, 0, &c[0][b], &c[1][b], &c[2][b], &c[3][b]);
+        int h, w, plane;
         for (h = 0; h < 2; h++) {
-            for (w = 0; w < 3; w++)
-                counter[h][w] = _mm512_cvtepu32_epi64(_mm256_loadu_si256((const void *)&c[w][8 * h]));
+            __m512i counter[3];
+            const uint64_t block = first + g + 8 * (size_t)h;
+            counters_of(rule, _mm512_add_epi64(_mm512_set1_epi64((long long)block), lanes), counter);
+            philox8_prefix_of(&prefix[h], counter, rule->key);
             for (w = 0; w < 4; w++) {
                 kept[h][w] = _mm512_setzero_si512();
                 undecided[h][w] = ones;
             }
         }
-        for (h = 0; h < 2; h++) philox8_prefix_of(&prefix[h], counter[h], rule->key);
         if (nblocks - g <= 8) {
             lone_half_planes(rule, nplanes, &prefix[0], kept[0], undecided[0]);
-        } else {
-            for (plane = 0; plane < nplanes; plane++) { /* the two halves side by side */
-                for (h = 0; h < 2; h++) philox8_from_prefix(&s[h], &prefix[h], plane);
-                philox8_rounds2(s, rule->key);
+        } else if (nplanes % 4 == 0) { /* one half at a time, four planes side by side */
+            for (h = 0; h < 2; h++)
+                for (plane = 0; plane < nplanes; plane += 4) {
+                    planes_of_half(rule, &prefix[h], plane, 4, kept[h], undecided[h]);
+                    prefetch_some(pf);
+                    prefetch_some(pf);
+                }
+        } else { /* the two halves side by side */
+            for (plane = 0; plane < nplanes; plane++) {
+                philox8 s[2];
+                for (h = 0; h < 2; h++)
+                    philox8_from_prefix(&s[h], &prefix[h], _mm512_set1_epi64(plane));
+                philox8_rounds(s, 2, rule->key);
                 for (h = 0; h < 2; h++) compare_plane8(kept[h], undecided[h], &s[h], rule, plane);
                 prefetch_some(pf);
             }
         }
-        for (h = 0; h < 2; h++)
+        for (h = 0; h < 2 && g + 8 * (size_t)h < nblocks; h++) {
+            const size_t at = g + 8 * (size_t)h;
+            put_keep8(kept[h], nblocks - at, keep + 4 * at, 0);
             for (w = 0; w < 4; w++) {
-                _mm256_storeu_si256((void *)&k[w][g + 8 * (size_t)h],
-                                    _mm512_cvtepi64_epi32(kept[h][w]));
-                _mm256_storeu_si256((void *)&u[w][g + 8 * (size_t)h],
-                                    _mm512_cvtepi64_epi32(undecided[h][w]));
-                tied[w] |= ((uint64_t)_mm512_test_epi64_mask(undecided[h][w], low_halves)
-                            << (g + 8 * (size_t)h)) & in_call;
+                _mm256_storeu_si256((void *)&u[w][at], _mm512_cvtepi64_epi32(undecided[h][w]));
+                tied[w] |= ((uint64_t)_mm512_test_epi64_mask(undecided[h][w], low_halves) << at) &
+                           in_call;
             }
+        }
+    }
+}
+
+/*
+ * The first tie of every tied word (its lowest undecided element), in vectors: each is listed as
+ * block << 8 | e, the listed ties' Philox outputs are generated 16 at a time, and the bits of those
+ * kept are or-ed into keep. u and tied are left with the other ties (a word has two in about 1 of
+ * 7), for resolve_ties: the loop of branches it takes per tie costs several times as much.
+ */
+static void first_ties_avx512(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
+                              uint64_t tied[4], uint32_t u[4][FD_CHUNK_BLOCKS], uint32_t *keep)
+{
+    uint32_t items[4 * FD_CHUNK_BLOCKS + 16], found[4 * FD_CHUNK_BLOCKS + 16];
+    uint32_t bits[4][FD_CHUNK_BLOCKS]; /* found again, in the layout of u */
+    __mmask16 listed[4][FD_CHUNK_BLOCKS / 16];
+    const size_t vectors = (nblocks + 15) / 16;
+    const __m512i low = _mm512_set1_epi64((long long)(rule->threshold & 0xffffffu));
+    const __m512i one = _mm512_set1_epi32(1);
+    size_t n = 0, i, j, b;
+    int w, h;
+    for (w = 0; w < 4; w++)
+        for (j = 0; j < vectors; j++) {
+            const __mmask16 m = (__mmask16)(tied[w] >> 16 * j);
+            const __m512i v = _mm512_maskz_loadu_epi32(m, &u[w][16 * j]); /* tied lanes only */
+            const __m512i lowest = _mm512_and_si512(v, _mm512_sub_epi32(_mm512_setzero_si512(), v));
+            /* its index is the exponent of the power of two as a float (exact) */
+            const __m512i bit = _mm512_sub_epi32(
+                _mm512_srli_epi32(_mm512_castps_si512(_mm512_cvtepu32_ps(lowest)), 23),
+                _mm512_set1_epi32(127 - 32 * w));
+            const __m512i block = _mm512_add_epi32(
+                _mm512_set1_epi32((int)(16 * j)),
+                _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+            const __m512i rest = _mm512_and_si512(v, _mm512_sub_epi32(v, one));
+            _mm512_storeu_si512(items + n, _mm512_maskz_compress_epi32(
+                                               m, _mm512_or_si512(_mm512_slli_epi32(block, 8), bit)));
+            n += (size_t)__builtin_popcount(m);
+            _mm512_mask_storeu_epi32(&u[w][16 * j], m, rest);
+            tied[w] &= ~((uint64_t)0xffffu << 16 * j);
+            tied[w] |= (uint64_t)_mm512_test_epi32_mask(rest, rest) << 16 * j;
+            listed[w][j] = m;
+        }
+    _mm512_storeu_si512(items + n, _mm512_setzero_si512()); /* padding lanes: any counter will do */
+    for (i = 0; i < n; i += 16) {
+        philox8 s[2];
+        __m512i e[2];
+        for (h = 0; h < 2; h++) {
+            const __m512i item =
+                _mm512_cvtepu32_epi64(_mm256_loadu_si256((const void *)(items + i + 8 * h)));
+            const __m512i block =
+                _mm512_add_epi64(_mm512_set1_epi64((long long)first), _mm512_srli_epi64(item, 8));
+            __m512i counter[3];
+            philox8_prefix prefix;
+            counters_of(rule, block, counter);
+            e[h] = _mm512_and_si512(item, _mm512_set1_epi64(255));
+            philox8_prefix_of(&prefix, counter, rule->key);
+            /* c3 = FD_PLANES + e / 4 (fd_dropout.h) */
+            philox8_from_prefix(&s[h], &prefix, _mm512_add_epi64(_mm512_set1_epi64(FD_PLANES),
+                                                                 _mm512_srli_epi64(e[h], 2)));
+        }
+        philox8_rounds(s, 2, rule->key);
+        for (h = 0; h < 2; h++) { /* output word e % 4's top 24 bits < T's low 24: kept */
+            const __m512i word = _mm512_and_si512(e[h], _mm512_set1_epi64(3));
+            __m512i r = s[h].x[0];
+            int k;
+            for (k = 1; k < 4; k++)
+                r = _mm512_mask_mov_epi64(r, _mm512_cmpeq_epi64_mask(word, _mm512_set1_epi64(k)),
+                                          s[h].x[k]);
+            r = _mm512_srli_epi64(_mm512_and_si512(r, _mm512_set1_epi64(0xffffffff)), 8);
+            _mm256_storeu_si256((void *)(found + i + 8 * h),
+                                _mm512_cvtepi64_epi32(_mm512_maskz_sllv_epi64(
+                                    _mm512_cmplt_epu64_mask(r, low), _mm512_set1_epi64(1),
+                                    _mm512_and_si512(e[h], _mm512_set1_epi64(31)))));
+        }
+    }
+    for (n = 0, w = 0; w < 4; w++)
+        for (j = 0; j < vectors; j++) {
+            _mm512_storeu_si512(&bits[w][16 * j],
+                                _mm512_maskz_expandloadu_epi32(listed[w][j], found + n));
+            n += (size_t)__builtin_popcount(listed[w][j]);
+        }
+    for (b = 0; b < nblocks; b += 8) {
+        __m512i word[4];
+        for (w = 0; w < 4; w++)
+            word[w] = _mm512_cvtepu32_epi64(_mm256_loadu_si256((const void *)&bits[w][b]));
+        put_keep8(word, nblocks - b, keep + 4 * b, 1);
     }
 }
 

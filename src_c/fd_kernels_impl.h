@@ -152,6 +152,13 @@ static void resolve_ties(const fd_bernoulli *rule, uint64_t first, const uint64_
     if (ties.lanes) flush_ties(rule, &ties, keep);
 }
 
+/* A path may resolve some ties first with its own instructions (FD_FIRST_TIES): it sets their keep
+ * bits and clears them from u and tied, and resolve_ties takes the rest. */
+#ifdef FD_FIRST_TIES
+static void FD_FIRST_TIES(const fd_bernoulli *rule, uint64_t first, size_t nblocks, uint64_t tied[4],
+                          uint32_t u[4][FD_CHUNK_BLOCKS], uint32_t *keep);
+#endif
+
 /* Plane `plane` of the lanes (blocks) from `first`, through the path's Philox lanes, compared into
  * k and u (see compare_planes). */
 static inline void compare_plane_lanes(const fd_bernoulli *rule, uint64_t first, size_t lanes,
@@ -200,25 +207,37 @@ static inline void flag_ties(const fd_bernoulli *rule, uint32_t u[4][FD_CHUNK_BL
     }
 }
 
-/* The first nplanes planes of nblocks blocks from `first`: bits of k are elements known to be
- * below T, bits of u elements still equal to T's prefix, and, when ties follow, tied flags the
- * words of u with any (flag_ties). (Lanes past nblocks may be written too.) A path may fuse
- * Philox and comparison in registers instead (FD_COMPARE_PLANES). */
+/* The keep words of nblocks blocks, 4 per block (keep[4 * b + w]), from k in lanes (k[w][b]). */
+static inline void store_keep_words(uint32_t k[4][FD_CHUNK_BLOCKS], size_t nblocks, uint32_t *keep)
+{
+    int w;
+    size_t b;
+    for (b = 0; b < nblocks; b++)
+        for (w = 0; w < 4; w++) keep[4 * b + (size_t)w] = k[w][b];
+}
+
+/* The first nplanes planes of nblocks blocks from `first`: the bits of keep (4 words a block,
+ * only those of the nblocks blocks written) are elements known to be below T, bits of u elements
+ * still equal to T's prefix, and, when ties follow, tied flags the words of u with any
+ * (flag_ties). (Lanes of u past nblocks may be written too.) A path may fuse Philox and
+ * comparison in registers instead (FD_COMPARE_PLANES). */
 #ifdef FD_COMPARE_PLANES
 static void FD_COMPARE_PLANES(const fd_bernoulli *rule, uint64_t first, size_t nblocks, int nplanes,
-                              uint32_t k[4][FD_CHUNK_BLOCKS], uint32_t u[4][FD_CHUNK_BLOCKS],
-                              uint64_t tied[4], prefetcher *pf);
+                              uint32_t *keep, uint32_t u[4][FD_CHUNK_BLOCKS], uint64_t tied[4],
+                              prefetcher *pf);
 #else
 #define FD_COMPARE_PLANES compare_planes
 static void compare_planes(const fd_bernoulli *rule, uint64_t first, size_t nblocks, int nplanes,
-                           uint32_t k[4][FD_CHUNK_BLOCKS], uint32_t u[4][FD_CHUNK_BLOCKS],
-                           uint64_t tied[4], prefetcher *pf)
+                           uint32_t *keep, uint32_t u[4][FD_CHUNK_BLOCKS], uint64_t tied[4],
+                           prefetcher *pf)
 {
     const size_t lanes = FD_ROUND_UP_LANES(nblocks); /* <= FD_CHUNK_BLOCKS */
+    uint32_t k[4][FD_CHUNK_BLOCKS];
     int plane;
     start_planes(k, u, lanes);
     for (plane = 0; plane < nplanes; plane++)
         compare_plane_lanes(rule, first, lanes, plane, k, u, pf);
+    store_keep_words(k, nblocks, keep);
     flag_ties(rule, u, nblocks, tied);
 }
 #endif
@@ -232,12 +251,11 @@ static void compare_planes(const fd_bernoulli *rule, uint64_t first, size_t nblo
 static void keep_words(const fd_bernoulli *rule, uint64_t first, size_t nblocks, uint32_t *keep,
                        const char *next, size_t next_bytes)
 {
-    uint32_t k[4][FD_CHUNK_BLOCKS], u[4][FD_CHUNK_BLOCKS];
+    uint32_t u[4][FD_CHUNK_BLOCKS];
     uint64_t tied[4];
     const uint64_t t = rule->threshold;
     prefetcher pf;
-    int nplanes, planes, w;
-    size_t b;
+    int nplanes, planes;
 
     if (t == 0 || t >= FD_THRESHOLD_ONE) {
         memset(keep, t ? 0xff : 0, 4 * nblocks * sizeof *keep);
@@ -248,10 +266,12 @@ static void keep_words(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
     pf.base = next;
     pf.done = 0;
     pf.bytes = next && planes >= FD_PREFETCH_MIN_PLANES ? next_bytes : 0;
-    FD_COMPARE_PLANES(rule, first, nblocks, planes, k, u, tied, &pf);
-    for (b = 0; b < nblocks; b++)
-        for (w = 0; w < 4; w++) keep[4 * b + (size_t)w] = k[w][b];
-    if (ties_follow(rule)) resolve_ties(rule, first, tied, u, keep);
+    FD_COMPARE_PLANES(rule, first, nblocks, planes, keep, u, tied, &pf);
+    if (!ties_follow(rule)) return;
+#ifdef FD_FIRST_TIES
+    FD_FIRST_TIES(rule, first, nblocks, tied, u, keep);
+#endif
+    resolve_ties(rule, first, tied, u, keep);
 }
 
 /*
