@@ -85,8 +85,16 @@ int main(int argc, char **argv)
                 fd_dropout(FD_FLOAT32, &rule, 1.0 / (1.0 - ps[k]), 1, shape, x, strides, x, strides,
                            NULL);
             });
-            MEDIAN_NS(t_bool, repeats, inner, n, fd_mask_bool(&rule, n, mask));
-            MEDIAN_NS(t_packed, repeats, inner, n, fd_mask_packed(&rule, n, mask));
+            /* each call a new mask, as from a stream: the same one over and over would let the
+             * branch predictor learn where its ties are */
+            MEDIAN_NS(t_bool, repeats, inner, n, {
+                rule.offset += fd_blocks(n);
+                fd_mask_bool(&rule, n, mask);
+            });
+            MEDIAN_NS(t_packed, repeats, inner, n, {
+                rule.offset += fd_blocks(n);
+                fd_mask_packed(&rule, n, mask);
+            });
             printf("%-8s %5.2f %12.3f %12.3f %12.3f %12.3f %8.2f\n", path, ps[k], t_mul, t_drop,
                    t_bool, t_packed, t_drop / t_mul);
         }
