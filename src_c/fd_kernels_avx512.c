@@ -232,6 +232,7 @@ static void compare_planes_avx512(const fd_bernoulli *rule, uint64_t first, size
     const __m512i ones = _mm512_set1_epi64(-1), low_halves = _mm512_set1_epi64(0xffffffff);
     const __m512i lanes = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
     const uint64_t in_call = nblocks < 64 ? ((uint64_t)1 << nblocks) - 1u : ~(uint64_t)0;
+    const int ties = ties_follow(rule); /* else u and tied are not read */
     size_t g;
     tied[0] = tied[1] = tied[2] = tied[3] = 0;
     for (g = 0; g < nblocks; g += 16) {
@@ -270,7 +271,7 @@ static void compare_planes_avx512(const fd_bernoulli *rule, uint64_t first, size
         for (h = 0; h < 2 && g + 8 * (size_t)h < nblocks; h++) {
             const size_t at = g + 8 * (size_t)h;
             put_keep8(kept[h], nblocks - at, keep + 4 * at, 0);
-            for (w = 0; w < 4; w++) {
+            for (w = 0; w < 4 && ties; w++) {
                 _mm256_storeu_si256((void *)&u[w][at], _mm512_cvtepi64_epi32(undecided[h][w]));
                 tied[w] |= ((uint64_t)_mm512_test_epi64_mask(undecided[h][w], low_halves) << at) &
                            in_call;
