@@ -283,8 +283,9 @@ static void compare_planes_avx512(const fd_bernoulli *rule, uint64_t first, size
 /*
  * The first tie of every tied word (its lowest undecided element), in vectors: each is listed as
  * block << 8 | e, the listed ties' Philox outputs are generated 16 at a time, and the bits of those
- * kept are or-ed into keep. u and tied are left with the other ties (a word has two in about 1 of
- * 7), for resolve_ties: the loop of branches it takes per tie costs several times as much.
+ * kept are or-ed into keep. u and tied are left with the other ties (a tied word has another in
+ * about 1 of 16), for resolve_ties: the loop of branches it takes per tie costs several times as
+ * much.
  */
 static void first_ties_avx512(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
                               uint64_t tied[4], uint32_t u[4][FD_CHUNK_BLOCKS], uint32_t *keep)

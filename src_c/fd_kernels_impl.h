@@ -217,10 +217,10 @@ static inline void store_keep_words(uint32_t k[4][FD_CHUNK_BLOCKS], size_t nbloc
 }
 
 /* The first nplanes planes of nblocks blocks from `first`: the bits of keep (4 words a block,
- * only those of the nblocks blocks written) are elements known to be below T, bits of u elements
- * still equal to T's prefix, and, when ties follow, tied flags the words of u with any
- * (flag_ties). (Lanes of u past nblocks may be written too.) A path may fuse Philox and
- * comparison in registers instead (FD_COMPARE_PLANES). */
+ * only those of the nblocks blocks written) are elements known to be below T; when ties follow,
+ * bits of u are elements still equal to T's prefix and tied flags the words of u with any
+ * (flag_ties), and otherwise neither need be written. (Lanes of u past nblocks may be written
+ * too.) A path may fuse Philox and comparison in registers instead (FD_COMPARE_PLANES). */
 #ifdef FD_COMPARE_PLANES
 static void FD_COMPARE_PLANES(const fd_bernoulli *rule, uint64_t first, size_t nblocks, int nplanes,
                               uint32_t *keep, uint32_t u[4][FD_CHUNK_BLOCKS], uint64_t tied[4],
