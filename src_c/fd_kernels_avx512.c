@@ -292,15 +292,16 @@ static void first_ties_avx512(const fd_bernoulli *rule, uint64_t first, size_t n
 {
     uint32_t items[4 * FD_CHUNK_BLOCKS + 16], found[4 * FD_CHUNK_BLOCKS + 16];
     uint32_t bits[4][FD_CHUNK_BLOCKS]; /* found again, in the layout of u */
-    __mmask16 listed[4][FD_CHUNK_BLOCKS / 16];
+    const uint64_t listed[4] = {tied[0], tied[1], tied[2], tied[3]}; /* a word's first tie each */
     const size_t vectors = (nblocks + 15) / 16;
     const __m512i low = _mm512_set1_epi64((long long)(rule->threshold & 0xffffffu));
     const __m512i one = _mm512_set1_epi32(1);
     size_t n = 0, i, j, b;
     int w, h;
-    for (w = 0; w < 4; w++)
+    for (w = 0; w < 4; w++) {
+        tied[w] = 0; /* now the words with a tie left */
         for (j = 0; j < vectors; j++) {
-            const __mmask16 m = (__mmask16)(tied[w] >> 16 * j);
+            const __mmask16 m = (__mmask16)(listed[w] >> 16 * j);
             const __m512i v = _mm512_maskz_loadu_epi32(m, &u[w][16 * j]); /* tied lanes only */
             const __m512i lowest = _mm512_and_si512(v, _mm512_sub_epi32(_mm512_setzero_si512(), v));
             /* its index is the exponent of the power of two as a float (exact) */
@@ -315,10 +316,9 @@ static void first_ties_avx512(const fd_bernoulli *rule, uint64_t first, size_t n
                                                m, _mm512_or_si512(_mm512_slli_epi32(block, 8), bit)));
             n += (size_t)__builtin_popcount(m);
             _mm512_mask_storeu_epi32(&u[w][16 * j], m, rest);
-            tied[w] &= ~((uint64_t)0xffffu << 16 * j);
             tied[w] |= (uint64_t)_mm512_test_epi32_mask(rest, rest) << 16 * j;
-            listed[w][j] = m;
         }
+    }
     _mm512_storeu_si512(items + n, _mm512_setzero_si512()); /* padding lanes: any counter will do */
     for (i = 0; i < n; i += 16) {
         philox8 s[2];
@@ -354,9 +354,9 @@ static void first_ties_avx512(const fd_bernoulli *rule, uint64_t first, size_t n
     }
     for (n = 0, w = 0; w < 4; w++)
         for (j = 0; j < vectors; j++) {
-            _mm512_storeu_si512(&bits[w][16 * j],
-                                _mm512_maskz_expandloadu_epi32(listed[w][j], found + n));
-            n += (size_t)__builtin_popcount(listed[w][j]);
+            const __mmask16 m = (__mmask16)(listed[w] >> 16 * j);
+            _mm512_storeu_si512(&bits[w][16 * j], _mm512_maskz_expandloadu_epi32(m, found + n));
+            n += (size_t)__builtin_popcount(m);
         }
     for (b = 0; b < nblocks; b += 8) {
         __m512i word[4];
