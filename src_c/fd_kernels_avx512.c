@@ -1,8 +1,8 @@
 /*
  * The AVX-512 path (F, BW, DQ, VL: every AVX-512 CPU since Skylake-SP): the kernels of the scalar
  * path compiled for AVX-512 inside this file only, with Philox fused into the plane comparison
- * (8 lanes of 64 bits), the first tie of each word in vectors too (the others, rare, through
- * Philox in 16 lanes), and bool masks and the dropout of 32- and 64-bit elements from mask
+ * (8 lanes of 64 bits), the ties' Philox in the same lanes, in up to four chains (the first tie of
+ * each word listed in vectors), and bool masks and the dropout of 32- and 64-bit elements from mask
  * registers, stored in whole cache lines.
  * fd_dispatch.c selects it only on CPUs and operating systems that run it.
  */
@@ -26,6 +26,7 @@ static void philox_lanes_avx512(size_t n, uint32_t *x0, uint32_t *x1, uint32_t *
 #define FD_BOOL_GROUPS bool_groups_avx512
 #define FD_GROUPS_32_64
 #define FD_FIRST_TIES first_ties_avx512
+#define FD_FLUSH_TIES flush_ties_avx512
 #include "fd_kernels_impl.h"
 
 /* High and low halves of the 32x32-bit products of 16 lanes of a with the constant m: even lanes
@@ -113,8 +114,9 @@ static inline void philox8_from_prefix(philox8 *s, const philox8_prefix *q, __m5
 }
 
 /* Rounds 3 to 10 of `chains` philox8 states at once: independent chains for the out-of-order
- * core (a constant count, so that the loop over them unrolls). */
-static inline void philox8_rounds(philox8 *s, int chains, uint64_t key)
+ * core (a constant count, so that the loop over them unrolls). After each round pf, if not NULL,
+ * prefetches 3 lines per four chains: FD_PREFETCH_LINES per 16 lanes of a plane, spread out. */
+static inline void philox8_rounds(philox8 *s, int chains, uint64_t key, prefetcher *pf)
 {
     const __m512i m0 = _mm512_set1_epi64(FD_PHILOX_M0), m1 = _mm512_set1_epi64(FD_PHILOX_M1);
     uint32_t k0 = (uint32_t)key + 2 * FD_PHILOX_W0, k1 = (uint32_t)(key >> 32) + 2 * FD_PHILOX_W1;
@@ -131,6 +133,7 @@ static inline void philox8_rounds(philox8 *s, int chains, uint64_t key)
         }
         k0 += FD_PHILOX_W0;
         k1 += FD_PHILOX_W1;
+        if (pf) prefetch_some(pf, FD_PREFETCH_LINES * chains / 16);
     }
 }
 
@@ -165,12 +168,13 @@ __attribute__((always_inline)) static inline void planes_of_half(const fd_bernou
                                                                  const philox8_prefix *prefix,
                                                                  int plane, int chains,
                                                                  __m512i kept[4],
-                                                                 __m512i undecided[4])
+                                                                 __m512i undecided[4],
+                                                                 prefetcher *pf)
 {
     philox8 s[4];
     int i;
     for (i = 0; i < chains; i++) philox8_from_prefix(&s[i], prefix, _mm512_set1_epi64(plane + i));
-    philox8_rounds(s, chains, rule->key);
+    philox8_rounds(s, chains, rule->key, pf);
     for (i = 0; i < chains; i++) compare_plane8(kept, undecided, &s[i], rule, plane + i);
 }
 
@@ -181,9 +185,11 @@ __attribute__((noinline)) static void lone_half_planes(const fd_bernoulli *rule,
                                                        __m512i undecided[4])
 {
     int plane = 0;
-    for (; plane + 3 < nplanes; plane += 4) planes_of_half(rule, prefix, plane, 4, kept, undecided);
-    for (; plane + 1 < nplanes; plane += 2) planes_of_half(rule, prefix, plane, 2, kept, undecided);
-    if (plane < nplanes) planes_of_half(rule, prefix, plane, 1, kept, undecided);
+    for (; plane + 3 < nplanes; plane += 4)
+        planes_of_half(rule, prefix, plane, 4, kept, undecided, NULL);
+    for (; plane + 1 < nplanes; plane += 2)
+        planes_of_half(rule, prefix, plane, 2, kept, undecided, NULL);
+    if (plane < nplanes) planes_of_half(rule, prefix, plane, 1, kept, undecided, NULL);
 }
 
 /*
@@ -253,19 +259,16 @@ static void compare_planes_avx512(const fd_bernoulli *rule, uint64_t first, size
             lone_half_planes(rule, nplanes, &prefix[0], kept[0], undecided[0]);
         } else if (nplanes % 4 == 0) { /* one half at a time, four planes side by side */
             for (h = 0; h < 2; h++)
-                for (plane = 0; plane < nplanes; plane += 4) {
-                    planes_of_half(rule, &prefix[h], plane, 4, kept[h], undecided[h]);
-                    prefetch_some(pf);
-                    prefetch_some(pf);
-                }
+                for (plane = 0; plane < nplanes; plane += 4)
+                    planes_of_half(rule, &prefix[h], plane, 4, kept[h], undecided[h], pf);
         } else { /* the two halves side by side */
             for (plane = 0; plane < nplanes; plane++) {
                 philox8 s[2];
                 for (h = 0; h < 2; h++)
                     philox8_from_prefix(&s[h], &prefix[h], _mm512_set1_epi64(plane));
-                philox8_rounds(s, 2, rule->key);
+                philox8_rounds(s, 2, rule->key, NULL);
                 for (h = 0; h < 2; h++) compare_plane8(kept[h], undecided[h], &s[h], rule, plane);
-                prefetch_some(pf);
+                prefetch_some(pf, FD_PREFETCH_LINES);
             }
         }
         for (h = 0; h < 2 && g + 8 * (size_t)h < nblocks; h++) {
@@ -281,89 +284,91 @@ static void compare_planes_avx512(const fd_bernoulli *rule, uint64_t first, size
 }
 
 /*
- * The first tie of every tied word (its lowest undecided element), in vectors: each is listed as
- * block << 8 | e, the listed ties' Philox outputs are generated 16 at a time, and the bits of those
- * kept are or-ed into keep. u and tied are left with the other ties (a tied word has another in
- * about 1 of 16), for resolve_ties: the loop of branches it takes per tie costs several times as
- * much.
+ * The first tie of every tied word (its lowest undecided element), listed in vectors: the loop of
+ * branches that resolve_ties takes per tie costs several times as much. A tied word has another
+ * in about 1 of 16: those stay in u and tied for it.
  */
-static void first_ties_avx512(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
-                              uint64_t tied[4], uint32_t u[4][FD_CHUNK_BLOCKS], uint32_t *keep)
+static size_t first_ties_avx512(size_t nblocks, uint32_t w, uint64_t *tied,
+                                uint32_t u[FD_CHUNK_BLOCKS], uint32_t *items)
 {
-    uint32_t items[4 * FD_CHUNK_BLOCKS + 16], found[4 * FD_CHUNK_BLOCKS + 16];
-    uint32_t bits[4][FD_CHUNK_BLOCKS]; /* found again, in the layout of u */
-    const uint64_t listed[4] = {tied[0], tied[1], tied[2], tied[3]}; /* a word's first tie each */
     const size_t vectors = (nblocks + 15) / 16;
+    const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const uint64_t listed = *tied;
+    size_t n = 0, j;
+    *tied = 0; /* now the words with a tie left */
+    for (j = 0; j < vectors; j++) {
+        const __mmask16 m = (__mmask16)(listed >> 16 * j);
+        const __m512i v = _mm512_maskz_loadu_epi32(m, &u[16 * j]); /* tied lanes only */
+        const __m512i lowest = _mm512_and_si512(v, _mm512_sub_epi32(_mm512_setzero_si512(), v));
+        /* 128 * block + 32 * w + the bit's index, the exponent of lowest as a float (exact) */
+        const __m512i base = _mm512_add_epi32(_mm512_slli_epi32(lanes, 7),
+                                              _mm512_set1_epi32((int)(2048 * j + 32 * w) - 127));
+        const __m512i item = _mm512_add_epi32(
+            base, _mm512_srli_epi32(_mm512_castps_si512(_mm512_cvtepu32_ps(lowest)), 23));
+        const __m512i rest = _mm512_xor_si512(v, lowest);
+        _mm512_storeu_si512(items + n, _mm512_maskz_compress_epi32(m, item));
+        n += (size_t)__builtin_popcount(m);
+        _mm512_mask_storeu_epi32(&u[16 * j], m, rest);
+        *tied |= (uint64_t)_mm512_test_epi32_mask(rest, rest) << 16 * j;
+    }
+    return n;
+}
+
+/* flush_ties for `chains` (1 to 4) groups of 8 listed ties side by side: the bit of each kept
+ * tie into bits. */
+__attribute__((always_inline)) static inline void tie_groups(const fd_bernoulli *rule,
+                                                             uint64_t first, const uint32_t *items,
+                                                             uint32_t *bits, int chains)
+{
     const __m512i low = _mm512_set1_epi64((long long)(rule->threshold & 0xffffffu));
-    const __m512i one = _mm512_set1_epi32(1);
-    size_t n = 0, i, j, b;
-    int w, h;
-    for (w = 0; w < 4; w++) {
-        tied[w] = 0; /* now the words with a tie left */
-        for (j = 0; j < vectors; j++) {
-            const __mmask16 m = (__mmask16)(listed[w] >> 16 * j);
-            const __m512i v = _mm512_maskz_loadu_epi32(m, &u[w][16 * j]); /* tied lanes only */
-            const __m512i lowest = _mm512_and_si512(v, _mm512_sub_epi32(_mm512_setzero_si512(), v));
-            /* its index is the exponent of the power of two as a float (exact) */
-            const __m512i bit = _mm512_sub_epi32(
-                _mm512_srli_epi32(_mm512_castps_si512(_mm512_cvtepu32_ps(lowest)), 23),
-                _mm512_set1_epi32(127 - 32 * w));
-            const __m512i block = _mm512_add_epi32(
-                _mm512_set1_epi32((int)(16 * j)),
-                _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
-            const __m512i rest = _mm512_and_si512(v, _mm512_sub_epi32(v, one));
-            _mm512_storeu_si512(items + n, _mm512_maskz_compress_epi32(
-                                               m, _mm512_or_si512(_mm512_slli_epi32(block, 8), bit)));
-            n += (size_t)__builtin_popcount(m);
-            _mm512_mask_storeu_epi32(&u[w][16 * j], m, rest);
-            tied[w] |= (uint64_t)_mm512_test_epi32_mask(rest, rest) << 16 * j;
-        }
+    philox8 s[4];
+    __m512i e[4];
+    int h, k;
+    for (h = 0; h < chains; h++) {
+        const __m512i item =
+            _mm512_cvtepu32_epi64(_mm256_loadu_si256((const void *)(items + 8 * h)));
+        const __m512i block = _mm512_add_epi64(_mm512_set1_epi64((long long)first),
+                                               _mm512_srli_epi64(item, 7));
+        __m512i counter[3];
+        philox8_prefix prefix;
+        counters_of(rule, block, counter);
+        e[h] = _mm512_and_si512(item, _mm512_set1_epi64(FD_BLOCK_ELEMENTS - 1));
+        philox8_prefix_of(&prefix, counter, rule->key);
+        /* c3 = FD_PLANES + e / 4 (fd_dropout.h) */
+        philox8_from_prefix(&s[h], &prefix, _mm512_add_epi64(_mm512_set1_epi64(FD_PLANES),
+                                                             _mm512_srli_epi64(e[h], 2)));
     }
-    _mm512_storeu_si512(items + n, _mm512_setzero_si512()); /* padding lanes: any counter will do */
-    for (i = 0; i < n; i += 16) {
-        philox8 s[2];
-        __m512i e[2];
-        for (h = 0; h < 2; h++) {
-            const __m512i item =
-                _mm512_cvtepu32_epi64(_mm256_loadu_si256((const void *)(items + i + 8 * h)));
-            const __m512i block =
-                _mm512_add_epi64(_mm512_set1_epi64((long long)first), _mm512_srli_epi64(item, 8));
-            __m512i counter[3];
-            philox8_prefix prefix;
-            counters_of(rule, block, counter);
-            e[h] = _mm512_and_si512(item, _mm512_set1_epi64(255));
-            philox8_prefix_of(&prefix, counter, rule->key);
-            /* c3 = FD_PLANES + e / 4 (fd_dropout.h) */
-            philox8_from_prefix(&s[h], &prefix, _mm512_add_epi64(_mm512_set1_epi64(FD_PLANES),
-                                                                 _mm512_srli_epi64(e[h], 2)));
-        }
-        philox8_rounds(s, 2, rule->key);
-        for (h = 0; h < 2; h++) { /* output word e % 4's top 24 bits < T's low 24: kept */
-            const __m512i word = _mm512_and_si512(e[h], _mm512_set1_epi64(3));
-            __m512i r = s[h].x[0];
-            int k;
-            for (k = 1; k < 4; k++)
-                r = _mm512_mask_mov_epi64(r, _mm512_cmpeq_epi64_mask(word, _mm512_set1_epi64(k)),
-                                          s[h].x[k]);
-            r = _mm512_srli_epi64(_mm512_and_si512(r, _mm512_set1_epi64(0xffffffff)), 8);
-            _mm256_storeu_si256((void *)(found + i + 8 * h),
-                                _mm512_cvtepi64_epi32(_mm512_maskz_sllv_epi64(
-                                    _mm512_cmplt_epu64_mask(r, low), _mm512_set1_epi64(1),
-                                    _mm512_and_si512(e[h], _mm512_set1_epi64(31)))));
-        }
+    philox8_rounds(s, chains, rule->key, NULL);
+    for (h = 0; h < chains; h++) { /* output word e % 4's top 24 bits < T's low 24: kept */
+        const __m512i word = _mm512_and_si512(e[h], _mm512_set1_epi64(3));
+        __m512i r = s[h].x[0];
+        for (k = 1; k < 4; k++)
+            r = _mm512_mask_mov_epi64(r, _mm512_cmpeq_epi64_mask(word, _mm512_set1_epi64(k)),
+                                      s[h].x[k]);
+        r = _mm512_srli_epi64(_mm512_and_si512(r, _mm512_set1_epi64(0xffffffff)), 8);
+        _mm256_storeu_si256((void *)(bits + 8 * h),
+                            _mm512_cvtepi64_epi32(_mm512_maskz_sllv_epi64(
+                                _mm512_cmplt_epu64_mask(r, low), _mm512_set1_epi64(1),
+                                _mm512_and_si512(e[h], _mm512_set1_epi64(31)))));
     }
-    for (n = 0, w = 0; w < 4; w++)
-        for (j = 0; j < vectors; j++) {
-            const __mmask16 m = (__mmask16)(listed[w] >> 16 * j);
-            _mm512_storeu_si512(&bits[w][16 * j], _mm512_maskz_expandloadu_epi32(m, found + n));
-            n += (size_t)__builtin_popcount(m);
-        }
-    for (b = 0; b < nblocks; b += 8) {
-        __m512i word[4];
-        for (w = 0; w < 4; w++)
-            word[w] = _mm512_cvtepu32_epi64(_mm256_loadu_si256((const void *)&bits[w][b]));
-        put_keep8(word, nblocks - b, keep + 4 * b, 1);
+}
+
+/* flush_ties, 32 ties at a time in four chains, and the last 1 to 31 in as few as will do. */
+static void flush_ties_avx512(const fd_bernoulli *rule, uint64_t first, uint32_t *items, size_t n,
+                              uint32_t *keep)
+{
+    uint32_t bits[FD_TIE_LIST + FD_TIE_PAD];
+    size_t i;
+    _mm512_storeu_si512(items + n, _mm512_setzero_si512()); /* padding: any counter will do */
+    _mm512_storeu_si512(items + n + 16, _mm512_setzero_si512());
+    for (i = 0; i + 24 < n; i += 32) tie_groups(rule, first, items + i, bits + i, 4);
+    switch ((n - i + 7) / 8) { /* constant chain counts, so that the loops over them unroll */
+    case 3: tie_groups(rule, first, items + i, bits + i, 3); break;
+    case 2: tie_groups(rule, first, items + i, bits + i, 2); break;
+    case 1: tie_groups(rule, first, items + i, bits + i, 1); break;
+    default: break;
     }
+    for (i = 0; i < n; i++) keep[items[i] / 32] |= bits[i];
 }
 
 /*

@@ -61,9 +61,10 @@ static inline void set_counter(const fd_bernoulli *rule, uint64_t block, uint32_
 
 /*
  * Memory the caller touches after the keep bits (the chunk of x, or the mask bytes it writes),
- * prefetched a few lines after each 16 lanes of one plane: the memory traffic then overlaps the
- * arithmetic. (A burst of prefetches up front stalls it instead, and with few planes there is too
- * little arithmetic to hide loads behind: the hardware prefetcher does better alone.)
+ * prefetched a few lines at a time, spread over the planes' arithmetic: the memory traffic then
+ * overlaps it. (A burst of prefetches stalls the arithmetic instead, as they wait for the core's
+ * few line-fill buffers; and with few planes there is too little arithmetic to hide loads behind:
+ * the hardware prefetcher does better alone.)
  */
 #define FD_PREFETCH_LINES 12 /* per 16 lanes of a plane: 8 planes cover 3/4 of a float32 chunk */
 #define FD_PREFETCH_MIN_PLANES 3
@@ -73,14 +74,15 @@ typedef struct {
     size_t done, bytes;
 } prefetcher;
 
-static inline void prefetch_some(prefetcher *pf)
+static inline void prefetch_some(prefetcher *pf, int lines)
 {
 #if defined(__GNUC__) || defined(__clang__)
     int line;
-    for (line = 0; line < FD_PREFETCH_LINES && pf->done < pf->bytes; line++, pf->done += 64)
+    for (line = 0; line < lines && pf->done < pf->bytes; line++, pf->done += 64)
         __builtin_prefetch(pf->base + pf->done, 1); /* 1: for writing (in place, and masks) */
 #else
     (void)pf;
+    (void)lines;
 #endif
 }
 
@@ -92,72 +94,85 @@ static inline void prefetch_some(prefetcher *pf)
 #error "a chunk must be whole lane vectors"
 #endif
 
-/* Lanes of tied elements waiting for their Philox outputs. A chunk has about 32 ties: most
- * chunks flush once, and the lane vectors of one flush are independent chains (a flush of a
- * single vector waits on one chain's latency). */
-#define FD_TIE_LANES (4 * FD_LANE_VECTOR)
-
-typedef struct {
-    uint32_t r[4][FD_TIE_LANES];
-    uint16_t element[FD_TIE_LANES]; /* 128 * block + e, the element's bit in the keep words */
-    size_t lanes;
-} tie_lanes;
-
-/* Generates the waiting ties' outputs and sets the keep bit of each tie whose low bits are < T's. */
-static void flush_ties(const fd_bernoulli *rule, tie_lanes *ties, uint32_t *keep)
-{
-    const uint32_t low = (uint32_t)(rule->threshold & 0xffffffu);
-    const size_t lanes = FD_ROUND_UP_LANES(ties->lanes);
-    size_t lane;
-    int w;
-    for (w = 0; w < 4; w++) /* padding lanes: any counter will do */
-        for (lane = ties->lanes; lane < lanes; lane++) ties->r[w][lane] = 0;
-    FD_PHILOX_LANES(lanes, ties->r[0], ties->r[1], ties->r[2], ties->r[3], rule->key);
-    for (lane = 0; lane < ties->lanes; lane++) {
-        const uint32_t i = ties->element[lane];
-        /* no branch: it would go either way at random, a misprediction per tie */
-        keep[i / 32] |= (uint32_t)((ties->r[i % 4][lane] >> 8) < low) << (i % 32);
-    }
-    ties->lanes = 0;
-}
-
 /*
  * Ties: the elements whose top FD_PLANES bits equal T's (their bits still set in u) take their
  * low 24 bits from a counter of their own, c3 = FD_PLANES + e / 4, output word e % 4. A tie is
- * about 1 element in 256, so they are gathered into lanes and generated together.
+ * about 1 element in 256, some 32 a chunk, so they are listed, each as its bit in the chunk's
+ * keep words (128 * block + e), and their outputs generated together.
  */
-static void resolve_ties(const fd_bernoulli *rule, uint64_t first, const uint64_t tied_words[4],
+#ifndef FD_TIE_LIST /* the C tests build with less, so that lists fill up and flush */
+#define FD_TIE_LIST 128 /* listed ties at most */
+#endif
+#if FD_TIE_LIST < FD_CHUNK_BLOCKS
+#error "the list must hold the first ties of a word of every block"
+#endif
+#define FD_TIE_PAD 32 /* list entries past the last that a path may read or write */
+
+/* Generates the outputs of the n listed ties (entries [n, n + FD_TIE_PAD) may be overwritten)
+ * and sets the keep bit of each whose low bits are < T's. A path may do it with its own
+ * instructions instead (FD_FLUSH_TIES). */
+#ifdef FD_FLUSH_TIES
+static void FD_FLUSH_TIES(const fd_bernoulli *rule, uint64_t first, uint32_t *items, size_t n,
+                          uint32_t *keep);
+#else
+#define FD_FLUSH_TIES flush_ties
+static void flush_ties(const fd_bernoulli *rule, uint64_t first, uint32_t *items, size_t n,
+                       uint32_t *keep)
+{
+    const uint32_t low = (uint32_t)(rule->threshold & 0xffffffu);
+    const size_t lanes = FD_ROUND_UP_LANES(n);
+    uint32_t r[4][FD_ROUND_UP_LANES(FD_TIE_LIST)];
+    size_t i;
+    for (i = 0; i < lanes; i++) { /* padding lanes: any counter will do */
+        const uint32_t item = i < n ? items[i] : 0;
+        set_counter(rule, first + item / FD_BLOCK_ELEMENTS, FD_PLANES + item % FD_BLOCK_ELEMENTS / 4,
+                    &r[0][i], &r[1][i], &r[2][i], &r[3][i]);
+    }
+    FD_PHILOX_LANES(lanes, r[0], r[1], r[2], r[3], rule->key);
+    for (i = 0; i < n; i++) /* no branch: it would go either way at random */
+        keep[items[i] / 32] |= (uint32_t)((r[items[i] % 4][i] >> 8) < low) << (items[i] % 32);
+}
+#endif
+
+/* A path may list the first tie of each tied word w of the chunk with its own instructions
+ * (FD_FIRST_TIES): it returns how many it listed (at most FD_CHUNK_BLOCKS, and it may write
+ * FD_TIE_PAD entries more), clears them from u[w], and clears from tied[w] the words left
+ * without a tie. */
+#ifdef FD_FIRST_TIES
+static size_t FD_FIRST_TIES(size_t nblocks, uint32_t w, uint64_t *tied,
+                            uint32_t u[FD_CHUNK_BLOCKS], uint32_t *items);
+#endif
+
+/* Lists the ties of the words flagged in tied (their undecided bits in u) and resolves them. */
+static void resolve_ties(const fd_bernoulli *rule, uint64_t first, size_t nblocks, uint64_t tied[4],
                          uint32_t u[4][FD_CHUNK_BLOCKS], uint32_t *keep)
 {
-    tie_lanes ties;
-    uint32_t word;
-    ties.lanes = 0;
-    for (word = 0; word < 4; word++) {
-        uint64_t tied = tied_words[word];
-        while (tied) {
-            const size_t block = (size_t)lowest_set_bit64(tied);
-            uint32_t undecided = u[word][block];
-            tied &= tied - 1u;
-            while (undecided) {
-                const uint32_t e = 32u * word + (uint32_t)lowest_set_bit(undecided);
-                const size_t lane = ties.lanes++;
-                undecided &= undecided - 1u;
-                set_counter(rule, first + block, FD_PLANES + e / 4, &ties.r[0][lane],
-                            &ties.r[1][lane], &ties.r[2][lane], &ties.r[3][lane]);
-                ties.element[lane] = (uint16_t)(FD_BLOCK_ELEMENTS * block + e);
-                if (ties.lanes == FD_TIE_LANES) flush_ties(rule, &ties, keep);
+    uint32_t items[FD_TIE_LIST + FD_TIE_PAD];
+    size_t n = 0;
+    uint32_t w;
+    for (w = 0; w < 4; w++) {
+#ifdef FD_FIRST_TIES
+        if (n + FD_CHUNK_BLOCKS > FD_TIE_LIST) {
+            FD_FLUSH_TIES(rule, first, items, n, keep);
+            n = 0;
+        }
+        n += FD_FIRST_TIES(nblocks, w, &tied[w], u[w], items + n);
+#endif
+        while (tied[w]) {
+            const uint32_t block = (uint32_t)lowest_set_bit64(tied[w]);
+            uint32_t undecided = u[w][block];
+            tied[w] &= tied[w] - 1u;
+            if (n + 32 > FD_TIE_LIST) {
+                FD_FLUSH_TIES(rule, first, items, n, keep);
+                n = 0;
             }
+            for (; undecided; undecided &= undecided - 1u)
+                items[n++] = FD_BLOCK_ELEMENTS * block + 32 * w + (uint32_t)lowest_set_bit(undecided);
         }
     }
-    if (ties.lanes) flush_ties(rule, &ties, keep);
+    (void)nblocks; /* only FD_FIRST_TIES needs it */
+    if (n) FD_FLUSH_TIES(rule, first, items, n, keep);
 }
-
-/* A path may resolve some ties first with its own instructions (FD_FIRST_TIES): it sets their keep
- * bits and clears them from u and tied, and resolve_ties takes the rest. */
-#ifdef FD_FIRST_TIES
-static void FD_FIRST_TIES(const fd_bernoulli *rule, uint64_t first, size_t nblocks, uint64_t tied[4],
-                          uint32_t u[4][FD_CHUNK_BLOCKS], uint32_t *keep);
-#endif
 
 /* Plane `plane` of the lanes (blocks) from `first`, through the path's Philox lanes, compared into
  * k and u (see compare_planes). */
@@ -174,7 +189,7 @@ static inline void compare_plane_lanes(const fd_bernoulli *rule, uint64_t first,
     FD_PHILOX_LANES(lanes, r[0], r[1], r[2], r[3], rule->key);
     for (w = 0; w < 4; w++)
         for (b = 0; b < lanes; b++) compare_plane(&k[w][b], &u[w][b], r[w][b], t_bit);
-    for (b = 0; b < lanes; b += FD_LANE_VECTOR) prefetch_some(pf);
+    for (b = 0; b < lanes; b += FD_LANE_VECTOR) prefetch_some(pf, FD_PREFETCH_LINES);
 }
 
 /* k and u before any plane: nothing known below T, everything still equal to its prefix. */
@@ -267,11 +282,7 @@ static void keep_words(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
     pf.done = 0;
     pf.bytes = next && planes >= FD_PREFETCH_MIN_PLANES ? next_bytes : 0;
     FD_COMPARE_PLANES(rule, first, nblocks, planes, keep, u, tied, &pf);
-    if (!ties_follow(rule)) return;
-#ifdef FD_FIRST_TIES
-    FD_FIRST_TIES(rule, first, nblocks, tied, u, keep);
-#endif
-    resolve_ties(rule, first, tied, u, keep);
+    if (ties_follow(rule)) resolve_ties(rule, first, nblocks, tied, u, keep);
 }
 
 /*
