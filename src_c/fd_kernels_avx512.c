@@ -289,7 +289,7 @@ static void compare_planes_avx512(const fd_bernoulli *rule, uint64_t first, size
  * in about 1 of 16: those stay in u and tied for it.
  */
 static size_t first_ties_avx512(size_t nblocks, uint32_t w, uint64_t *tied,
-                                uint32_t u[FD_CHUNK_BLOCKS], uint32_t *items)
+                                uint32_t u[FD_CHUNK_BLOCKS], uint32_t *items, prefetcher *pf)
 {
     const size_t vectors = (nblocks + 15) / 16;
     const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -310,6 +310,7 @@ static size_t first_ties_avx512(size_t nblocks, uint32_t w, uint64_t *tied,
         n += (size_t)__builtin_popcount(m);
         _mm512_mask_storeu_epi32(&u[16 * j], m, rest);
         *tied |= (uint64_t)_mm512_test_epi32_mask(rest, rest) << 16 * j;
+        prefetch_some(pf, 2); /* as many as the planes' rounds take in about as long */
     }
     return n;
 }
@@ -318,7 +319,8 @@ static size_t first_ties_avx512(size_t nblocks, uint32_t w, uint64_t *tied,
  * tie into bits. */
 __attribute__((always_inline)) static inline void tie_groups(const fd_bernoulli *rule,
                                                              uint64_t first, const uint32_t *items,
-                                                             uint32_t *bits, int chains)
+                                                             uint32_t *bits, int chains,
+                                                             prefetcher *pf)
 {
     const __m512i low = _mm512_set1_epi64((long long)(rule->threshold & 0xffffffu));
     philox8 s[4];
@@ -338,7 +340,7 @@ __attribute__((always_inline)) static inline void tie_groups(const fd_bernoulli 
         philox8_from_prefix(&s[h], &prefix, _mm512_add_epi64(_mm512_set1_epi64(FD_PLANES),
                                                              _mm512_srli_epi64(e[h], 2)));
     }
-    philox8_rounds(s, chains, rule->key, NULL);
+    philox8_rounds(s, chains, rule->key, pf);
     for (h = 0; h < chains; h++) { /* output word e % 4's top 24 bits < T's low 24: kept */
         const __m512i word = _mm512_and_si512(e[h], _mm512_set1_epi64(3));
         __m512i r = s[h].x[0];
@@ -355,17 +357,17 @@ __attribute__((always_inline)) static inline void tie_groups(const fd_bernoulli 
 
 /* flush_ties, 32 ties at a time in four chains, and the last 1 to 31 in as few as will do. */
 static void flush_ties_avx512(const fd_bernoulli *rule, uint64_t first, uint32_t *items, size_t n,
-                              uint32_t *keep)
+                              uint32_t *keep, prefetcher *pf)
 {
     uint32_t bits[FD_TIE_LIST + FD_TIE_PAD];
     size_t i;
     _mm512_storeu_si512(items + n, _mm512_setzero_si512()); /* padding: any counter will do */
     _mm512_storeu_si512(items + n + 16, _mm512_setzero_si512());
-    for (i = 0; i + 24 < n; i += 32) tie_groups(rule, first, items + i, bits + i, 4);
+    for (i = 0; i + 24 < n; i += 32) tie_groups(rule, first, items + i, bits + i, 4, pf);
     switch ((n - i + 7) / 8) { /* constant chain counts, so that the loops over them unroll */
-    case 3: tie_groups(rule, first, items + i, bits + i, 3); break;
-    case 2: tie_groups(rule, first, items + i, bits + i, 2); break;
-    case 1: tie_groups(rule, first, items + i, bits + i, 1); break;
+    case 3: tie_groups(rule, first, items + i, bits + i, 3, pf); break;
+    case 2: tie_groups(rule, first, items + i, bits + i, 2, pf); break;
+    case 1: tie_groups(rule, first, items + i, bits + i, 1, pf); break;
     default: break;
     }
     for (i = 0; i < n; i++) keep[items[i] / 32] |= bits[i];

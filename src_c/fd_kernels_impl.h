@@ -109,15 +109,15 @@ static inline void prefetch_some(prefetcher *pf, int lines)
 #define FD_TIE_PAD 32 /* list entries past the last that a path may read or write */
 
 /* Generates the outputs of the n listed ties (entries [n, n + FD_TIE_PAD) may be overwritten)
- * and sets the keep bit of each whose low bits are < T's. A path may do it with its own
- * instructions instead (FD_FLUSH_TIES). */
+ * and sets the keep bit of each whose low bits are < T's, prefetching through pf as the planes
+ * do. A path may do it with its own instructions instead (FD_FLUSH_TIES). */
 #ifdef FD_FLUSH_TIES
 static void FD_FLUSH_TIES(const fd_bernoulli *rule, uint64_t first, uint32_t *items, size_t n,
-                          uint32_t *keep);
+                          uint32_t *keep, prefetcher *pf);
 #else
 #define FD_FLUSH_TIES flush_ties
 static void flush_ties(const fd_bernoulli *rule, uint64_t first, uint32_t *items, size_t n,
-                       uint32_t *keep)
+                       uint32_t *keep, prefetcher *pf)
 {
     const uint32_t low = (uint32_t)(rule->threshold & 0xffffffu);
     const size_t lanes = FD_ROUND_UP_LANES(n);
@@ -129,6 +129,7 @@ static void flush_ties(const fd_bernoulli *rule, uint64_t first, uint32_t *items
                     &r[0][i], &r[1][i], &r[2][i], &r[3][i]);
     }
     FD_PHILOX_LANES(lanes, r[0], r[1], r[2], r[3], rule->key);
+    for (i = 0; i < lanes; i += FD_LANE_VECTOR) prefetch_some(pf, FD_PREFETCH_LINES);
     for (i = 0; i < n; i++) /* no branch: it would go either way at random */
         keep[items[i] / 32] |= (uint32_t)((r[items[i] % 4][i] >> 8) < low) << (items[i] % 32);
 }
@@ -140,12 +141,13 @@ static void flush_ties(const fd_bernoulli *rule, uint64_t first, uint32_t *items
  * without a tie. */
 #ifdef FD_FIRST_TIES
 static size_t FD_FIRST_TIES(size_t nblocks, uint32_t w, uint64_t *tied,
-                            uint32_t u[FD_CHUNK_BLOCKS], uint32_t *items);
+                            uint32_t u[FD_CHUNK_BLOCKS], uint32_t *items, prefetcher *pf);
 #endif
 
-/* Lists the ties of the words flagged in tied (their undecided bits in u) and resolves them. */
+/* Lists the ties of the words flagged in tied (their undecided bits in u) and resolves them; pf
+ * goes on prefetching meanwhile. */
 static void resolve_ties(const fd_bernoulli *rule, uint64_t first, size_t nblocks, uint64_t tied[4],
-                         uint32_t u[4][FD_CHUNK_BLOCKS], uint32_t *keep)
+                         uint32_t u[4][FD_CHUNK_BLOCKS], uint32_t *keep, prefetcher *pf)
 {
     uint32_t items[FD_TIE_LIST + FD_TIE_PAD];
     size_t n = 0;
@@ -153,17 +155,17 @@ static void resolve_ties(const fd_bernoulli *rule, uint64_t first, size_t nblock
     for (w = 0; w < 4; w++) {
 #ifdef FD_FIRST_TIES
         if (n + FD_CHUNK_BLOCKS > FD_TIE_LIST) {
-            FD_FLUSH_TIES(rule, first, items, n, keep);
+            FD_FLUSH_TIES(rule, first, items, n, keep, pf);
             n = 0;
         }
-        n += FD_FIRST_TIES(nblocks, w, &tied[w], u[w], items + n);
+        n += FD_FIRST_TIES(nblocks, w, &tied[w], u[w], items + n, pf);
 #endif
         while (tied[w]) {
             const uint32_t block = (uint32_t)lowest_set_bit64(tied[w]);
             uint32_t undecided = u[w][block];
             tied[w] &= tied[w] - 1u;
             if (n + 32 > FD_TIE_LIST) {
-                FD_FLUSH_TIES(rule, first, items, n, keep);
+                FD_FLUSH_TIES(rule, first, items, n, keep, pf);
                 n = 0;
             }
             for (; undecided; undecided &= undecided - 1u)
@@ -171,7 +173,7 @@ static void resolve_ties(const fd_bernoulli *rule, uint64_t first, size_t nblock
         }
     }
     (void)nblocks; /* only FD_FIRST_TIES needs it */
-    if (n) FD_FLUSH_TIES(rule, first, items, n, keep);
+    if (n) FD_FLUSH_TIES(rule, first, items, n, keep, pf);
 }
 
 /* Plane `plane` of the lanes (blocks) from `first`, through the path's Philox lanes, compared into
@@ -282,7 +284,7 @@ static void keep_words(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
     pf.done = 0;
     pf.bytes = next && planes >= FD_PREFETCH_MIN_PLANES ? next_bytes : 0;
     FD_COMPARE_PLANES(rule, first, nblocks, planes, keep, u, tied, &pf);
-    if (ties_follow(rule)) resolve_ties(rule, first, nblocks, tied, u, keep);
+    if (ties_follow(rule)) resolve_ties(rule, first, nblocks, tied, u, keep, &pf);
 }
 
 /*
