@@ -192,11 +192,9 @@ __attribute__((noinline)) static void lone_half_planes(const fd_bernoulli *rule,
     if (plane < nplanes) planes_of_half(rule, prefix, plane, 1, kept, undecided, NULL);
 }
 
-/*
- * Keep words of 8 blocks from kept (kept[w]: word w of each block, in the lanes' low halves)
- * into keep (4 words a block), stored, or or-ed into the words there; only the first `blocks`.
- */
-static inline void put_keep8(const __m512i kept[4], size_t blocks, uint32_t *keep, int or_into)
+/* Keep words of 8 blocks from kept (kept[w]: word w of each block, in the lanes' low halves)
+ * into keep (4 words a block); only the first `blocks`. */
+static inline void put_keep8(const __m512i kept[4], size_t blocks, uint32_t *keep)
 {
     const __m512i low_pairs = _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28,
                                                 14, 30);
@@ -211,15 +209,10 @@ static inline void put_keep8(const __m512i kept[4], size_t blocks, uint32_t *kee
     for (v = 0; v < 2; v++) { /* 16 words, 4 blocks, a vector */
         const unsigned here = count > 16 * v ? count - 16 * v : 0;
         uint32_t *at = keep + 16 * v;
-        if (here >= 16) {
-            const __m512i old = or_into ? _mm512_loadu_si512(at) : _mm512_setzero_si512();
-            _mm512_storeu_si512(at, _mm512_or_si512(words[v], old));
-        } else {
-            const __mmask16 lanes = (__mmask16)((1u << here) - 1u);
-            const __m512i old =
-                or_into ? _mm512_maskz_loadu_epi32(lanes, at) : _mm512_setzero_si512();
-            _mm512_mask_storeu_epi32(at, lanes, _mm512_or_si512(words[v], old));
-        }
+        if (here >= 16)
+            _mm512_storeu_si512(at, words[v]);
+        else
+            _mm512_mask_storeu_epi32(at, (__mmask16)((1u << here) - 1u), words[v]);
     }
 }
 
@@ -273,7 +266,7 @@ static void compare_planes_avx512(const fd_bernoulli *rule, uint64_t first, size
         }
         for (h = 0; h < 2 && g + 8 * (size_t)h < nblocks; h++) {
             const size_t at = g + 8 * (size_t)h;
-            put_keep8(kept[h], nblocks - at, keep + 4 * at, 0);
+            put_keep8(kept[h], nblocks - at, keep + 4 * at);
             for (w = 0; w < 4 && ties; w++) {
                 _mm256_storeu_si256((void *)&u[w][at], _mm512_cvtepi64_epi32(undecided[h][w]));
                 tied[w] |= ((uint64_t)_mm512_test_epi64_mask(undecided[h][w], low_halves) << at) &
