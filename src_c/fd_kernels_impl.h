@@ -290,7 +290,9 @@ static void keep_words(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
 /*
  * Contiguous group loops: bit j of words[g] keeps element 32 * g + j. Each group is loaded into a
  * local array before anything is stored, so x == out (in place) cannot block vectorisation, and
- * bits are tested against a table rather than shifted by j (SSE2 has no per-lane shifts).
+ * bits are tested against a table rather than shifted by j (SSE2 has no per-lane shifts). Scaling
+ * masks as it stores; selecting masks as it loads, as a plain copy into the array would become a
+ * memcpy of narrow stores that the wide loads after it cannot forward from (2.5x slower).
  */
 static const uint32_t bit_of[32] = {
     1u << 0,  1u << 1,  1u << 2,  1u << 3,  1u << 4,  1u << 5,  1u << 6,  1u << 7,
@@ -299,7 +301,8 @@ static const uint32_t bit_of[32] = {
     1u << 24, 1u << 25, 1u << 26, 1u << 27, 1u << 28, 1u << 29, 1u << 30, 1u << 31,
 };
 
-#define FD_GROUP_LOOP(BYTES, UINT, LOAD_BITS, STORE)                                              \
+#define FD_KEEP_MASK(UINT, w, j) ((UINT)0 - (UINT)(((w) & bit_of[j]) != 0))
+#define FD_GROUP_LOOP(BYTES, UINT, LOAD_BITS, STORE, MASK_ON_LOAD)                                \
     size_t g;                                                                                     \
     int j;                                                                                        \
     for (g = 0; g < ngroups; g++) {                                                               \
@@ -307,9 +310,12 @@ static const uint32_t bit_of[32] = {
         const char *xg = x + (size_t)32 * BYTES * g;                                              \
         char *og = out + (size_t)32 * BYTES * g;                                                  \
         UINT v[32];                                                                               \
-        for (j = 0; j < 32; j++) v[j] = LOAD_BITS(xg + BYTES * j);                                \
         for (j = 0; j < 32; j++)                                                                  \
-            STORE(og + BYTES * j, (UINT)(v[j] & ((UINT)0 - (UINT)((w & bit_of[j]) != 0))));      \
+            v[j] = (UINT)(LOAD_BITS(xg + BYTES * j) & (MASK_ON_LOAD ? FD_KEEP_MASK(UINT, w, j)    \
+                                                                     : (UINT)~(UINT)0));          \
+        for (j = 0; j < 32; j++)                                                                  \
+            STORE(og + BYTES * j, (UINT)(v[j] & (MASK_ON_LOAD ? (UINT)~(UINT)0                    \
+                                                              : FD_KEEP_MASK(UINT, w, j))));      \
     }
 
 #define F32_SCALED_BITS(p) fd_f32_bits(fd_load_f32(p) * s)
@@ -320,12 +326,12 @@ static void scale_groups_f16(const uint32_t *words, size_t ngroups, const char *
                              double scale)
 {
     const float s = (float)scale;
-    FD_GROUP_LOOP(2, uint16_t, F16_SCALED_BITS, fd_store_u16)
+    FD_GROUP_LOOP(2, uint16_t, F16_SCALED_BITS, fd_store_u16, 0)
 }
 
 static void select_groups_16(const uint32_t *words, size_t ngroups, const char *x, char *out)
 {
-    FD_GROUP_LOOP(2, uint16_t, fd_load_u16, fd_store_u16)
+    FD_GROUP_LOOP(2, uint16_t, fd_load_u16, fd_store_u16, 1)
 }
 
 /* A path may apply the bits to 32- and 64-bit elements with its own instructions instead
@@ -342,23 +348,23 @@ static void scale_groups_f32(const uint32_t *words, size_t ngroups, const char *
                              double scale)
 {
     const float s = (float)scale;
-    FD_GROUP_LOOP(4, uint32_t, F32_SCALED_BITS, fd_store_u32)
+    FD_GROUP_LOOP(4, uint32_t, F32_SCALED_BITS, fd_store_u32, 0)
 }
 
 static void scale_groups_f64(const uint32_t *words, size_t ngroups, const char *x, char *out,
                              double scale)
 {
-    FD_GROUP_LOOP(8, uint64_t, F64_SCALED_BITS, fd_store_u64)
+    FD_GROUP_LOOP(8, uint64_t, F64_SCALED_BITS, fd_store_u64, 0)
 }
 
 static void select_groups_32(const uint32_t *words, size_t ngroups, const char *x, char *out)
 {
-    FD_GROUP_LOOP(4, uint32_t, fd_load_u32, fd_store_u32)
+    FD_GROUP_LOOP(4, uint32_t, fd_load_u32, fd_store_u32, 1)
 }
 
 static void select_groups_64(const uint32_t *words, size_t ngroups, const char *x, char *out)
 {
-    FD_GROUP_LOOP(8, uint64_t, fd_load_u64, fd_store_u64)
+    FD_GROUP_LOOP(8, uint64_t, fd_load_u64, fd_store_u64, 1)
 }
 #endif
 
