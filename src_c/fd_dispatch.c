@@ -28,10 +28,18 @@ static unsigned cpuid7_ebx(void)
     return b;
 }
 
-/* AVX2: the CPU flag and YMM state saved (XCR0 bits 1, 2). */
+static unsigned cpuid1_ecx(void)
+{
+    unsigned a, b, c, d;
+    __cpuid(1, a, b, c, d);
+    return c;
+}
+
+/* AVX2 and F16C: the CPU flags and YMM state saved (XCR0 bits 1, 2). */
 static int cpu_runs_avx2(void)
 {
-    return (os_saved_state() & 0x6u) == 0x6u && (cpuid7_ebx() & bit_AVX2);
+    return (os_saved_state() & 0x6u) == 0x6u && (cpuid7_ebx() & bit_AVX2) &&
+           (cpuid1_ecx() & bit_F16C);
 }
 
 /* AVX-512 F/BW/DQ/VL: the CPU flags and opmask and ZMM state saved too (XCR0 bits 5, 6, 7). */

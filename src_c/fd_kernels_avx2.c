@@ -1,17 +1,17 @@
 /*
  * The AVX2 path: the kernels of the scalar path compiled for AVX2 inside this file only (nothing
  * else is built with AVX2 flags), with Philox fused into the plane comparison (4 lanes of 64
- * bits), Philox in 8 lanes for the ties, and bool masks by byte shuffles. fd_dispatch.c selects
- * it only on CPUs and operating systems that run it.
+ * bits), Philox in 8 lanes for the ties, bool masks by byte shuffles, and float16 through F16C's
+ * conversions. fd_dispatch.c selects it only on CPUs (with F16C) and operating systems that run it.
  */
 #include "fd_kernels.h"
 
 #if FD_X86_GNUC
 #if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx2,f16c"))), apply_to = function)
 #else
 #pragma GCC push_options
-#pragma GCC target("avx2")
+#pragma GCC target("avx2,f16c")
 #endif
 
 #include <immintrin.h>
@@ -21,6 +21,7 @@ static void philox_lanes_avx2(size_t n, uint32_t *x0, uint32_t *x1, uint32_t *x2
 #define FD_PHILOX_LANES philox_lanes_avx2
 #define FD_COMPARE_PLANES compare_planes_avx2
 #define FD_BOOL_GROUPS bool_groups_avx2
+#define FD_SCALE_GROUPS_F16 scale_groups_f16_avx2
 #include "fd_kernels_impl.h"
 
 /* High and low halves of the 32x32-bit products of 8 lanes of a with the constant m: even lanes
@@ -225,6 +226,25 @@ static void bool_groups_avx2(const uint32_t *words, size_t ngroups, uint8_t *mas
         _mm256_storeu_si256((__m256i *)(mask + 32 * g),
                             _mm256_min_epu8(_mm256_and_si256(bytes, bit), one));
     }
+}
+
+/* scale_groups_f16, 8 elements a vector, through F16C's conversions (exact as on AVX-512; see
+ * there); each group's 8 keep bits of a vector spread to 16-bit lanes by a compare. */
+static void scale_groups_f16_avx2(const uint32_t *words, size_t ngroups, const char *x, char *out,
+                                  double scale)
+{
+    const __m256 s = _mm256_set1_ps((float)scale);
+    const __m128i bit = _mm_setr_epi16(1, 2, 4, 8, 16, 32, 64, 128);
+    size_t g, j;
+    for (g = 0; g < ngroups; g++)
+        for (j = 0; j < 4; j++) {
+            const size_t at = 64 * g + 16 * j;
+            const __m256 v = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + at)));
+            const __m128i h = _mm256_cvtps_ph(_mm256_mul_ps(v, s), _MM_FROUND_TO_NEAREST_INT);
+            const __m128i byte = _mm_set1_epi16((short)(words[g] >> 8 * j & 0xffu));
+            const __m128i kept = _mm_cmpeq_epi16(_mm_and_si128(byte, bit), bit);
+            _mm_storeu_si128((__m128i *)(out + at), _mm_and_si128(h, kept));
+        }
 }
 
 const fd_kernels fd_kernels_avx2 = FD_KERNEL_TABLE("avx2");

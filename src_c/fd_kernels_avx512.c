@@ -27,6 +27,7 @@ static void philox_lanes_avx512(size_t n, uint32_t *x0, uint32_t *x1, uint32_t *
 #define FD_GROUPS_32_64
 #define FD_FIRST_TIES first_ties_avx512
 #define FD_FLUSH_TIES flush_ties_avx512
+#define FD_SCALE_GROUPS_F16 scale_groups_f16_avx512
 #include "fd_kernels_impl.h"
 
 /* High and low halves of the 32x32-bit products of 16 lanes of a with the constant m: even lanes
@@ -475,6 +476,25 @@ static inline void groups_64(const uint32_t *words, size_t ngroups, const char *
     for (j = 0; j < 4; j++)
         apply8(x + at + 64 * j, out + at + 64 * j, (__mmask8)(words[last] >> h >> 8 * j),
                (__mmask8)(j < 3 ? 0xffu : (1u << (8 - h)) - 1u), s, multiply);
+}
+
+/* scale_groups_f16, 16 elements a vector: vcvtph2ps, one float32 multiply and vcvtps2ph rounding
+ * to nearest even are exactly fd_f16_to_f32, the multiply and fd_f32_to_f16 (NaNs too: the
+ * multiply quiets them either way, and both conversions keep a quiet NaN's payload). */
+static void scale_groups_f16_avx512(const uint32_t *words, size_t ngroups, const char *x,
+                                    char *out, double scale)
+{
+    const __m512 s = _mm512_set1_ps((float)scale);
+    size_t g, j;
+    for (g = 0; g < ngroups; g++)
+        for (j = 0; j < 2; j++) {
+            const size_t at = 64 * g + 32 * j;
+            const __m512 v = _mm512_cvtph_ps(_mm256_loadu_si256((const void *)(x + at)));
+            const __m256i h =
+                _mm512_cvtps_ph(_mm512_mul_ps(v, s), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            _mm256_storeu_si256((void *)(out + at),
+                                _mm256_maskz_mov_epi16((__mmask16)(words[g] >> 16 * j), h));
+        }
 }
 
 static void scale_groups_f32(const uint32_t *words, size_t ngroups, const char *x, char *out,

@@ -322,12 +322,20 @@ static const uint32_t bit_of[32] = {
 #define F64_SCALED_BITS(p) fd_f64_bits(fd_load_f64(p) * scale)
 #define F16_SCALED_BITS(p) fd_f32_to_f16(fd_f16_to_f32(fd_load_u16(p)) * s)
 
+/* A path may scale float16 elements with its own instructions instead (FD_SCALE_GROUPS_F16:
+ * hardware conversions, which round as fd_f32_to_f16 does). */
+#ifdef FD_SCALE_GROUPS_F16
+static void FD_SCALE_GROUPS_F16(const uint32_t *words, size_t ngroups, const char *x, char *out,
+                                double scale);
+#else
+#define FD_SCALE_GROUPS_F16 scale_groups_f16
 static void scale_groups_f16(const uint32_t *words, size_t ngroups, const char *x, char *out,
                              double scale)
 {
     const float s = (float)scale;
     FD_GROUP_LOOP(2, uint16_t, F16_SCALED_BITS, fd_store_u16, 0)
 }
+#endif
 
 static void select_groups_16(const uint32_t *words, size_t ngroups, const char *x, char *out)
 {
@@ -391,11 +399,11 @@ static void bool_groups(const uint32_t *words, size_t ngroups, uint8_t *mask)
 }
 #endif
 
-#define FD_KERNEL_TABLE(NAME)                                  \
-    {                                                          \
-        NAME, keep_words, FD_BOOL_GROUPS,                      \
-        {scale_groups_f16, scale_groups_f32, scale_groups_f64}, \
-        {select_groups_16, select_groups_32, select_groups_64}, \
+#define FD_KERNEL_TABLE(NAME)                                      \
+    {                                                              \
+        NAME, keep_words, FD_BOOL_GROUPS,                          \
+        {FD_SCALE_GROUPS_F16, scale_groups_f32, scale_groups_f64}, \
+        {select_groups_16, select_groups_32, select_groups_64},    \
     }
 
 #endif /* FD_KERNELS_IMPL_H */

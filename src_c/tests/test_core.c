@@ -148,6 +148,27 @@ static void test_float16_conversion(void)
     CHECK(fd_f32_to_f16(NAN) != 0x7c00 && (fd_f32_to_f16(NAN) & 0x7c00) == 0x7c00);
 }
 
+/* Inverted dropout of every float16 value, all kept, against the model (through float32, one
+ * multiply, rounded once to float16) on the active path: paths may convert with their own
+ * instructions. Scales that round ties, overflow to infinity and make subnormals normal. */
+static void test_float16_every_value(void)
+{
+    static const double scales[] = {1.0 / 0.9, 1.5, 2.0, 1e4, 1.0000001, 1.0 / 0.3};
+    static uint16_t h[65536], got[65536];
+    const fd_bernoulli keep_all = {1, 0, FD_THRESHOLD_ONE};
+    const int64_t shape[1] = {65536}, strides[1] = {2};
+    size_t i, k;
+    for (i = 0; i < 65536; i++) h[i] = (uint16_t)i;
+    for (k = 0; k < sizeof scales / sizeof *scales; k++) {
+        int bad = 0;
+        CHECK(fd_dropout(FD_FLOAT16, &keep_all, scales[k], 1, shape, h, strides, got, strides,
+                         NULL) == FD_OK);
+        for (i = 0; i < 65536; i++)
+            bad += got[i] != fd_f32_to_f16(fd_f16_to_f32(h[i]) * (float)scales[k]);
+        CHECK(bad == 0);
+    }
+}
+
 /* fd_dropout of a strided 2-d float32 view against the per-element model, in place and not. */
 static void test_dropout_float32_strided(void)
 {
@@ -468,6 +489,7 @@ int main(void)
         test_masks_against_model();
         test_dropout_float32_strided();
         test_dropout_other_dtypes();
+        test_float16_every_value();
         test_zero_d_and_empty();
         test_paths_agree(path);
         test_paths_agree_any_alignment(path);
