@@ -2,8 +2,8 @@
  * The AVX-512 path (F, BW, DQ, VL: every AVX-512 CPU since Skylake-SP): the kernels of the scalar
  * path compiled for AVX-512 inside this file only, with Philox fused into the plane comparison
  * (8 lanes of 64 bits), the ties' Philox in the same lanes, in up to four chains (the first tie of
- * each word listed in vectors), and bool masks and the dropout of 32- and 64-bit elements from mask
- * registers, stored in whole cache lines.
+ * each word listed in vectors), bool masks and the dropout of 32- and 64-bit elements from mask
+ * registers, stored in whole cache lines, and float16 through the ISA's conversions.
  * fd_dispatch.c selects it only on CPUs and operating systems that run it.
  */
 #include "fd_kernels.h"
