@@ -480,7 +480,8 @@ static inline void groups_64(const uint32_t *words, size_t ngroups, const char *
 
 /* scale_groups_f16, 16 elements a vector: vcvtph2ps, one float32 multiply and vcvtps2ph rounding
  * to nearest even are exactly fd_f16_to_f32, the multiply and fd_f32_to_f16 (NaNs too: the
- * multiply quiets them either way, and both conversions keep a quiet NaN's payload). */
+ * multiply quiets them either way, and both conversions keep a quiet NaN's payload). Unlike the
+ * kernels below, its 32-byte stores are not aligned to lines (not measured whether it would pay). */
 static void scale_groups_f16_avx512(const uint32_t *words, size_t ngroups, const char *x,
                                     char *out, double scale)
 {
