@@ -21,6 +21,7 @@ static void philox_lanes_avx2(size_t n, uint32_t *x0, uint32_t *x1, uint32_t *x2
 #define FD_PHILOX_LANES philox_lanes_avx2
 #define FD_COMPARE_PLANES compare_planes_avx2
 #define FD_BOOL_GROUPS bool_groups_avx2
+#define FD_FLUSH_TIES flush_ties_avx2
 #define FD_SCALE_GROUPS_F16 scale_groups_f16_avx2
 #include "fd_kernels_impl.h"
 
@@ -102,25 +103,26 @@ static inline void philox4_prefix_of(philox4_prefix *q, const __m256i counter[3]
     q->after2[1] = q0;
 }
 
-/* The state after round 2 of plane `plane` (c3 = plane). */
-static inline void philox4_from_prefix(philox4 *s, const philox4_prefix *q, int plane)
+/* The state after round 2 for counter word c3 (each lane's own, in its low half). */
+static inline void philox4_from_prefix(philox4 *s, const philox4_prefix *q, __m256i c3)
 {
     const __m256i m1 = _mm256_set1_epi64x(FD_PHILOX_M1);
-    const __m256i p1 = _mm256_mul_epu32(_mm256_xor_si256(q->word2, _mm256_set1_epi64x(plane)), m1);
+    const __m256i p1 = _mm256_mul_epu32(_mm256_xor_si256(q->word2, c3), m1);
     s->x[0] = _mm256_xor_si256(_mm256_srli_epi64(p1, 32), q->word1);
     s->x[1] = p1;
     s->x[2] = q->after2[0];
     s->x[3] = q->after2[1];
 }
 
-/* Rounds 3 to 10 of four philox4 states at once: four independent chains. */
-static inline void philox4_rounds4(philox4 s[4], uint64_t key)
+/* Rounds 3 to 10 of `chains` philox4 states at once: independent chains for the out-of-order core
+ * (a constant count, so that the loop over them unrolls). */
+static inline void philox4_rounds(philox4 *s, int chains, uint64_t key)
 {
     const __m256i m0 = _mm256_set1_epi64x(FD_PHILOX_M0), m1 = _mm256_set1_epi64x(FD_PHILOX_M1);
     uint32_t k0 = (uint32_t)key + 2 * FD_PHILOX_W0, k1 = (uint32_t)(key >> 32) + 2 * FD_PHILOX_W1;
     int round, h;
     for (round = 2; round < FD_PHILOX_ROUNDS; round++) {
-        for (h = 0; h < 4; h++) {
+        for (h = 0; h < chains; h++) {
             const __m256i p0 = _mm256_mul_epu32(s[h].x[0], m0), p1 = _mm256_mul_epu32(s[h].x[2], m1);
             s[h].x[0] = xor3(_mm256_srli_epi64(p1, 32), s[h].x[1], _mm256_set1_epi64x(k0));
             s[h].x[1] = p1;
@@ -130,6 +132,20 @@ static inline void philox4_rounds4(philox4 s[4], uint64_t key)
         k0 += FD_PHILOX_W0;
         k1 += FD_PHILOX_W1;
     }
+}
+
+/* Counter words c0, c1, c2 (fd_dropout.h) of the call's blocks `block` (64-bit lanes), made in
+ * registers: set_counter's scalar stores, read back as vectors, cost the planes 17% in
+ * store-forwarding stalls. */
+static inline void counters_of(const fd_bernoulli *rule, __m256i block, __m256i counter[3])
+{
+    const __m256i offset = _mm256_set1_epi64x((long long)rule->offset);
+    const __m256i sign = _mm256_set1_epi64x(INT64_MIN); /* AVX2 compares signed: flip both */
+    const __m256i c = _mm256_add_epi64(offset, block);
+    counter[0] = c;
+    counter[1] = _mm256_srli_epi64(c, 32);
+    counter[2] = _mm256_srli_epi64( /* the carry: c < offset */
+        _mm256_cmpgt_epi64(_mm256_xor_si256(offset, sign), _mm256_xor_si256(c, sign)), 63);
 }
 
 /* compare_plane on the 4 blocks of a philox4: plane `plane`'s bits are its outputs. */
@@ -153,6 +169,12 @@ static inline __m128i low_halves(__m256i v)
     return _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v, even));
 }
 
+/* Blocks block to block + 3, in 64-bit lanes. */
+static inline __m256i blocks_from(uint64_t block)
+{
+    return _mm256_add_epi64(_mm256_set1_epi64x((long long)block), _mm256_setr_epi64x(0, 1, 2, 3));
+}
+
 /* compare_planes with Philox and the comparison fused: the planes of 8 blocks at a time in pairs,
  * both planes of both halves side by side (four independent chains: the out-of-order core finds
  * too little in fewer), the rounds that do not depend on the plane done once. An odd count's last
@@ -166,15 +188,11 @@ static void compare_planes_avx2(const fd_bernoulli *rule, uint64_t first, size_t
     size_t g;
     if (nplanes < 2) start_planes(k, u, FD_ROUND_UP_LANES(nblocks));
     for (g = 0; g < nblocks && nplanes >= 2; g += 8) {
-        uint32_t c[4][8];
         __m256i counter[2][3], kept[2][4], undecided[2][4];
         philox4_prefix prefix[2];
-        int b, h, w, plane;
-        for (b = 0; b < 8; b++)
-            set_counter(rule, first + g + (size_t)b, 0, &c[0][b], &c[1][b], &c[2][b], &c[3][b]);
+        int h, w, plane;
         for (h = 0; h < 2; h++) {
-            for (w = 0; w < 3; w++)
-                counter[h][w] = _mm256_cvtepu32_epi64(_mm_loadu_si128((const __m128i *)&c[w][4 * h]));
+            counters_of(rule, blocks_from(first + g + 4 * (size_t)h), counter[h]);
             for (w = 0; w < 4; w++) {
                 kept[h][w] = zero;
                 undecided[h][w] = ones;
@@ -184,10 +202,10 @@ static void compare_planes_avx2(const fd_bernoulli *rule, uint64_t first, size_t
         for (plane = 0; plane + 1 < nplanes; plane += 2) {
             philox4 s[4];
             for (h = 0; h < 2; h++) {
-                philox4_from_prefix(&s[2 * h], &prefix[h], plane);
-                philox4_from_prefix(&s[2 * h + 1], &prefix[h], plane + 1);
+                philox4_from_prefix(&s[2 * h], &prefix[h], _mm256_set1_epi64x(plane));
+                philox4_from_prefix(&s[2 * h + 1], &prefix[h], _mm256_set1_epi64x(plane + 1));
             }
-            philox4_rounds4(s, rule->key);
+            philox4_rounds(s, 4, rule->key);
             for (h = 0; h < 2; h++) {
                 compare_plane4(kept[h], undecided[h], &s[2 * h], rule, plane);
                 compare_plane4(kept[h], undecided[h], &s[2 * h + 1], rule, plane + 1);
@@ -207,6 +225,64 @@ static void compare_planes_avx2(const fd_bernoulli *rule, uint64_t first, size_t
         compare_plane_lanes(rule, first, FD_ROUND_UP_LANES(nblocks), nplanes - 1, k, u, pf);
     store_keep_words(k, nblocks, keep);
     flag_ties(rule, u, nblocks, tied);
+}
+
+/* flush_ties for `chains` (1 to 4) groups of 4 listed ties side by side: the bit of each kept
+ * tie into bits. */
+__attribute__((always_inline)) static inline void tie_groups(const fd_bernoulli *rule,
+                                                             uint64_t first, const uint32_t *items,
+                                                             uint32_t *bits, int chains)
+{
+    const __m256i low = _mm256_set1_epi64x((long long)(rule->threshold & 0xffffffu));
+    philox4 s[4];
+    __m256i e[4];
+    int h, k;
+    for (h = 0; h < chains; h++) {
+        const __m256i item = _mm256_cvtepu32_epi64(_mm_loadu_si128((const __m128i *)(items + 4 * h)));
+        __m256i counter[3];
+        philox4_prefix prefix;
+        counters_of(rule, _mm256_add_epi64(_mm256_set1_epi64x((long long)first), _mm256_srli_epi64(item, 7)),
+                    counter);
+        e[h] = _mm256_and_si256(item, _mm256_set1_epi64x(FD_BLOCK_ELEMENTS - 1));
+        philox4_prefix_of(&prefix, counter, rule->key);
+        /* c3 = FD_PLANES + e / 4 (fd_dropout.h) */
+        philox4_from_prefix(&s[h], &prefix, _mm256_add_epi64(_mm256_set1_epi64x(FD_PLANES),
+                                                             _mm256_srli_epi64(e[h], 2)));
+    }
+    philox4_rounds(s, chains, rule->key);
+    for (h = 0; h < chains; h++) { /* output word e % 4's top 24 bits < T's low 24: kept */
+        const __m256i word = _mm256_and_si256(e[h], _mm256_set1_epi64x(3));
+        __m256i r = s[h].x[0];
+        for (k = 1; k < 4; k++)
+            r = _mm256_blendv_epi8(r, s[h].x[k], _mm256_cmpeq_epi64(word, _mm256_set1_epi64x(k)));
+        r = _mm256_srli_epi64(_mm256_and_si256(r, _mm256_set1_epi64x(0xffffffff)), 8);
+        _mm_storeu_si128((__m128i *)(bits + 4 * h),
+                         low_halves(_mm256_sllv_epi64(
+                             _mm256_and_si256(_mm256_cmpgt_epi64(low, r), _mm256_set1_epi64x(1)),
+                             _mm256_and_si256(e[h], _mm256_set1_epi64x(31)))));
+    }
+}
+
+/* flush_ties, 16 ties at a time in four chains, and the last 1 to 15 in as few as will do. */
+static void flush_ties_avx2(const fd_bernoulli *rule, uint64_t first, uint32_t *items, size_t n,
+                            uint32_t *keep, prefetcher *pf)
+{
+    uint32_t bits[FD_TIE_LIST + FD_TIE_PAD];
+    size_t i;
+    _mm256_storeu_si256((__m256i *)(items + n), _mm256_setzero_si256()); /* padding: any will do */
+    _mm256_storeu_si256((__m256i *)(items + n + 8), _mm256_setzero_si256());
+    for (i = 0; i + 12 < n; i += 16) {
+        tie_groups(rule, first, items + i, bits + i, 4);
+        prefetch_some(pf, FD_PREFETCH_LINES);
+    }
+    switch ((n - i + 3) / 4) { /* constant chain counts, so that the loops over them unroll */
+    case 3: tie_groups(rule, first, items + i, bits + i, 3); break;
+    case 2: tie_groups(rule, first, items + i, bits + i, 2); break;
+    case 1: tie_groups(rule, first, items + i, bits + i, 1); break;
+    default: break;
+    }
+    prefetch_some(pf, FD_PREFETCH_LINES);
+    for (i = 0; i < n; i++) keep[items[i] / 32] |= bits[i];
 }
 
 /* bool_groups: each byte of a keep word copied to the 8 mask bytes it covers (vpshufb works within
