@@ -210,10 +210,7 @@ static void compare_planes_avx2(const fd_bernoulli *rule, uint64_t first, size_t
                 compare_plane4(kept[h], undecided[h], &s[2 * h], rule, plane);
                 compare_plane4(kept[h], undecided[h], &s[2 * h + 1], rule, plane + 1);
             }
-            if (g % FD_LANE_VECTOR == 0) { /* the memory of 16 lanes of two planes */
-                prefetch_some(pf, FD_PREFETCH_LINES);
-                prefetch_some(pf, FD_PREFETCH_LINES);
-            }
+            prefetch_some(pf, FD_PREFETCH_LINES); /* the memory of 8 lanes of two planes */
         }
         for (h = 0; h < 2; h++)
             for (w = 0; w < 4; w++) {
