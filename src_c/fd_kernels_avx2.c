@@ -175,10 +175,56 @@ static inline __m256i blocks_from(uint64_t block)
     return _mm256_add_epi64(_mm256_set1_epi64x((long long)block), _mm256_setr_epi64x(0, 1, 2, 3));
 }
 
+/* The keep words of `chains` (1 to 4) groups of 4 blocks from `block` when T = 2^31 (p = 0.5): an
+ * element is kept where its bit of plane 0 is 0, so the words are that plane's outputs inverted,
+ * written to keep (4 per block) straight from the lanes. */
+__attribute__((always_inline)) static inline void half_words(const fd_bernoulli *rule,
+                                                             uint64_t block, int chains,
+                                                             uint32_t *keep)
+{
+    const __m256i ones = _mm256_set1_epi64x(-1);
+    philox4 s[4];
+    int h;
+    for (h = 0; h < chains; h++) {
+        __m256i counter[3];
+        philox4_prefix prefix;
+        counters_of(rule, blocks_from(block + 4 * (size_t)h), counter);
+        philox4_prefix_of(&prefix, counter, rule->key);
+        philox4_from_prefix(&s[h], &prefix, _mm256_setzero_si256());
+    }
+    philox4_rounds(s, chains, rule->key);
+    for (h = 0; h < chains; h++) { /* lanes (blocks) to words 0 to 3 of each block in turn */
+        const __m256i w01 = _mm256_blend_epi32(s[h].x[0], _mm256_slli_epi64(s[h].x[1], 32), 0xAA);
+        const __m256i w23 = _mm256_blend_epi32(s[h].x[2], _mm256_slli_epi64(s[h].x[3], 32), 0xAA);
+        const __m256i even = _mm256_unpacklo_epi64(w01, w23), odd = _mm256_unpackhi_epi64(w01, w23);
+        _mm256_storeu_si256((__m256i *)(keep + 16 * h),
+                            _mm256_xor_si256(_mm256_permute2x128_si256(even, odd, 0x20), ones));
+        _mm256_storeu_si256((__m256i *)(keep + 16 * h + 8),
+                            _mm256_xor_si256(_mm256_permute2x128_si256(even, odd, 0x31), ones));
+    }
+}
+
+/* half_words for nblocks blocks from `first`: 16 at a time, the last 1 to 15 through a buffer. */
+static void keep_words_half(const fd_bernoulli *rule, uint64_t first, size_t nblocks, uint32_t *keep)
+{
+    uint32_t tail[4 * 16];
+    size_t b;
+    for (b = 0; b + 16 <= nblocks; b += 16) half_words(rule, first + b, 4, keep + 4 * b);
+    switch ((nblocks - b + 3) / 4) { /* constant chain counts, so that the loops unroll */
+    case 4: half_words(rule, first + b, 4, tail); break;
+    case 3: half_words(rule, first + b, 3, tail); break;
+    case 2: half_words(rule, first + b, 2, tail); break;
+    case 1: half_words(rule, first + b, 1, tail); break;
+    default: return;
+    }
+    memcpy(keep + 4 * b, tail, 4 * (nblocks - b) * sizeof *keep);
+}
+
 /* compare_planes with Philox and the comparison fused: the planes of 8 blocks at a time in pairs,
  * both planes of both halves side by side (four independent chains: the out-of-order core finds
- * too little in fewer), the rounds that do not depend on the plane done once. An odd count's last
- * plane (p = 0.5's only one) takes the portable loop, whose wide lanes keep more chains going. */
+ * too little in fewer), the rounds that do not depend on the plane done once. p = 0.5 (T = 2^31)
+ * takes keep_words_half; an odd count's last plane the portable loop, whose wide lanes keep more
+ * chains going (as fast as four chains of a lone plane here, and simpler). */
 static void compare_planes_avx2(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
                                 int nplanes, uint32_t *keep, uint32_t u[4][FD_CHUNK_BLOCKS],
                                 uint64_t tied[4], prefetcher *pf)
@@ -186,6 +232,10 @@ static void compare_planes_avx2(const fd_bernoulli *rule, uint64_t first, size_t
     uint32_t k[4][FD_CHUNK_BLOCKS];
     const __m256i ones = _mm256_set1_epi64x(-1), zero = _mm256_setzero_si256();
     size_t g;
+    if (rule->threshold == 0x80000000u) {
+        keep_words_half(rule, first, nblocks, keep);
+        return;
+    }
     if (nplanes < 2) start_planes(k, u, FD_ROUND_UP_LANES(nblocks));
     for (g = 0; g < nblocks && nplanes >= 2; g += 8) {
         __m256i counter[2][3], kept[2][4], undecided[2][4];
