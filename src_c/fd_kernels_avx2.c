@@ -1,8 +1,9 @@
 /*
  * The AVX2 path: the kernels of the scalar path compiled for AVX2 inside this file only (nothing
  * else is built with AVX2 flags), with Philox fused into the plane comparison (4 lanes of 64
- * bits), Philox in 8 lanes for the ties, bool masks by byte shuffles, and float16 through F16C's
- * conversions. fd_dispatch.c selects it only on CPUs (with F16C) and operating systems that run it.
+ * bits), the ties' Philox in the same lanes in up to four chains, p = 0.5's keep words straight
+ * from them, bool masks by byte shuffles, and float16 through F16C's conversions. fd_dispatch.c
+ * selects it only on CPUs (with F16C) and operating systems that run it.
  */
 #include "fd_kernels.h"
 
@@ -205,7 +206,8 @@ __attribute__((always_inline)) static inline void half_words(const fd_bernoulli 
 }
 
 /* half_words for nblocks blocks from `first`: 16 at a time, the last 1 to 15 through a buffer. */
-static void keep_words_half(const fd_bernoulli *rule, uint64_t first, size_t nblocks, uint32_t *keep)
+static void keep_words_half(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
+                            uint32_t *keep)
 {
     uint32_t tail[4 * 16];
     size_t b;
@@ -232,7 +234,7 @@ static void compare_planes_avx2(const fd_bernoulli *rule, uint64_t first, size_t
     uint32_t k[4][FD_CHUNK_BLOCKS];
     const __m256i ones = _mm256_set1_epi64x(-1), zero = _mm256_setzero_si256();
     size_t g;
-    if (rule->threshold == 0x80000000u) {
+    if (rule->threshold == 0x80000000u) { /* T = 2^31 */
         keep_words_half(rule, first, nblocks, keep);
         return;
     }
@@ -285,11 +287,13 @@ __attribute__((always_inline)) static inline void tie_groups(const fd_bernoulli 
     __m256i e[4];
     int h, k;
     for (h = 0; h < chains; h++) {
-        const __m256i item = _mm256_cvtepu32_epi64(_mm_loadu_si128((const __m128i *)(items + 4 * h)));
+        const __m256i item =
+            _mm256_cvtepu32_epi64(_mm_loadu_si128((const __m128i *)(items + 4 * h)));
+        const __m256i block =
+            _mm256_add_epi64(_mm256_set1_epi64x((long long)first), _mm256_srli_epi64(item, 7));
         __m256i counter[3];
         philox4_prefix prefix;
-        counters_of(rule, _mm256_add_epi64(_mm256_set1_epi64x((long long)first), _mm256_srli_epi64(item, 7)),
-                    counter);
+        counters_of(rule, block, counter);
         e[h] = _mm256_and_si256(item, _mm256_set1_epi64x(FD_BLOCK_ELEMENTS - 1));
         philox4_prefix_of(&prefix, counter, rule->key);
         /* c3 = FD_PLANES + e / 4 (fd_dropout.h) */
