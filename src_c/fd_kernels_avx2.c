@@ -17,9 +17,6 @@
 
 #include <immintrin.h>
 
-static void philox_lanes_avx2(size_t n, uint32_t *x0, uint32_t *x1, uint32_t *x2, uint32_t *x3,
-                              uint64_t key);
-#define FD_PHILOX_LANES philox_lanes_avx2
 #define FD_COMPARE_PLANES compare_planes_avx2
 #define FD_BOOL_GROUPS bool_groups_avx2
 #define FD_FLUSH_TIES flush_ties_avx2
@@ -68,6 +65,24 @@ static void philox_lanes_avx2(size_t n, uint32_t *x0, uint32_t *x1, uint32_t *x2
         _mm256_storeu_si256((__m256i *)(x3 + i), c3);
     }
     fd_philox_lanes(n - i, x0 + i, x1 + i, x2 + i, x3 + i, key);
+}
+
+/* An odd count's last plane, of the lanes (blocks) from `first`, through philox_lanes_avx2 in
+ * memory, compared into k and u (see compare_planes). */
+static void last_plane_lanes(const fd_bernoulli *rule, uint64_t first, size_t lanes, int plane,
+                             uint32_t k[4][FD_CHUNK_BLOCKS], uint32_t u[4][FD_CHUNK_BLOCKS],
+                             prefetcher *pf)
+{
+    const uint32_t t_bit = 0u - (uint32_t)((rule->threshold >> (31 - plane)) & 1u);
+    uint32_t r[4][FD_CHUNK_BLOCKS];
+    int w;
+    size_t b;
+    for (b = 0; b < lanes; b++)
+        set_counter(rule, first + b, (uint32_t)plane, &r[0][b], &r[1][b], &r[2][b], &r[3][b]);
+    philox_lanes_avx2(lanes, r[0], r[1], r[2], r[3], rule->key);
+    for (w = 0; w < 4; w++)
+        for (b = 0; b < lanes; b++) compare_plane(&k[w][b], &u[w][b], r[w][b], t_bit);
+    for (b = 0; b < lanes; b += FD_LANE_VECTOR) prefetch_some(pf, FD_PREFETCH_LINES);
 }
 
 /* Four Philox4x32-10 lanes in the low halves of 64-bit lanes (the high halves are ignored:
@@ -225,7 +240,7 @@ static void keep_words_half(const fd_bernoulli *rule, uint64_t first, size_t nbl
 /* compare_planes with Philox and the comparison fused: the planes of 8 blocks at a time in pairs,
  * both planes of both halves side by side (four independent chains: the out-of-order core finds
  * too little in fewer), the rounds that do not depend on the plane done once. p = 0.5 (T = 2^31)
- * takes keep_words_half; an odd count's last plane the portable loop, whose wide lanes keep more
+ * takes keep_words_half; an odd count's last plane last_plane_lanes, whose wide lanes keep more
  * chains going (as fast as four chains of a lone plane here, and simpler). */
 static void compare_planes_avx2(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
                                 int nplanes, uint32_t *keep, uint32_t u[4][FD_CHUNK_BLOCKS],
@@ -271,7 +286,7 @@ static void compare_planes_avx2(const fd_bernoulli *rule, uint64_t first, size_t
             }
     }
     if (nplanes % 2)
-        compare_plane_lanes(rule, first, FD_ROUND_UP_LANES(nblocks), nplanes - 1, k, u, pf);
+        last_plane_lanes(rule, first, FD_ROUND_UP_LANES(nblocks), nplanes - 1, k, u, pf);
     store_keep_words(k, nblocks, keep);
     flag_ties(rule, u, nblocks, tied);
 }

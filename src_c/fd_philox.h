@@ -51,15 +51,16 @@ static inline void fd_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2]
     out[3] = c[3];
 }
 
-/* Philox4x32-10 of n counters laid out as four word arrays (structure of arrays, so the lanes
- * vectorise); the same rounds as fd_philox4x32_10, the output replaces the counters. */
-static inline void fd_philox_lanes(size_t n, uint32_t *x0, uint32_t *x1, uint32_t *x2, uint32_t *x3,
-                                   uint64_t key)
+/* Rounds from + 1 to 10 of n Philox4x32-10 states laid out as four word arrays (structure of
+ * arrays, so the lanes vectorise): the state is replaced by the output. */
+static inline void fd_philox_rounds_lanes(size_t n, uint32_t *x0, uint32_t *x1, uint32_t *x2,
+                                          uint32_t *x3, uint64_t key, int from)
 {
-    uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+    uint32_t k0 = (uint32_t)key + (uint32_t)from * FD_PHILOX_W0;
+    uint32_t k1 = (uint32_t)(key >> 32) + (uint32_t)from * FD_PHILOX_W1;
     size_t i;
     int round;
-    for (round = 0; round < FD_PHILOX_ROUNDS; round++) {
+    for (round = from; round < FD_PHILOX_ROUNDS; round++) {
         for (i = 0; i < n; i++) {
             uint64_t p0 = (uint64_t)FD_PHILOX_M0 * x0[i];
             uint64_t p1 = (uint64_t)FD_PHILOX_M1 * x2[i];
@@ -73,6 +74,14 @@ static inline void fd_philox_lanes(size_t n, uint32_t *x0, uint32_t *x1, uint32_
         k0 += FD_PHILOX_W0;
         k1 += FD_PHILOX_W1;
     }
+}
+
+/* Philox4x32-10 of n counters laid out as four word arrays; the same rounds as
+ * fd_philox4x32_10, the output replaces the counters. */
+static inline void fd_philox_lanes(size_t n, uint32_t *x0, uint32_t *x1, uint32_t *x2, uint32_t *x3,
+                                   uint64_t key)
+{
+    fd_philox_rounds_lanes(n, x0, x1, x2, x3, key, 0);
 }
 
 #endif /* FD_PHILOX_H */
