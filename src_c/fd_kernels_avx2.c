@@ -249,12 +249,11 @@ static void compare_planes_avx2(const fd_bernoulli *rule, uint64_t first, size_t
     uint32_t k[4][FD_CHUNK_BLOCKS];
     const __m256i ones = _mm256_set1_epi64x(-1), zero = _mm256_setzero_si256();
     size_t g;
-    if (rule->threshold == 0x80000000u) { /* T = 2^31 */
+    if (nplanes == 1) { /* T's lowest set bit is bit 31: T = 2^31 */
         keep_words_half(rule, first, nblocks, keep);
         return;
     }
-    if (nplanes < 2) start_planes(k, u, FD_ROUND_UP_LANES(nblocks));
-    for (g = 0; g < nblocks && nplanes >= 2; g += 8) {
+    for (g = 0; g < nblocks; g += 8) {
         __m256i counter[2][3], kept[2][4], undecided[2][4];
         philox4_prefix prefix[2];
         int h, w, plane;
