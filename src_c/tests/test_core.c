@@ -387,6 +387,39 @@ static void test_paths_agree_any_alignment(const char *path)
         }
 }
 
+/* The group kernels called directly with more groups than a chunk's (the driver passes one
+ * chunk's words at most; a path that works in pieces must still cover all): the scalar path's
+ * bytes at every alignment of out, and nothing past the end written. */
+static void test_groups_past_a_chunk(const char *path)
+{
+    enum { GROUPS = 2 * FD_CHUNK_WORDS + 37, BYTES = 32 * 8 * GROUPS + 128 };
+    static uint32_t words[GROUPS];
+    static uint8_t x[BYTES], ref[BYTES], got[BYTES];
+    const fd_kernels *scalar, *kernels;
+    size_t i, at;
+    int d, multiply;
+    for (i = 0; i < GROUPS; i++) words[i] = (uint32_t)next_random();
+    for (i = 0; i < BYTES; i++) x[i] = (uint8_t)next_random();
+    CHECK(fd_simd_select("scalar") == FD_OK);
+    scalar = fd_active_kernels();
+    CHECK(fd_simd_select(path) == FD_OK);
+    kernels = fd_active_kernels();
+    for (d = FD_FLOAT16; d <= FD_FLOAT64; d++)
+        for (multiply = 0; multiply < 2; multiply++)
+            for (at = 0; at < 64; at += 4) {
+                memset(ref, 0xa5, BYTES);
+                memset(got, 0xa5, BYTES);
+                if (multiply) {
+                    scalar->scale_groups[d](words, GROUPS, (char *)x + at, (char *)ref + at, 1.5);
+                    kernels->scale_groups[d](words, GROUPS, (char *)x + at, (char *)got + at, 1.5);
+                } else {
+                    scalar->select_groups[d](words, GROUPS, (char *)x + at, (char *)ref + at);
+                    kernels->select_groups[d](words, GROUPS, (char *)x + at, (char *)got + at);
+                }
+                CHECK(memcmp(ref, got, BYTES) == 0);
+            }
+}
+
 /* Every thread count gives the bytes of one thread, strided n-d arrays and masks included. */
 static void test_threads_agree(void)
 {
@@ -493,6 +526,7 @@ int main(void)
         test_zero_d_and_empty();
         test_paths_agree(path);
         test_paths_agree_any_alignment(path);
+        test_groups_past_a_chunk(path);
     }
     test_threads_agree();
     test_normal();
