@@ -326,7 +326,8 @@ static void flush_ties_avx512(const fd_bernoulli *rule, uint64_t first, uint32_t
  * arrays start 16 bytes past a line here, and a 64-byte access across two lines costs about two
  * (8% of in-place dropout at 2^22 float32, 20% of float64 at 2^24). The h elements up to out's
  * first line boundary take one partial vector; each vector after them takes its keep bits from
- * wherever they start in the words. Masked lanes are neither read nor written.
+ * wherever they start in the words (bool masks with a 64-bit load and a shift; dropout from
+ * words shifted once per call). Masked lanes are neither read nor written.
  */
 
 /* Elements before out's first 64-byte boundary: 0 if it is on one or not aligned to its size. */
