@@ -21,7 +21,8 @@
 
 #define FD_COMPARE_PLANES compare_planes_avx512
 #define FD_BOOL_GROUPS bool_groups_avx512
-#define FD_GROUPS_32_64
+#define FD_GROUPS_32
+#define FD_GROUPS_64
 #define FD_FIRST_TIES first_ties_avx512
 #define FD_FLUSH_TIES flush_ties_avx512
 #define FD_SCALE_GROUPS_F16 scale_groups_f16_avx512

@@ -359,15 +359,12 @@ static void select_groups_16(const uint32_t *words, size_t ngroups, const char *
     FD_GROUP_LOOP(2, uint16_t, fd_load_u16, fd_store_u16, 1)
 }
 
-/* A path may apply the bits to 32- and 64-bit elements with its own instructions instead
- * (FD_GROUPS_32_64: it defines these four itself). */
-#ifdef FD_GROUPS_32_64
+/* A path may apply the bits to 32-bit elements, or to 64-bit ones, with its own instructions
+ * instead (FD_GROUPS_32, FD_GROUPS_64: it defines that size's two functions itself). */
+#ifdef FD_GROUPS_32
 static void scale_groups_f32(const uint32_t *words, size_t ngroups, const char *x, char *out,
                              double scale);
-static void scale_groups_f64(const uint32_t *words, size_t ngroups, const char *x, char *out,
-                             double scale);
 static void select_groups_32(const uint32_t *words, size_t ngroups, const char *x, char *out);
-static void select_groups_64(const uint32_t *words, size_t ngroups, const char *x, char *out);
 #else
 static void scale_groups_f32(const uint32_t *words, size_t ngroups, const char *x, char *out,
                              double scale)
@@ -376,15 +373,21 @@ static void scale_groups_f32(const uint32_t *words, size_t ngroups, const char *
     FD_GROUP_LOOP(4, uint32_t, F32_SCALED_BITS, fd_store_u32, 0)
 }
 
+static void select_groups_32(const uint32_t *words, size_t ngroups, const char *x, char *out)
+{
+    FD_GROUP_LOOP(4, uint32_t, fd_load_u32, fd_store_u32, 1)
+}
+#endif
+
+#ifdef FD_GROUPS_64
+static void scale_groups_f64(const uint32_t *words, size_t ngroups, const char *x, char *out,
+                             double scale);
+static void select_groups_64(const uint32_t *words, size_t ngroups, const char *x, char *out);
+#else
 static void scale_groups_f64(const uint32_t *words, size_t ngroups, const char *x, char *out,
                              double scale)
 {
     FD_GROUP_LOOP(8, uint64_t, F64_SCALED_BITS, fd_store_u64, 0)
-}
-
-static void select_groups_32(const uint32_t *words, size_t ngroups, const char *x, char *out)
-{
-    FD_GROUP_LOOP(4, uint32_t, fd_load_u32, fd_store_u32, 1)
 }
 
 static void select_groups_64(const uint32_t *words, size_t ngroups, const char *x, char *out)
