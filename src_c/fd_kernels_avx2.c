@@ -2,8 +2,9 @@
  * The AVX2 path: the kernels of the scalar path compiled for AVX2 inside this file only (nothing
  * else is built with AVX2 flags), with Philox fused into the plane comparison (4 lanes of 64
  * bits), the ties' Philox in the same lanes in up to four chains, p = 0.5's keep words straight
- * from them, bool masks by byte shuffles, and float16 through F16C's conversions. fd_dispatch.c
- * selects it only on CPUs (with F16C) and operating systems that run it.
+ * from them, bool masks by byte shuffles, float64 dropout in vectors aligned to out, and float16
+ * through F16C's conversions. fd_dispatch.c selects it only on CPUs (with F16C) and operating
+ * systems that run it.
  */
 #include "fd_kernels.h"
 
@@ -393,9 +394,9 @@ static void scale_groups_f16_avx2(const uint32_t *words, size_t ngroups, const c
  * Dropout of 64-bit elements in 32-byte vectors aligned to out, so that none straddles two cache
  * lines (NumPy's arrays start 16 bytes past one here); the h elements before the first boundary
  * and the last 4 - h take masked ones. One variable shift moves each lane's keep bit to its sign
- * and a compare spreads it over the lane: 8,192 elements in L1 take 1.6 cycles a vector (1.8 past
- * a line), where GCC's vectorised group loop took 2.2. (For 32-bit elements the same took longer
- * than that loop, which keeps them.)
+ * and a compare spreads it over the lane: 4,096 elements in L1 take 1.6 cycles a vector (1.8
+ * where NumPy puts them), where GCC's vectorised group loop took 2.2. (For 32-bit elements the
+ * same took longer than that loop, which keeps them.)
  */
 
 /* Elements before out's first 32-byte boundary: 0 if it is on one or not aligned to its size. */
