@@ -399,13 +399,6 @@ static void scale_groups_f16_avx2(const uint32_t *words, size_t ngroups, const c
  * same took longer than that loop, which keeps them.)
  */
 
-/* Elements before out's first 32-byte boundary: 0 if it is on one or not aligned to its size. */
-static inline unsigned head_elements32(const void *out, unsigned size)
-{
-    const unsigned misaligned = (unsigned)((uintptr_t)out % 32);
-    return misaligned % size ? 0 : (32 - misaligned) % 32 / size;
-}
-
 /* Keep bits [h + 32 g, h + 32 g + 32) of the words (those past the last word 0), h < 32. */
 static inline uint32_t word_from(const uint32_t *words, size_t ngroups, size_t g, unsigned h)
 {
@@ -438,7 +431,7 @@ static inline void groups_64(const uint32_t *words, size_t ngroups, const char *
                              double scale, int multiply)
 {
     const __m256d s = _mm256_set1_pd(scale);
-    const unsigned h = head_elements32(out, 8);
+    const unsigned h = head_elements(out, 8, 32);
     __m256i shift[8]; /* lane k of vector j: 63 - (4 j + k), which moves bit 4 j + k to the sign */
     size_t g;
     int j;
@@ -451,11 +444,12 @@ static inline void groups_64(const uint32_t *words, size_t ngroups, const char *
     for (g = 0; g < ngroups; g++) {
         const __m256i w = _mm256_set1_epi64x(word_from(words, ngroups, g, h));
         const size_t at = 8 * (32 * g + h);
-        const int tail = g + 1 == ngroups && h; /* the eighth vector runs h lanes past the call */
-        for (j = 0; j < 8; j++)
+        for (j = 0; j < 8; j++) {
+            /* the call's last vector runs h lanes past its end */
+            const int partial = g + 1 == ngroups && h && j == 7;
             apply4(x + at + 32 * j, out + at + 32 * j, _mm256_sllv_epi64(w, shift[j]),
-                   tail && j == 7 ? lanes4(4 - (int)h) : _mm256_set1_epi64x(-1), s, multiply,
-                   !(tail && j == 7));
+                   partial ? lanes4(4 - (int)h) : _mm256_set1_epi64x(-1), s, multiply, !partial);
+        }
     }
 }
 

@@ -81,6 +81,14 @@ static inline void prefetch_some(prefetcher *pf, int lines)
 #endif
 }
 
+/* Elements of `size` bytes before out's first `boundary`-byte boundary (the SIMD paths align
+ * their stores to it): 0 if out is on one, or not aligned to its element size. */
+static inline unsigned head_elements(const void *out, unsigned size, unsigned boundary)
+{
+    const unsigned misaligned = (unsigned)((uintptr_t)out % boundary);
+    return misaligned % size ? 0 : (boundary - misaligned) % boundary / size;
+}
+
 /* Philox lanes are generated in whole vectors of this many (the widest path's), padded with
  * unused lanes, so that short calls and the last lanes of a chunk do not take the slow scalar loop. */
 #define FD_LANE_VECTOR 16
