@@ -3,6 +3,7 @@
  * the kernels on contiguous and strided arrays, float16 conversion, and the error codes.
  * Build and run: see .ci/run (it uses -fsanitize=address,undefined).
  */
+#define _DEFAULT_SOURCE /* glibc: mmap's MAP_ANONYMOUS under -std=c99 */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,13 @@
 #include "../fd_dropout.h"
 #include "../fd_kernels.h"
 #include "../fd_philox.h"
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#define FENCED_PAGES 1
+#endif
 
 static int checks = 0, failures = 0;
 
@@ -54,6 +62,9 @@ static uint64_t next_random(void)
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
 }
+
+/* Bytes of one element of dtype d. */
+static int64_t element_size(int d) { return d == FD_FLOAT16 ? 2 : d == FD_FLOAT32 ? 4 : 8; }
 
 /* Output word `word` of the Philox call at counter (offset + block, c3) of the rule. */
 static uint32_t rule_output(const fd_bernoulli *rule, uint64_t block, uint32_t c3, int word)
@@ -297,7 +308,7 @@ static void test_paths_agree(const char *path)
     for (k = 0; k < sizeof ps / sizeof *ps; k++)
         for (d = FD_FLOAT16; d <= FD_FLOAT64; d++) {
             fd_bernoulli rule = {next_random(), next_random() >> 1, fd_threshold(ps[k])};
-            int64_t size = d == FD_FLOAT16 ? 2 : d == FD_FLOAT32 ? 4 : 8;
+            int64_t size = element_size(d);
             int64_t shape[1] = {N - d}, strides[1] = {size};
             CHECK(fd_simd_select("scalar") == FD_OK);
             CHECK(fd_dropout((fd_dtype)d, &rule, 1.5, 1, shape, x, strides, ref, strides, NULL) ==
@@ -325,7 +336,7 @@ static void check_placement(const char *path, fd_dtype dtype, const fd_bernoulli
     enum { GUARD = 128, CAP = 8 * 4096 };
     static uint8_t source[CAP + 2 * GUARD], x[CAP + 2 * GUARD], ref[CAP + 2 * GUARD],
         got[CAP + 2 * GUARD];
-    const int64_t size = dtype == FD_FLOAT16 ? 2 : dtype == FD_FLOAT32 ? 4 : 8;
+    const int64_t size = element_size(dtype);
     const int64_t shape[1] = {(int64_t)n}, strides[1] = {size};
     const size_t bytes = n * (size_t)size;
     size_t i;
@@ -419,6 +430,129 @@ static void test_groups_past_a_chunk(const char *path)
                 CHECK(memcmp(ref, got, BYTES) == 0);
             }
 }
+
+#if FENCED_PAGES
+enum { FENCED = 20 }; /* pages: a chunk and more of float64 */
+
+/* FENCED read-write pages between two inaccessible ones: any access outside them faults. */
+static uint8_t *fenced_pages(void)
+{
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uint8_t *base = mmap(NULL, (FENCED + 2) * page, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) return NULL;
+    if (mprotect(base, page, PROT_NONE) != 0 ||
+        mprotect(base + (FENCED + 1) * page, page, PROT_NONE) != 0) {
+        munmap(base, (FENCED + 2) * page);
+        return NULL;
+    }
+    return base + page;
+}
+
+static void on_stray_access(int signal_number)
+{
+    static const char message[] = "test_no_access_outside: a kernel touched a fenced page\n";
+    (void)signal_number;
+    if (write(2, message, sizeof message - 1) < 0) _exit(2);
+    _exit(1);
+}
+
+static void unfence(uint8_t *pages)
+{
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    munmap(pages - page, (FENCED + 2) * page);
+}
+
+/* `bytes` of fenced pages from `offset` past the first fence, or (FLUSH_END) flush against the
+ * last. */
+#define FLUSH_END ((size_t)-1)
+static uint8_t *placed(uint8_t *pages, size_t bytes, size_t offset)
+{
+    return offset == FLUSH_END ? pages + FENCED * (size_t)sysconf(_SC_PAGESIZE) - bytes
+                               : pages + offset;
+}
+
+/* No kernel touches memory outside what it is given. The SIMD paths use masked loads and stores
+ * at the ends of arrays and keep words, which ASan does not check; here every array, mask and
+ * word array lies flush against an inaccessible page, before or after it, so that a stray access
+ * faults. The results are checked against the scalar path's too. */
+static void test_no_access_outside(const char *path)
+{
+    static const size_t lengths[] = {1, 5, 31, 33, 100, 1000, FD_CHUNK_ELEMENTS + 37};
+    static const size_t offsets[] = {0, 16, 36, FLUSH_END}, ends[] = {0, FLUSH_END};
+    uint8_t *xs = fenced_pages(), *outs = fenced_pages(), *words_pages = fenced_pages();
+    uint8_t *ref = malloc(FD_CHUNK_ELEMENTS * 8 + 37 * 8);
+    const fd_kernels *scalar, *kernels;
+    size_t l, i, o;
+    int d, at_end, in_place, multiply;
+    CHECK(xs && outs && words_pages && ref);
+    if (!xs || !outs || !words_pages || !ref) return;
+    signal(SIGSEGV, on_stray_access);
+    for (i = 0; i < FENCED * (size_t)sysconf(_SC_PAGESIZE); i++) xs[i] = (uint8_t)next_random();
+    for (l = 0; l < sizeof lengths / sizeof *lengths; l++)
+        for (at_end = 0; at_end < 4; at_end++) { /* bit 0: x flush at the end, bit 1: out */
+            const size_t n = lengths[l];
+            fd_bernoulli rule = {next_random(), next_random() >> 1, fd_threshold(0.3)};
+            for (d = FD_FLOAT16; d <= FD_FLOAT64; d++)
+                for (in_place = 0; in_place < 2; in_place++)
+                    for (multiply = 0; multiply < 2; multiply++) {
+                        const int64_t size = element_size(d);
+                        const int64_t shape[1] = {(int64_t)n}, strides[1] = {size};
+                        const size_t bytes = n * (size_t)size;
+                        const double scale = multiply ? 1.5 : 1.0;
+                        uint8_t *x = placed(xs, bytes, ends[at_end & 1]);
+                        uint8_t *out = placed(outs, bytes, ends[at_end >> 1]);
+                        memcpy(out, x, bytes);
+                        CHECK(fd_simd_select("scalar") == FD_OK);
+                        CHECK(fd_dropout((fd_dtype)d, &rule, scale, 1, shape, in_place ? out : x,
+                                         strides, out, strides, NULL) == FD_OK);
+                        memcpy(ref, out, bytes);
+                        memcpy(out, x, bytes);
+                        CHECK(fd_simd_select(path) == FD_OK);
+                        CHECK(fd_dropout((fd_dtype)d, &rule, scale, 1, shape, in_place ? out : x,
+                                         strides, out, strides, NULL) == FD_OK);
+                        CHECK(memcmp(ref, out, bytes) == 0);
+                    }
+            CHECK(fd_simd_select("scalar") == FD_OK);
+            CHECK(fd_mask_bool(&rule, n, ref) == FD_OK);
+            CHECK(fd_simd_select(path) == FD_OK);
+            CHECK(fd_mask_bool(&rule, n, placed(outs, n, ends[at_end & 1])) == FD_OK);
+            CHECK(memcmp(ref, placed(outs, n, ends[at_end & 1]), n) == 0);
+            CHECK(fd_mask_packed(&rule, n, placed(outs, (n + 7) / 8, ends[at_end & 1])) == FD_OK);
+        }
+    /* the group kernels, called directly: the words flush (the driver hands them stack buffers),
+     * the elements flush or at offsets into a line (where the SIMD paths shift the words) */
+    CHECK(fd_simd_select("scalar") == FD_OK);
+    scalar = fd_active_kernels();
+    CHECK(fd_simd_select(path) == FD_OK);
+    kernels = fd_active_kernels();
+    for (l = 1; l <= FD_CHUNK_WORDS; l += l < 20 ? 1 : 47)
+        for (at_end = 0; at_end < 2; at_end++)
+            for (o = 0; o < 16; o++) { /* x at offsets[o / 4], out at offsets[o % 4] */
+                uint32_t *words = (uint32_t *)(void *)placed(words_pages, 4 * l, ends[at_end]);
+                for (i = 0; i < l; i++) words[i] = (uint32_t)next_random();
+                kernels->bool_groups(words, l, placed(outs, 32 * l, offsets[o % 4]));
+                scalar->bool_groups(words, l, ref);
+                CHECK(memcmp(ref, placed(outs, 32 * l, offsets[o % 4]), 32 * l) == 0);
+                for (d = FD_FLOAT16; d <= FD_FLOAT64; d++) {
+                    const size_t bytes = 32 * l * (size_t)element_size(d);
+                    const char *x = (const char *)placed(xs, bytes, offsets[o / 4]);
+                    char *out = (char *)placed(outs, bytes, offsets[o % 4]);
+                    scalar->scale_groups[d](words, l, x, (char *)ref, 1.5);
+                    kernels->scale_groups[d](words, l, x, out, 1.5);
+                    CHECK(memcmp(ref, out, bytes) == 0);
+                    scalar->select_groups[d](words, l, x, (char *)ref);
+                    kernels->select_groups[d](words, l, x, out);
+                    CHECK(memcmp(ref, out, bytes) == 0);
+                }
+            }
+    signal(SIGSEGV, SIG_DFL);
+    unfence(xs);
+    unfence(outs);
+    unfence(words_pages);
+    free(ref);
+}
+#endif
 
 /* Every thread count gives the bytes of one thread, strided n-d arrays and masks included. */
 static void test_threads_agree(void)
@@ -527,6 +661,9 @@ int main(void)
         test_paths_agree(path);
         test_paths_agree_any_alignment(path);
         test_groups_past_a_chunk(path);
+#if FENCED_PAGES
+        test_no_access_outside(path);
+#endif
     }
     test_threads_agree();
     test_normal();
