@@ -64,7 +64,7 @@ static uint64_t next_random(void)
 }
 
 /* Bytes of one element of dtype d. */
-static int64_t element_size(int d) { return d == FD_FLOAT16 ? 2 : d == FD_FLOAT32 ? 4 : 8; }
+static int64_t element_size(fd_dtype d) { return d == FD_FLOAT16 ? 2 : d == FD_FLOAT32 ? 4 : 8; }
 
 /* Output word `word` of the Philox call at counter (offset + block, c3) of the rule. */
 static uint32_t rule_output(const fd_bernoulli *rule, uint64_t block, uint32_t c3, int word)
@@ -308,7 +308,7 @@ static void test_paths_agree(const char *path)
     for (k = 0; k < sizeof ps / sizeof *ps; k++)
         for (d = FD_FLOAT16; d <= FD_FLOAT64; d++) {
             fd_bernoulli rule = {next_random(), next_random() >> 1, fd_threshold(ps[k])};
-            int64_t size = element_size(d);
+            int64_t size = element_size((fd_dtype)d);
             int64_t shape[1] = {N - d}, strides[1] = {size};
             CHECK(fd_simd_select("scalar") == FD_OK);
             CHECK(fd_dropout((fd_dtype)d, &rule, 1.5, 1, shape, x, strides, ref, strides, NULL) ==
@@ -496,7 +496,7 @@ static void test_no_access_outside(const char *path)
             for (d = FD_FLOAT16; d <= FD_FLOAT64; d++)
                 for (in_place = 0; in_place < 2; in_place++)
                     for (multiply = 0; multiply < 2; multiply++) {
-                        const int64_t size = element_size(d);
+                        const int64_t size = element_size((fd_dtype)d);
                         const int64_t shape[1] = {(int64_t)n}, strides[1] = {size};
                         const size_t bytes = n * (size_t)size;
                         const double scale = multiply ? 1.5 : 1.0;
@@ -535,7 +535,7 @@ static void test_no_access_outside(const char *path)
                 scalar->bool_groups(words, l, ref);
                 CHECK(memcmp(ref, placed(outs, 32 * l, offsets[o % 4]), 32 * l) == 0);
                 for (d = FD_FLOAT16; d <= FD_FLOAT64; d++) {
-                    const size_t bytes = 32 * l * (size_t)element_size(d);
+                    const size_t bytes = 32 * l * (size_t)element_size((fd_dtype)d);
                     const char *x = (const char *)placed(xs, bytes, offsets[o / 4]);
                     char *out = (char *)placed(outs, bytes, offsets[o % 4]);
                     scalar->scale_groups[d](words, l, x, (char *)ref, 1.5);
