@@ -1,6 +1,7 @@
 /*
  * C-only tests of the core: Random123 known answers, the mask rule against a per-element model,
- * the kernels on contiguous and strided arrays, float16 conversion, and the error codes.
+ * the kernels on contiguous and strided arrays, float16 conversion, the error codes, and (on
+ * POSIX systems) that no kernel touches memory outside its arrays.
  * Build and run: see .ci/run (it uses -fsanitize=address,undefined).
  */
 #define _DEFAULT_SOURCE /* glibc: mmap's MAP_ANONYMOUS under -std=c99 */
@@ -488,6 +489,7 @@ static void test_no_access_outside(const char *path)
     CHECK(xs && outs && words_pages && ref);
     if (!xs || !outs || !words_pages || !ref) return;
     signal(SIGSEGV, on_stray_access);
+    signal(SIGBUS, on_stray_access); /* what macOS raises for some protection faults */
     for (i = 0; i < FENCED * (size_t)sysconf(_SC_PAGESIZE); i++) xs[i] = (uint8_t)next_random();
     for (l = 0; l < sizeof lengths / sizeof *lengths; l++)
         for (at_end = 0; at_end < 4; at_end++) { /* bit 0: x flush at the end, bit 1: out */
@@ -518,7 +520,11 @@ static void test_no_access_outside(const char *path)
             CHECK(fd_simd_select(path) == FD_OK);
             CHECK(fd_mask_bool(&rule, n, placed(outs, n, ends[at_end & 1])) == FD_OK);
             CHECK(memcmp(ref, placed(outs, n, ends[at_end & 1]), n) == 0);
+            CHECK(fd_simd_select("scalar") == FD_OK);
+            CHECK(fd_mask_packed(&rule, n, ref) == FD_OK);
+            CHECK(fd_simd_select(path) == FD_OK);
             CHECK(fd_mask_packed(&rule, n, placed(outs, (n + 7) / 8, ends[at_end & 1])) == FD_OK);
+            CHECK(memcmp(ref, placed(outs, (n + 7) / 8, ends[at_end & 1]), (n + 7) / 8) == 0);
         }
     /* the group kernels, called directly: the words flush (the driver hands them stack buffers),
      * the elements flush or at offsets into a line (where the SIMD paths shift the words) */
@@ -547,6 +553,7 @@ static void test_no_access_outside(const char *path)
                 }
             }
     signal(SIGSEGV, SIG_DFL);
+    signal(SIGBUS, SIG_DFL);
     unfence(xs);
     unfence(outs);
     unfence(words_pages);
