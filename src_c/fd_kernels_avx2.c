@@ -413,9 +413,12 @@ static inline __m256i lanes4(int count)
 }
 
 /* One vector, the lanes whose sign bit is set in keep kept; only `lanes` read and written
- * (whole: all four, with plain loads and stores). */
-static inline void apply4(const char *x, char *out, __m256i keep, __m256i lanes, __m256d s,
-                          int multiply, int whole)
+ * (whole: all four, with plain loads and stores). Always inlined, as groups_64 is, so that
+ * `multiply` is a constant in each kernel (see apply16 in fd_kernels_avx512.c: Clang turns a
+ * run-time choice into a multiply by 1.0, which quiets signaling NaNs). */
+__attribute__((always_inline)) static inline void apply4(const char *x, char *out, __m256i keep,
+                                                         __m256i lanes, __m256d s, int multiply,
+                                                         int whole)
 {
     const __m256d v = whole ? _mm256_loadu_pd((const double *)x)
                             : _mm256_maskload_pd((const double *)x, lanes);
@@ -427,8 +430,9 @@ static inline void apply4(const char *x, char *out, __m256i keep, __m256i lanes,
         _mm256_maskstore_pd((double *)out, lanes, r);
 }
 
-static inline void groups_64(const uint32_t *words, size_t ngroups, const char *x, char *out,
-                             double scale, int multiply)
+__attribute__((always_inline)) static inline void groups_64(const uint32_t *words, size_t ngroups,
+                                                            const char *x, char *out, double scale,
+                                                            int multiply)
 {
     const __m256d s = _mm256_set1_pd(scale);
     const unsigned h = head_elements(out, 8, 32);

@@ -366,17 +366,20 @@ static void bool_groups_avx512(const uint32_t *words, size_t ngroups, uint8_t *m
                                 _mm512_maskz_mov_epi8(_cvtu64_mask64(bits_from(words, n, e)), one));
 }
 
-/* One vector of elements; the lanes outside `lanes` are neither read nor written. */
-static inline void apply16(const char *x, char *out, __mmask16 keep, __mmask16 lanes, __m512 s,
-                           int multiply)
+/* One vector of elements; the lanes outside `lanes` are neither read nor written. These and the
+ * loops below are always inlined, so that `multiply` is a constant in each kernel: left a
+ * run-time argument, Clang -O3 made selecting a multiply by 1.0 (select(c, x * s, x) becomes
+ * x * select(c, s, 1)), which quiets the signaling NaNs that vanilla dropout copies bit for bit. */
+__attribute__((always_inline)) static inline void apply16(const char *x, char *out, __mmask16 keep,
+                                                          __mmask16 lanes, __m512 s, int multiply)
 {
     const __m512 v = _mm512_maskz_loadu_ps(lanes, x);
     _mm512_mask_storeu_ps(out, lanes, multiply ? _mm512_maskz_mul_ps(keep, v, s)
                                                : _mm512_maskz_mov_ps(keep, v));
 }
 
-static inline void apply8(const char *x, char *out, __mmask8 keep, __mmask8 lanes, __m512d s,
-                          int multiply)
+__attribute__((always_inline)) static inline void apply8(const char *x, char *out, __mmask8 keep,
+                                                         __mmask8 lanes, __m512d s, int multiply)
 {
     const __m512d v = _mm512_maskz_loadu_pd(lanes, x);
     _mm512_mask_storeu_pd(out, lanes, multiply ? _mm512_maskz_mul_pd(keep, v, s)
@@ -439,15 +442,17 @@ static inline unsigned through_register(unsigned bits)
         ngroups -= piece;                                                                         \
     }
 
-static inline void groups_32(const uint32_t *words, size_t ngroups, const char *x, char *out,
-                             float scale, int multiply)
+__attribute__((always_inline)) static inline void groups_32(const uint32_t *words, size_t ngroups,
+                                                            const char *x, char *out, float scale,
+                                                            int multiply)
 {
     const __m512 s = _mm512_set1_ps(scale);
     FD_GROUPS_LOOP(4, 16, apply16, uint16_t)
 }
 
-static inline void groups_64(const uint32_t *words, size_t ngroups, const char *x, char *out,
-                             double scale, int multiply)
+__attribute__((always_inline)) static inline void groups_64(const uint32_t *words, size_t ngroups,
+                                                            const char *x, char *out, double scale,
+                                                            int multiply)
 {
     const __m512d s = _mm512_set1_pd(scale);
     FD_GROUPS_LOOP(8, 8, apply8, uint8_t)

@@ -860,6 +860,44 @@ def test_every_simd_path_and_thread_count_gives_the_same_bytes():
     assert len({digest for _, _, digest in outputs}) == 1
 
 
+# Vanilla training copies kept elements; a multiply by 1 would quiet signaling NaNs (a Clang -O3
+# build once did so on the AVX-512 path). Arrays of signaling NaNs only, random signs and
+# payloads, at four start offsets, out of place and in place, on every path.
+VANILLA_SIGNALING_NAN_CODE = """
+import numpy as np, fastdrop
+rng = np.random.default_rng(6)
+changed = 0
+for dtype, uint, quiet_bit, exponent in (
+    (np.float16, np.uint16, 9, 0x7C00),
+    (np.float32, np.uint32, 22, 0x7F800000),
+    (np.float64, np.uint64, 51, 0x7FF0000000000000),
+):
+    n = 40_000
+    payload = rng.integers(1, 1 << quiet_bit, n, dtype=np.uint64).astype(uint)
+    top = uint(8 * np.dtype(uint).itemsize - 1)
+    sign = rng.integers(0, 2, n, dtype=np.uint64).astype(uint) << top
+    signaling = (payload | uint(exponent) | sign).view(dtype)
+    for start in range(4):
+        x = signaling[start:]
+        y, mask = fastdrop.dropout(x, 0.4, rng=11, mode="vanilla", return_mask=True)
+        z = x.copy()
+        fastdrop.dropout(z, 0.4, rng=11, mode="vanilla", out=z)
+        for result in (y, z):
+            changed += int(np.count_nonzero(result.view(uint)[mask] != x.view(uint)[mask]))
+            changed += int(np.count_nonzero(result.view(uint)[~mask]))
+print(fastdrop.simd_path(), changed)
+"""
+
+
+def test_vanilla_training_keeps_signaling_nans_on_every_path():
+    from fastdrop import _core
+
+    for path in _core.simd_available():
+        run = run_python(VANILLA_SIGNALING_NAN_CODE, FASTDROP_SIMD=path)
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.split() == [path, "0"]
+
+
 def test_thread_counts_agree_with_the_reference():
     before = fastdrop.get_num_threads()
     x = np.random.default_rng(4).standard_normal(3 * 2**17 + 77).astype(np.float32)
