@@ -862,7 +862,7 @@ def test_every_simd_path_and_thread_count_gives_the_same_bytes():
 
 # Vanilla training copies kept elements; a multiply by 1 would quiet signaling NaNs (a Clang -O3
 # build once did so on the AVX-512 path). Arrays of signaling NaNs only, random signs and
-# payloads, at four start offsets, out of place and in place, on every path.
+# payloads, at four start offsets and strided, out of place and in place, on every path.
 VANILLA_SIGNALING_NAN_CODE = """
 import numpy as np, fastdrop
 rng = np.random.default_rng(6)
@@ -877,8 +877,7 @@ for dtype, uint, quiet_bit, exponent in (
     top = uint(8 * np.dtype(uint).itemsize - 1)
     sign = rng.integers(0, 2, n, dtype=np.uint64).astype(uint) << top
     signaling = (payload | uint(exponent) | sign).view(dtype)
-    for start in range(4):
-        x = signaling[start:]
+    for x in [signaling[start:] for start in range(4)] + [signaling[::3], signaling[::-2]]:
         y, mask = fastdrop.dropout(x, 0.4, rng=11, mode="vanilla", return_mask=True)
         z = x.copy()
         fastdrop.dropout(z, 0.4, rng=11, mode="vanilla", out=z)
