@@ -251,6 +251,50 @@ static void test_dropout_other_dtypes(void)
     free(hy);
 }
 
+/* Vanilla training (scale 1) copies kept elements bit for bit: a multiply by 1 would quiet
+ * signaling NaNs, as a Clang -O3 build once did. Signaling NaNs only (random signs and
+ * payloads), every dtype, contiguous at four offsets and strided both ways, in place or not;
+ * checked against the input and the per-element model, not another path. */
+static void test_vanilla_keeps_signaling_nans(void)
+{
+    enum { N = 3001, SPAN = 3 * N + 8 };
+    static const uint64_t exponent[3] = {0x7c00u, 0x7f800000u, 0x7ff0000000000000u};
+    static const int quiet_bit[3] = {9, 22, 51};
+    static uint8_t x[8 * SPAN], out[8 * SPAN];
+    int d, layout, in_place;
+    for (d = FD_FLOAT16; d <= FD_FLOAT64; d++)
+        for (layout = 0; layout < 6; layout++) /* offsets 0..3, stride 3, stride -2 */
+            for (in_place = 0; in_place < 2; in_place++) {
+                const int64_t size = element_size((fd_dtype)d);
+                const int64_t step = layout < 4 ? 1 : layout == 4 ? 3 : -2;
+                const size_t first = layout < 4 ? (size_t)layout : layout == 4 ? 0 : 2 * (N - 1);
+                const int64_t shape[1] = {N}, strides[1] = {step * size}, dense[1] = {size};
+                fd_bernoulli rule = {next_random(), next_random() >> 1, fd_threshold(0.4)};
+                size_t i, bad = 0;
+                for (i = 0; i < SPAN; i++) {
+                    const uint64_t payload = next_random() % ((uint64_t)1 << quiet_bit[d]) | 1u;
+                    const uint64_t sign = (next_random() & 1u) << (8 * size - 1);
+                    const uint64_t bits = sign | exponent[d] | payload;
+                    char *at = (char *)x + (size_t)size * i;
+                    if (d == FD_FLOAT16) fd_store_u16(at, (uint16_t)bits);
+                    else if (d == FD_FLOAT32) fd_store_u32(at, (uint32_t)bits);
+                    else fd_store_u64(at, bits);
+                }
+                memcpy(out, x, sizeof out);
+                CHECK(fd_dropout((fd_dtype)d, &rule, 1.0, 1, shape, x + (size_t)size * first,
+                                 strides, in_place ? out + (size_t)size * first : out,
+                                 in_place ? strides : dense, NULL) == FD_OK);
+                for (i = 0; i < N; i++) {
+                    static const uint8_t zero[8] = {0};
+                    const size_t from = (size_t)size * (size_t)((int64_t)first + step * (int64_t)i);
+                    const size_t to = in_place ? from : (size_t)size * i;
+                    const uint8_t *want = model_keep(&rule, i) ? x + from : zero;
+                    bad += memcmp(out + to, want, (size_t)size) != 0;
+                }
+                CHECK(bad == 0);
+            }
+}
+
 static void test_errors(void)
 {
     fd_bernoulli rule = {1, 0, FD_THRESHOLD_ONE + 1};
@@ -663,6 +707,7 @@ int main(void)
         test_masks_against_model();
         test_dropout_float32_strided();
         test_dropout_other_dtypes();
+        test_vanilla_keeps_signaling_nans();
         test_float16_every_value();
         test_zero_d_and_empty();
         test_paths_agree(path);
