@@ -368,8 +368,8 @@ static void bool_groups_avx512(const uint32_t *words, size_t ngroups, uint8_t *m
 
 /* One vector of elements; the lanes outside `lanes` are neither read nor written. These and the
  * loops below are always inlined, so that `multiply` is a constant in each kernel: left a
- * run-time argument, Clang -O3 made selecting a multiply by 1.0 (select(c, x * s, x) becomes
- * x * select(c, s, 1)), which quiets the signaling NaNs that vanilla dropout copies bit for bit. */
+ * run-time argument, Clang -O3 turned the select into a multiply by 1.0 (select(c, x * s, x)
+ * became x * select(c, s, 1)), which quiets the signaling NaNs that vanilla dropout copies. */
 __attribute__((always_inline)) static inline void apply16(const char *x, char *out, __mmask16 keep,
                                                           __mmask16 lanes, __m512 s, int multiply)
 {
