@@ -6,47 +6,85 @@
 
 #include "fd_kernels.h"
 
-#if FD_X86_GNUC
+#if FD_X86_SIMD
+#if FD_MSVC
+#include <immintrin.h>
+#include <intrin.h>
+#else
 #include <cpuid.h>
+#endif
 
-/* The state the OS saves on context switches (XCR0), or 0 if the CPU has no AVX or XSAVE. */
-static unsigned os_saved_state(void)
+/* CPUID leaf `leaf`, subleaf `sub`: registers eax, ebx, ecx, edx. */
+static void cpuid(unsigned leaf, unsigned sub, unsigned r[4])
 {
-    unsigned a, b, c, d, xcr0_low, xcr0_high;
-    if (__get_cpuid_max(0, NULL) < 7) return 0;
-    __cpuid(1, a, b, c, d);
-    if (!(c & bit_OSXSAVE) || !(c & bit_AVX)) return 0;
-    __asm__ volatile("xgetbv" : "=a"(xcr0_low), "=d"(xcr0_high) : "c"(0));
-    (void)xcr0_high;
-    return xcr0_low;
+#if FD_MSVC
+    int v[4], i;
+    __cpuidex(v, (int)leaf, (int)sub);
+    for (i = 0; i < 4; i++) r[i] = (unsigned)v[i];
+#else
+    __cpuid_count(leaf, sub, r[0], r[1], r[2], r[3]);
+#endif
 }
 
-static unsigned cpuid7_ebx(void)
+/* The low word of XCR0 (the state the OS saves on context switches); only once CPUID has said
+ * that the OS enabled XSAVE. */
+static unsigned xcr0_low(void)
 {
-    unsigned a, b, c, d;
-    __cpuid_count(7, 0, a, b, c, d);
-    return b;
+#if FD_MSVC
+    return (unsigned)_xgetbv(0);
+#else
+    unsigned low, high;
+    __asm__ volatile("xgetbv" : "=a"(low), "=d"(high) : "c"(0));
+    (void)high;
+    return low;
+#endif
 }
 
-static unsigned cpuid1_ecx(void)
+/* The CPUID bits used below (Intel SDM, volume 2, CPUID). */
+#define LEAF1_ECX_OSXSAVE (1u << 27)
+#define LEAF1_ECX_AVX (1u << 28)
+#define LEAF1_ECX_F16C (1u << 29)
+#define LEAF7_EBX_AVX2 (1u << 5)
+#define LEAF7_EBX_AVX512F (1u << 16)
+#define LEAF7_EBX_AVX512DQ (1u << 17)
+#define LEAF7_EBX_AVX512BW (1u << 30)
+#define LEAF7_EBX_AVX512VL (1u << 31)
+
+typedef struct {
+    unsigned xcr0;      /* what the OS saves, or 0 if the CPU has no AVX or the OS no XSAVE */
+    unsigned leaf1_ecx; /* CPUID leaf 1's ECX, and leaf 7's EBX (0 if the CPU has no leaf 7) */
+    unsigned leaf7_ebx;
+} cpu_flags;
+
+static cpu_flags read_cpu_flags(void)
 {
-    unsigned a, b, c, d;
-    __cpuid(1, a, b, c, d);
-    return c;
+    cpu_flags f = {0, 0, 0};
+    unsigned r[4];
+    cpuid(0, 0, r);
+    if (r[0] < 7) return f;
+    cpuid(1, 0, r);
+    f.leaf1_ecx = r[2];
+    cpuid(7, 0, r);
+    f.leaf7_ebx = r[1];
+    if ((f.leaf1_ecx & LEAF1_ECX_OSXSAVE) && (f.leaf1_ecx & LEAF1_ECX_AVX)) f.xcr0 = xcr0_low();
+    return f;
 }
 
 /* AVX2 and F16C: the CPU flags and YMM state saved (XCR0 bits 1, 2). */
 static int cpu_runs_avx2(void)
 {
-    return (os_saved_state() & 0x6u) == 0x6u && (cpuid7_ebx() & bit_AVX2) &&
-           (cpuid1_ecx() & bit_F16C);
+    const cpu_flags f = read_cpu_flags();
+    return (f.xcr0 & 0x6u) == 0x6u && (f.leaf7_ebx & LEAF7_EBX_AVX2) &&
+           (f.leaf1_ecx & LEAF1_ECX_F16C);
 }
 
 /* AVX-512 F/BW/DQ/VL: the CPU flags and opmask and ZMM state saved too (XCR0 bits 5, 6, 7). */
 static int cpu_runs_avx512(void)
 {
-    const unsigned flags = bit_AVX512F | bit_AVX512BW | bit_AVX512DQ | bit_AVX512VL;
-    return (os_saved_state() & 0xe6u) == 0xe6u && (cpuid7_ebx() & flags) == flags;
+    const unsigned wanted =
+        LEAF7_EBX_AVX512F | LEAF7_EBX_AVX512DQ | LEAF7_EBX_AVX512BW | LEAF7_EBX_AVX512VL;
+    const cpu_flags f = read_cpu_flags();
+    return (f.xcr0 & 0xe6u) == 0xe6u && (f.leaf7_ebx & wanted) == wanted;
 }
 #endif
 
@@ -57,7 +95,7 @@ static const struct {
     const fd_kernels *kernels;
     int (*supported)(void);
 } paths[] = {
-#if FD_X86_GNUC
+#if FD_X86_SIMD
     {&fd_kernels_avx512, cpu_runs_avx512},
     {&fd_kernels_avx2, cpu_runs_avx2},
 #endif

@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "fd_compiler.h"
 #include "fd_dropout.h"
 
 #define FD_CHUNK_BLOCKS 64 /* counter blocks whose planes are generated together */
@@ -30,15 +31,8 @@ typedef struct {
     void (*select_groups[3])(const uint32_t *words, size_t ngroups, const char *x, char *out);
 } fd_kernels;
 
-/* GCC or Clang on x86: the compilers that build the AVX2 path (MSVC builds the scalar one). */
-#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
-#define FD_X86_GNUC 1
-#else
-#define FD_X86_GNUC 0
-#endif
-
 extern const fd_kernels fd_kernels_scalar;
-#if FD_X86_GNUC
+#if FD_X86_SIMD
 extern const fd_kernels fd_kernels_avx2;
 extern const fd_kernels fd_kernels_avx512;
 #endif

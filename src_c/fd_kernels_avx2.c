@@ -4,12 +4,14 @@
  * bits), the ties' Philox in the same lanes in up to four chains, p = 0.5's keep words straight
  * from them, bool masks by byte shuffles, float64 dropout in vectors aligned to out, and float16
  * through F16C's conversions. fd_dispatch.c selects it only on CPUs (with F16C) and operating
- * systems that run it.
+ * systems that run it. MSVC needs no target for intrinsics: it builds the intrinsics as they are
+ * and the plain C parts for the baseline ISA.
  */
 #include "fd_kernels.h"
 
-#if FD_X86_GNUC
-#if defined(__clang__)
+#if FD_X86_SIMD
+#if FD_MSVC /* compiles the intrinsics as they are */
+#elif defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx2,f16c"))), apply_to = function)
 #else
 #pragma GCC push_options
@@ -196,9 +198,8 @@ static inline __m256i blocks_from(uint64_t block)
 /* The keep words of `chains` (1 to 4) groups of 4 blocks from `block` when T = 2^31 (p = 0.5): an
  * element is kept where its bit of plane 0 is 0, so the words are that plane's outputs inverted,
  * written to keep (4 per block) straight from the lanes. */
-__attribute__((always_inline)) static inline void half_words(const fd_bernoulli *rule,
-                                                             uint64_t block, int chains,
-                                                             uint32_t *keep)
+FD_STATIC_FORCEINLINE void half_words(const fd_bernoulli *rule, uint64_t block, int chains,
+                                      uint32_t *keep)
 {
     const __m256i ones = _mm256_set1_epi64x(-1);
     philox4 s[4];
@@ -294,9 +295,8 @@ static void compare_planes_avx2(const fd_bernoulli *rule, uint64_t first, size_t
 
 /* flush_ties for `chains` (1 to 4) groups of 4 listed ties side by side: the bit of each kept
  * tie into bits. */
-__attribute__((always_inline)) static inline void tie_groups(const fd_bernoulli *rule,
-                                                             uint64_t first, const uint32_t *items,
-                                                             uint32_t *bits, int chains)
+FD_STATIC_FORCEINLINE void tie_groups(const fd_bernoulli *rule, uint64_t first,
+                                      const uint32_t *items, uint32_t *bits, int chains)
 {
     const __m256i low = _mm256_set1_epi64x((long long)(rule->threshold & 0xffffffu));
     philox4 s[4];
@@ -416,9 +416,8 @@ static inline __m256i lanes4(int count)
  * (whole: all four, with plain loads and stores). Always inlined, as groups_64 is, so that
  * `multiply` is a constant in each kernel (see apply16 in fd_kernels_avx512.c: Clang turns a
  * run-time choice into a multiply by 1.0, which quiets signaling NaNs). */
-__attribute__((always_inline)) static inline void apply4(const char *x, char *out, __m256i keep,
-                                                         __m256i lanes, __m256d s, int multiply,
-                                                         int whole)
+FD_STATIC_FORCEINLINE void apply4(const char *x, char *out, __m256i keep, __m256i lanes, __m256d s,
+                                  int multiply, int whole)
 {
     const __m256d v = whole ? _mm256_loadu_pd((const double *)x)
                             : _mm256_maskload_pd((const double *)x, lanes);
@@ -430,9 +429,8 @@ __attribute__((always_inline)) static inline void apply4(const char *x, char *ou
         _mm256_maskstore_pd((double *)out, lanes, r);
 }
 
-__attribute__((always_inline)) static inline void groups_64(const uint32_t *words, size_t ngroups,
-                                                            const char *x, char *out, double scale,
-                                                            int multiply)
+FD_STATIC_FORCEINLINE void groups_64(const uint32_t *words, size_t ngroups, const char *x,
+                                     char *out, double scale, int multiply)
 {
     const __m256d s = _mm256_set1_pd(scale);
     const unsigned h = head_elements(out, 8, 32);
@@ -470,9 +468,10 @@ static void select_groups_64(const uint32_t *words, size_t ngroups, const char *
 
 const fd_kernels fd_kernels_avx2 = FD_KERNEL_TABLE("avx2");
 
-#if defined(__clang__)
+#if FD_MSVC
+#elif defined(__clang__)
 #pragma clang attribute pop
 #else
 #pragma GCC pop_options
 #endif
-#endif /* FD_X86_GNUC */
+#endif /* FD_X86_SIMD */

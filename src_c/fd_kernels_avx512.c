@@ -4,12 +4,14 @@
  * (8 lanes of 64 bits), the ties' Philox in the same lanes, in up to four chains (the first tie of
  * each word listed in vectors), bool masks and the dropout of 32- and 64-bit elements from mask
  * registers, stored in whole cache lines, and float16 through the ISA's conversions.
- * fd_dispatch.c selects it only on CPUs and operating systems that run it.
+ * fd_dispatch.c selects it only on CPUs and operating systems that run it. (MSVC, as for AVX2,
+ * builds the intrinsics with no target and the plain C parts for the baseline ISA.)
  */
 #include "fd_kernels.h"
 
-#if FD_X86_GNUC
-#if defined(__clang__)
+#if FD_X86_SIMD
+#if FD_MSVC /* compiles the intrinsics as they are */
+#elif defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"))), \
                              apply_to = function)
 #else
@@ -120,12 +122,9 @@ static inline void compare_plane8(__m512i kept[4], __m512i undecided[4], const p
 
 /* `chains` planes from `plane` of 8 blocks side by side (independent chains). Always inlined:
  * a call would keep kept and undecided in memory. */
-__attribute__((always_inline)) static inline void planes_of_half(const fd_bernoulli *rule,
-                                                                 const philox8_prefix *prefix,
-                                                                 int plane, int chains,
-                                                                 __m512i kept[4],
-                                                                 __m512i undecided[4],
-                                                                 prefetcher *pf)
+FD_STATIC_FORCEINLINE void planes_of_half(const fd_bernoulli *rule, const philox8_prefix *prefix,
+                                          int plane, int chains, __m512i kept[4],
+                                          __m512i undecided[4], prefetcher *pf)
 {
     philox8 s[4];
     int i;
@@ -136,9 +135,9 @@ __attribute__((always_inline)) static inline void planes_of_half(const fd_bernou
 
 /* The planes of a short call's lone half (8 blocks): in fours, then two or one side by side. Not
  * inlined: in the same function as the loop over two halves, it costs that loop registers. */
-__attribute__((noinline)) static void lone_half_planes(const fd_bernoulli *rule, int nplanes,
-                                                       const philox8_prefix *prefix, __m512i kept[4],
-                                                       __m512i undecided[4])
+FD_STATIC_NOINLINE void lone_half_planes(const fd_bernoulli *rule, int nplanes,
+                                         const philox8_prefix *prefix, __m512i kept[4],
+                                         __m512i undecided[4])
 {
     int plane = 0;
     for (; plane + 3 < nplanes; plane += 4)
@@ -232,6 +231,16 @@ static void compare_planes_avx512(const fd_bernoulli *rule, uint64_t first, size
     }
 }
 
+/* The set bits of a lane mask (every AVX-512 CPU has POPCNT). */
+static inline size_t bit_count(__mmask16 m)
+{
+#if FD_MSVC
+    return (size_t)_mm_popcnt_u32(m);
+#else
+    return (size_t)__builtin_popcount(m);
+#endif
+}
+
 /*
  * The first tie of every tied word (its lowest undecided element), listed in vectors: the loop of
  * branches that resolve_ties takes per tie costs several times as much. A tied word has another
@@ -256,7 +265,7 @@ static size_t first_ties_avx512(size_t nblocks, uint32_t w, uint64_t *tied,
             base, _mm512_srli_epi32(_mm512_castps_si512(_mm512_cvtepu32_ps(lowest)), 23));
         const __m512i rest = _mm512_xor_si512(v, lowest);
         _mm512_storeu_si512(items + n, _mm512_maskz_compress_epi32(m, item));
-        n += (size_t)__builtin_popcount(m);
+        n += bit_count(m);
         _mm512_mask_storeu_epi32(&u[16 * j], m, rest);
         *tied |= (uint64_t)_mm512_test_epi32_mask(rest, rest) << 16 * j;
         prefetch_some(pf, 2); /* as many as the planes' rounds take in about as long */
@@ -266,10 +275,9 @@ static size_t first_ties_avx512(size_t nblocks, uint32_t w, uint64_t *tied,
 
 /* flush_ties for `chains` (1 to 4) groups of 8 listed ties side by side: the bit of each kept
  * tie into bits. */
-__attribute__((always_inline)) static inline void tie_groups(const fd_bernoulli *rule,
-                                                             uint64_t first, const uint32_t *items,
-                                                             uint32_t *bits, int chains,
-                                                             prefetcher *pf)
+FD_STATIC_FORCEINLINE void tie_groups(const fd_bernoulli *rule, uint64_t first,
+                                      const uint32_t *items, uint32_t *bits, int chains,
+                                      prefetcher *pf)
 {
     const __m512i low = _mm512_set1_epi64((long long)(rule->threshold & 0xffffffu));
     philox8 s[4];
@@ -370,16 +378,16 @@ static void bool_groups_avx512(const uint32_t *words, size_t ngroups, uint8_t *m
  * loops below are always inlined, so that `multiply` is a constant in each kernel: left a
  * run-time argument, Clang -O3 turned the select into a multiply by 1.0 (select(c, x * s, x)
  * became x * select(c, s, 1)), which quiets the signaling NaNs that vanilla dropout copies. */
-__attribute__((always_inline)) static inline void apply16(const char *x, char *out, __mmask16 keep,
-                                                          __mmask16 lanes, __m512 s, int multiply)
+FD_STATIC_FORCEINLINE void apply16(const char *x, char *out, __mmask16 keep, __mmask16 lanes,
+                                   __m512 s, int multiply)
 {
     const __m512 v = _mm512_maskz_loadu_ps(lanes, x);
     _mm512_mask_storeu_ps(out, lanes, multiply ? _mm512_maskz_mul_ps(keep, v, s)
                                                : _mm512_maskz_mov_ps(keep, v));
 }
 
-__attribute__((always_inline)) static inline void apply8(const char *x, char *out, __mmask8 keep,
-                                                         __mmask8 lanes, __m512d s, int multiply)
+FD_STATIC_FORCEINLINE void apply8(const char *x, char *out, __mmask8 keep, __mmask8 lanes,
+                                  __m512d s, int multiply)
 {
     const __m512d v = _mm512_maskz_loadu_pd(lanes, x);
     _mm512_mask_storeu_pd(out, lanes, multiply ? _mm512_maskz_mul_pd(keep, v, s)
@@ -410,7 +418,9 @@ static void shift_words(const uint32_t *words, size_t n, unsigned h, uint32_t *s
  * then took 1.37 cycles a vector in L1 instead of 1.20. */
 static inline unsigned through_register(unsigned bits)
 {
+#if !FD_MSVC
     __asm__("" : "+r"(bits));
+#endif
     return bits;
 }
 
@@ -442,17 +452,15 @@ static inline unsigned through_register(unsigned bits)
         ngroups -= piece;                                                                         \
     }
 
-__attribute__((always_inline)) static inline void groups_32(const uint32_t *words, size_t ngroups,
-                                                            const char *x, char *out, float scale,
-                                                            int multiply)
+FD_STATIC_FORCEINLINE void groups_32(const uint32_t *words, size_t ngroups, const char *x,
+                                     char *out, float scale, int multiply)
 {
     const __m512 s = _mm512_set1_ps(scale);
     FD_GROUPS_LOOP(4, 16, apply16, uint16_t)
 }
 
-__attribute__((always_inline)) static inline void groups_64(const uint32_t *words, size_t ngroups,
-                                                            const char *x, char *out, double scale,
-                                                            int multiply)
+FD_STATIC_FORCEINLINE void groups_64(const uint32_t *words, size_t ngroups, const char *x,
+                                     char *out, double scale, int multiply)
 {
     const __m512d s = _mm512_set1_pd(scale);
     FD_GROUPS_LOOP(8, 8, apply8, uint8_t)
@@ -502,9 +510,10 @@ static void select_groups_64(const uint32_t *words, size_t ngroups, const char *
 
 const fd_kernels fd_kernels_avx512 = FD_KERNEL_TABLE("avx512");
 
-#if defined(__clang__)
+#if FD_MSVC
+#elif defined(__clang__)
 #pragma clang attribute pop
 #else
 #pragma GCC pop_options
 #endif
-#endif /* FD_X86_GNUC */
+#endif /* FD_X86_SIMD */

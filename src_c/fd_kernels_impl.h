@@ -71,14 +71,9 @@ typedef struct {
 
 static inline void prefetch_some(prefetcher *pf, int lines)
 {
-#if defined(__GNUC__) || defined(__clang__)
     int line;
     for (line = 0; line < lines && pf->done < pf->bytes; line++, pf->done += 64)
-        __builtin_prefetch(pf->base + pf->done, 1); /* 1: for writing (in place, and masks) */
-#else
-    (void)pf;
-    (void)lines;
-#endif
+        fd_prefetch_for_write(pf->base + pf->done); /* in place, and masks */
 }
 
 /* Elements of `size` bytes before out's first `boundary`-byte boundary (the SIMD paths align

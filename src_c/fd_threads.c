@@ -2,6 +2,7 @@
  * The helper pool of fd_threads.h: POSIX threads, or Win32 threads on Windows. Helpers start
  * lazily, the first time a call can use them, and then sleep until given a part.
  */
+#include "fd_compiler.h"
 #include "fd_dropout.h"
 #include "fd_threads.h"
 
@@ -15,6 +16,8 @@ typedef CONDITION_VARIABLE fd_cond;
 #define fd_cond_init(c) InitializeConditionVariable(c)
 #define fd_wait(c, m) SleepConditionVariableSRW((c), (m), INFINITE, 0)
 #define fd_signal(c) WakeConditionVariable(c)
+#define cpu_relax() YieldProcessor()
+#define yield_cpu() SwitchToThread()
 #else
 #include <pthread.h>
 #include <sched.h>
@@ -26,14 +29,19 @@ typedef pthread_cond_t fd_cond;
 #define fd_cond_init(c) pthread_cond_init((c), NULL)
 #define fd_wait(c, m) pthread_cond_wait((c), (m))
 #define fd_signal(c) pthread_cond_signal(c)
+#define yield_cpu() sched_yield()
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax() __builtin_ia32_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
 #endif
 
-/* A helper's state, read without the lock while spinning, and a call's next piece. */
-#if defined(_MSC_VER) && !defined(__clang__)
+/* A helper's state, read without the lock while spinning, and a call's next piece: MSVC's
+ * interlocked functions, or the GCC builtins that GCC and Clang (MinGW and clang-cl too) have. */
+#if FD_MSVC
 #define load_state(p) InterlockedOr((volatile LONG *)(p), 0)
 #define store_state(p, v) InterlockedExchange((volatile LONG *)(p), (v))
-#define cpu_relax() YieldProcessor()
-#define yield_cpu() SwitchToThread()
 static int swap_state(long *p, long from, long to)
 {
     return InterlockedCompareExchange((volatile LONG *)p, to, from) == from;
@@ -47,12 +55,6 @@ static int swap_state(long *p, long from, long to)
     return __atomic_compare_exchange_n(p, &from, to, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 static long take_next(long *p) { return __atomic_fetch_add(p, 1, __ATOMIC_RELAXED); }
-#define yield_cpu() sched_yield()
-#if defined(__x86_64__) || defined(__i386__)
-#define cpu_relax() __builtin_ia32_pause()
-#else
-#define cpu_relax() ((void)0)
-#endif
 #endif
 
 /* Waking a sleeping thread takes tens of microseconds on some machines, as long as a whole

@@ -1,0 +1,48 @@
+/*
+ * Internal: what differs between the compilers that build the core (GCC, Clang, MSVC), in one
+ * place. The rest of the core is plain C.
+ */
+#ifndef FD_COMPILER_H
+#define FD_COMPILER_H
+
+/* MSVC proper (clang-cl defines _MSC_VER too, but speaks GCC's dialect). A test build may set
+ * FD_MSVC=1 to compile MSVC's spellings with Clang (.ci/windows_c). */
+#ifndef FD_MSVC
+#if defined(_MSC_VER) && !defined(__clang__)
+#define FD_MSVC 1
+#else
+#define FD_MSVC 0
+#endif
+#endif
+
+/* x86 builds with the AVX2 and AVX-512 paths: GCC and Clang compile them under function target
+ * attributes; MSVC compiles the intrinsics with no flags, on x64 (not ARM64EC, which has no AVX). */
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+#define FD_X86_SIMD 1
+#elif FD_MSVC && defined(_M_X64) && !defined(_M_ARM64EC)
+#define FD_X86_SIMD 1
+#else
+#define FD_X86_SIMD 0
+#endif
+
+/* A static function inlined whatever the compiler's heuristics say: the SIMD paths rely on it
+ * so that a loop's flags are constants in each kernel (fd_kernels_avx512.c says why). */
+#if FD_MSVC
+#define FD_STATIC_FORCEINLINE static __forceinline
+#define FD_STATIC_NOINLINE static __declspec(noinline)
+#else
+#define FD_STATIC_FORCEINLINE __attribute__((always_inline)) static inline
+#define FD_STATIC_NOINLINE __attribute__((noinline)) static
+#endif
+
+/* A hint that the cache line at p is written soon (nothing where the compiler has no hint). */
+#if FD_MSVC && FD_X86_SIMD
+#include <xmmintrin.h>
+#define fd_prefetch_for_write(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
+#elif defined(__GNUC__) || defined(__clang__)
+#define fd_prefetch_for_write(p) __builtin_prefetch((p), 1)
+#else
+#define fd_prefetch_for_write(p) ((void)(p))
+#endif
+
+#endif /* FD_COMPILER_H */
