@@ -14,10 +14,15 @@
 #define FD_MSVC 0
 #endif
 #endif
+#if FD_MSVC
+#include <intrin.h> /* _BitScanForward, __cpuidex */
+#endif
 
-/* x86 builds with the AVX2 and AVX-512 paths: GCC and Clang compile them under function target
- * attributes; MSVC compiles the intrinsics with no flags, on x64 (not ARM64EC, which has no AVX). */
-#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+/* x86-64 builds have the AVX2 and AVX-512 paths: GCC and Clang compile them under function target
+ * attributes; MSVC compiles the intrinsics with no flags (not on ARM64EC, which has no AVX).
+ * 32-bit x86 builds take the scalar path (GCC 12's <immintrin.h> does not even compile there
+ * without SSE2). */
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #define FD_X86_SIMD 1
 #elif FD_MSVC && defined(_M_X64) && !defined(_M_ARM64EC)
 #define FD_X86_SIMD 1

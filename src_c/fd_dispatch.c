@@ -8,8 +8,7 @@
 
 #if FD_X86_SIMD
 #if FD_MSVC
-#include <immintrin.h>
-#include <intrin.h>
+#include <immintrin.h> /* _xgetbv */
 #else
 #include <cpuid.h>
 #endif

@@ -13,7 +13,11 @@
 /* Index of the lowest set bit of a nonzero word (of 32 or 64 bits). */
 static inline int lowest_set_bit(uint32_t v)
 {
-#if defined(__GNUC__) || defined(__clang__)
+#if FD_MSVC
+    unsigned long n;
+    _BitScanForward(&n, v);
+    return (int)n;
+#elif defined(__GNUC__) || defined(__clang__)
     return __builtin_ctz(v);
 #else
     int n = 0;

@@ -120,8 +120,8 @@ static void test_masks_against_model(void)
             for (s = 0; s < sizeof sizes / sizeof *sizes; s++) {
                 fd_bernoulli rule = {next_random(), offsets[o], thresholds[t]};
                 uint64_t n = sizes[s], i;
-                uint8_t *mask = malloc(n);
-                uint8_t *packed = malloc((n + 7) / 8);
+                uint8_t *mask = malloc((size_t)n);
+                uint8_t *packed = malloc((size_t)((n + 7) / 8));
                 int bad = 0;
                 CHECK(fd_mask_bool(&rule, n, mask) == FD_OK);
                 CHECK(fd_mask_packed(&rule, n, packed) == FD_OK);
