@@ -30,8 +30,9 @@
 #define FD_X86_SIMD 0
 #endif
 
-/* A static function inlined whatever the compiler's heuristics say: the SIMD paths rely on it
- * so that a loop's flags are constants in each kernel (fd_kernels_avx512.c says why). */
+/* A static function always inlined, or never, whatever the compiler's heuristics say: the SIMD
+ * paths rely on the first so that a loop's flags are constants in each kernel (the comment above
+ * fd_kernels_avx512.c's apply16 says why). */
 #if FD_MSVC
 #define FD_STATIC_FORCEINLINE static __forceinline
 #define FD_STATIC_NOINLINE static __declspec(noinline)
