@@ -405,8 +405,11 @@ def gaussian_dropout(
     noise = standard_normal(
         source.shape, rng=rng, dtype=np.float64 if source.dtype == np.float64 else np.float32
     )
-    noise *= math.sqrt(p / (1.0 - p))
-    noise += 1.0
+    # Constants in the noise's dtype: NumPy 1 would compute a 0-d array's products with Python
+    # floats in float64 (tests/test_zero_d.py).
+    work = noise.dtype.type
+    np.multiply(noise, work(math.sqrt(p / (1.0 - p))), out=noise)
+    np.add(noise, work(1), out=noise)
     with np.errstate(over="ignore", invalid="ignore"):  # inf and NaN silently, as in dropout
         np.multiply(source, noise, out=result, casting="same_kind")
     return result

@@ -227,8 +227,8 @@ class AlphaDropout(_ReplayedNoise):
     """Alpha dropout for SELU networks (Klambauer et al. 2017; PyTorch ``AlphaDropout``).
 
     Dropped units are set to SELU's negative saturation ``-scale * alpha`` and the result is
-    mapped by ``a * y + b`` so that a zero-mean, unit-variance input keeps mean 0 and variance 1.
-    The identity at evaluation.
+    mapped by ``a * y + b`` (in x's dtype) so that a zero-mean, unit-variance input keeps mean 0
+    and variance 1. The identity at evaluation.
 
     Parameters
     ----------
@@ -262,7 +262,8 @@ class AlphaDropout(_ReplayedNoise):
         mask = dropout_mask(x.shape, self.p, rng=self.stream)
         self._record(x.shape, self.stream.last_draw)
         with np.errstate(over="ignore", invalid="ignore"):  # inf, NaN silently, as in dropout
-            y = self.a * np.where(mask, x, self.saturation) + self.b
+            typed = x.dtype.type  # constants in x's dtype, under NumPy 1 for 0-d x too
+            y = typed(self.a) * np.where(mask, x, typed(self.saturation)) + typed(self.b)
             return y.astype(x.dtype, copy=False)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:

@@ -17,6 +17,12 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 
+def _constants_type(x: np.ndarray) -> type[np.floating]:
+    """The type of a formula's constants for x: x's own float type (NumPy 1 would compute a 0-d
+    x with Python floats in float64, an n-d x in its dtype), float64 for integer x."""
+    return x.dtype.type if x.dtype.kind == "f" else np.float64
+
+
 def _saved(value: np.ndarray | None, layer: str) -> np.ndarray:
     if value is None:
         raise RuntimeError(f"{layer}.backward needs a forward call first")
@@ -151,7 +157,8 @@ class Tanh(Module):
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         y = _saved(self._output, "Tanh")
-        return grad * (1 - y * y)
+        one = _constants_type(y)(1)
+        return grad * (one - y * y)
 
 
 class SELU(Module):
@@ -171,12 +178,15 @@ class SELU(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._input = x
-        negative = SELU_ALPHA * np.expm1(np.minimum(x, 0))
-        return (SELU_SCALE * np.where(x > 0, x, negative)).astype(x.dtype, copy=False)
+        typed = _constants_type(x)
+        negative = typed(SELU_ALPHA) * np.expm1(np.minimum(x, typed(0)))
+        return (typed(SELU_SCALE) * np.where(x > 0, x, negative)).astype(x.dtype, copy=False)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         x = _saved(self._input, "SELU")
-        slope = SELU_SCALE * np.where(x > 0, 1.0, SELU_ALPHA * np.exp(np.minimum(x, 0)))
+        typed = _constants_type(x)
+        exp = np.exp(np.minimum(x, typed(0)))
+        slope = typed(SELU_SCALE) * np.where(x > 0, typed(1), typed(SELU_ALPHA) * exp)
         return (grad * slope).astype(grad.dtype, copy=False)
 
 
