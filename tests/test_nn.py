@@ -110,6 +110,17 @@ def test_linear_parameter_gradients():
     np.testing.assert_allclose(grad_x, expected_x, rtol=1e-6, atol=1e-8)
 
 
+def test_linear_gives_inf_and_nan_silently():
+    """As the dropout layers do (the suite makes warnings errors): a product that overflows is
+    inf and one of inf and 0 is NaN, in forward and backward, without NumPy's warnings."""
+    layer = Linear(2, 2, bias=False, rng=0)
+    layer.weight.value[...] = [[1e30, 0.0], [1e30, 0.0]]
+    y = layer.forward(np.array([[1e30, np.inf]], np.float32))
+    assert np.isposinf(y[0, 0]) and np.isnan(y[0, 1])
+    grad = layer.backward(np.array([[1e30, 0.0]], np.float32))
+    assert np.isposinf(grad).all() and np.isnan(layer.weight.grad[1, 1])
+
+
 def test_softmax_cross_entropy_gradient():
     logits = np.random.default_rng(3).standard_normal((6, 4)) * 3
     labels = np.array([0, 3, 1, 1, 2, 0])

@@ -23,6 +23,15 @@ def _constants_type(x: np.ndarray) -> type[np.floating]:
     return x.dtype.type if x.dtype.kind == "f" else np.float64
 
 
+def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` with NumPy's floating-point warnings off: inf and NaN silently, as in the dropout
+    layers. Those warnings are wrong on some ARM64 CPUs anyway: OpenBLAS's float32 kernels leave
+    all four flags set after finite products (numpy/numpy#28687; under QEMU's aarch64 "max" CPU,
+    with NumPy 2.4.6, every float32 product of 4 x 4 or larger warned)."""
+    with np.errstate(all="ignore"):
+        return a @ b
+
+
 def _saved(value: np.ndarray | None, layer: str) -> np.ndarray:
     if value is None:
         raise RuntimeError(f"{layer}.backward needs a forward call first")
@@ -96,7 +105,7 @@ class Linear(Module):
                 f"Linear expects inputs of width {self.weight.value.shape[0]}, got shape {x.shape}"
             )
         self._input = x
-        y = x @ self.weight.value
+        y = _matmul(x, self.weight.value)
         if self.bias is not None:
             y += self.bias.value
         return y
@@ -105,10 +114,10 @@ class Linear(Module):
         x = _saved(self._input, "Linear")
         rows = x.reshape(-1, x.shape[-1])
         grads = grad.reshape(-1, grad.shape[-1])
-        self.weight.grad += rows.T @ grads
+        self.weight.grad += _matmul(rows.T, grads)
         if self.bias is not None:
             self.bias.grad += grads.sum(axis=0)
-        return grad @ self.weight.value.T
+        return _matmul(grad, self.weight.value.T)
 
 
 class ReLU(Module):
