@@ -15,7 +15,7 @@ import numpy as np
 from ..functional import _check_floating, dropout, dropout_mask, gaussian_dropout
 from ..random import Philox, check_rng, is_integer, key_and_offset
 from ._module import Module
-from .layers import SELU_ALPHA, SELU_SCALE
+from .layers import SELU_ALPHA, SELU_SCALE, _constants_type
 
 __all__ = [
     "AlphaDropout",
@@ -262,7 +262,7 @@ class AlphaDropout(_ReplayedNoise):
         mask = dropout_mask(x.shape, self.p, rng=self.stream)
         self._record(x.shape, self.stream.last_draw)
         with np.errstate(over="ignore", invalid="ignore"):  # inf, NaN silently, as in dropout
-            typed = x.dtype.type  # constants in x's dtype, under NumPy 1 for 0-d x too
+            typed = _constants_type(x)
             y = typed(self.a) * np.where(mask, x, typed(self.saturation)) + typed(self.b)
             return y.astype(x.dtype, copy=False)
 
