@@ -5,6 +5,14 @@
 #ifndef FD_COMPILER_H
 #define FD_COMPILER_H
 
+#include <float.h>
+
+/* Every double operation rounded once, as IEEE says: x87 maths (GCC's default for 32-bit x86)
+ * rounds to 80 bits first, and float64 dropout and normals would differ from other platforms'. */
+#if defined(FLT_EVAL_METHOD) && (FLT_EVAL_METHOD == 1 || FLT_EVAL_METHOD == 2)
+#error "fastdrop needs floating-point operations without excess precision: on 32-bit x86, build with -msse2 -mfpmath=sse"
+#endif
+
 /* MSVC proper (clang-cl defines _MSC_VER too, but speaks GCC's dialect). A test build may set
  * FD_MSVC=1 to compile MSVC's spellings with Clang (.ci/windows_c). */
 #ifndef FD_MSVC
@@ -39,6 +47,14 @@
 #else
 #define FD_STATIC_FORCEINLINE __attribute__((always_inline)) static inline
 #define FD_STATIC_NOINLINE __attribute__((noinline)) static
+#endif
+
+/* Unroll the next loop 4 times (GCC and Clang; MSVC has no such pragma, and before Visual Studio
+ * 2019 no _Pragma). */
+#if FD_MSVC
+#define FD_UNROLL4
+#else
+#define FD_UNROLL4 _Pragma("GCC unroll 4")
 #endif
 
 /* A hint that the cache line at p is written soon (nothing where the compiler has no hint). */

@@ -162,12 +162,19 @@ static fd_status check_rule(const fd_bernoulli *rule)
     return rule->threshold > FD_THRESHOLD_ONE ? FD_ERR_THRESHOLD : FD_OK;
 }
 
+/* chunks * part / parts, exactly: the product itself passes 2^64 for calls of 2^61 elements. */
+static uint64_t share(uint64_t chunks, int part, int parts)
+{
+    const uint64_t whole = chunks / (uint64_t)parts, rest = chunks % (uint64_t)parts;
+    return whole * (uint64_t)part + rest * (uint64_t)part / (uint64_t)parts;
+}
+
 /* Element range [begin, end) of piece `part` of `parts`, cut at chunk boundaries. */
 static void part_range(uint64_t count, int part, int parts, uint64_t *begin, uint64_t *end)
 {
     const uint64_t chunks = count / FD_CHUNK_ELEMENTS + (count % FD_CHUNK_ELEMENTS != 0);
-    *begin = chunks * (uint64_t)part / (uint64_t)parts * FD_CHUNK_ELEMENTS;
-    *end = chunks * (uint64_t)(part + 1) / (uint64_t)parts * FD_CHUNK_ELEMENTS;
+    *begin = share(chunks, part, parts) * FD_CHUNK_ELEMENTS;
+    *end = share(chunks, part + 1, parts) * FD_CHUNK_ELEMENTS;
     if (*begin > count) *begin = count;
     if (*end > count) *end = count;
 }

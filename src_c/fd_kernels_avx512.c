@@ -440,7 +440,7 @@ static inline unsigned through_register(unsigned bits)
             APPLY(x, out, (MASK_T)words[0], (MASK_T)((1u << h) - 1u), s, multiply);               \
             shift_words(words, piece, h, shifted);                                                \
         }                                                                                         \
-        _Pragma("GCC unroll 4") for (v = 0; v < last; v++) {                                      \
+        FD_UNROLL4 for (v = 0; v < last; v++) {                                                   \
             at = 64 * v + (SIZE) * h;                                                             \
             APPLY(x + at, out + at, (MASK_T)through_register(m[v]), (MASK_T)~0u, s, multiply);    \
         }                                                                                         \
