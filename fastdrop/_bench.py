@@ -64,7 +64,7 @@ def parse_size(text: str) -> int:
     for power in ("**", "^"):
         if power in text:
             base, exponent = (int(part) for part in text.split(power))  # ValueError if not 2
-            if not 0 <= exponent <= MAX_SIZE.bit_length():  # no giant ints from a typo
+            if base < 1 or not 0 <= exponent <= MAX_SIZE.bit_length():  # no giant ints either
                 raise ValueError(f"exponent out of range in {text!r}")
             value = base**exponent
             break
@@ -73,6 +73,33 @@ def parse_size(text: str) -> int:
     if not 1 <= value <= MAX_SIZE:
         raise ValueError(f"size {text!r} is not in [1, 2^{MAX_SIZE.bit_length() - 1}]")
     return value
+
+
+def bytes_needed(n: int, dtype: np.dtype) -> int:
+    """About the most memory a dropout row of n elements holds at once: x, its pristine copy
+    and the seeds' float64 temporaries (two at a time).
+
+    Examples
+    --------
+    >>> bytes_needed(2**20, np.dtype(np.float32)) / 2**20
+    24.0
+    """
+    return n * (2 * dtype.itemsize + 16)
+
+
+def physical_memory() -> int | None:
+    """The machine's memory in bytes, or None where the OS does not say (Windows).
+
+    Examples
+    --------
+    >>> memory = physical_memory()
+    >>> memory is None or memory > 2**20
+    True
+    """
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def size_label(n: int) -> str:

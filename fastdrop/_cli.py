@@ -16,7 +16,7 @@ import numpy as np
 import fastdrop
 
 from . import _bench
-from ._progress import Progress
+from ._progress import Progress, unwritable
 
 DTYPES = ("float16", "float32", "float64")
 T = TypeVar("T")
@@ -131,6 +131,15 @@ def main(argv: list[str] | None = None) -> int:
         parser().error("--repeat must be at least 1")
     if not 0 <= args.threads <= 256:
         parser().error("--threads must be in [0, 256]")
+    if args.json and (problem := unwritable(args.json)):
+        parser().error(f"--json: {problem}")
+    memory = _bench.physical_memory()
+    needed = max(_bench.bytes_needed(n, dtype) for n in sizes for dtype in dtypes)
+    if memory is not None and needed > memory:
+        parser().error(
+            f"--sizes: the largest row needs about {needed / 2**30:.1f} GiB, more than this "
+            f"machine's {memory / 2**30:.1f} GiB"
+        )
     threads = args.threads or fastdrop.get_num_threads()
     before = fastdrop.get_num_threads()
     fastdrop.set_num_threads(threads)
@@ -147,13 +156,20 @@ def main(argv: list[str] | None = None) -> int:
     progress = Progress(len(rows) + len(masks), sys.stderr.isatty())
     results: list[dict[str, Any]] = []
     mask_results: list[dict[str, Any]] = []
+    current = ""
     try:
         for n, dtype, p in rows:
-            progress.step(f"dropout {_bench.size_label(n)} {dtype.name} p={p}")
+            current = f"dropout {_bench.size_label(n)} {dtype.name} p={p}"
+            progress.step(current)
             results.append(_bench.dropout_row(n, dtype, p, args.repeat, torch, args.peers))
         for n, p in masks:
-            progress.step(f"mask {_bench.size_label(n)} p={p}")
+            current = f"mask {_bench.size_label(n)} p={p}"
+            progress.step(current)
             mask_results.append(_bench.mask_row(n, p, args.repeat))
+    except MemoryError:
+        progress.close()
+        print(f"fastdrop-bench: not enough memory for {current}", file=sys.stderr)
+        return 1
     finally:
         progress.close()
         fastdrop.set_num_threads(before)

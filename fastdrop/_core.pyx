@@ -178,8 +178,12 @@ cdef class Counter:
         self.earlier_draws = {}
 
     def __init__(self, uint64_t key, uint64_t offset):
-        self.key = key
-        self.next_block = offset
+        with self.lock:  # __init__ again starts a new stream: no draws, not exhausted
+            self.key = key
+            self.next_block = offset
+            self.passed_end = False
+            self.drawn = False
+            self.earlier_draws = {}
 
     @property
     def offset(self):
@@ -223,6 +227,12 @@ cdef class Counter:
     def _take(self, uint64_t n):
         """Reserves the blocks of n elements for this thread and returns the first."""
         return self.take_blocks(fd_blocks(n))
+
+    def _continue_from(self, uint64_t offset, bint exhausted):
+        """Moves the next free block to offset (exhausted: past 2**64 - 1), for copies."""
+        with self.lock:
+            self.next_block = offset
+            self.passed_end = exhausted
 
 
 cdef object UINT64_LIMIT = (<object>1) << 64

@@ -10,16 +10,18 @@ to a training epoch with fastdrop and with the seeds' NumPy dropout.
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import time
 from collections.abc import Sequence
+from types import ModuleType
 
 import numpy as np
 
 import fastdrop
 
-from ._progress import Progress
+from ._progress import Progress, unwritable
 from .nn import MLP, Dropout, Linear, Module
 
 MC_SAMPLES = (1, 5, 10, 50, 100)
@@ -201,6 +203,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.seeds < 1 or args.epochs < 1 or args.hidden < 1 or args.layers < 1:
         parser().error("--seeds, --epochs, --hidden and --layers must be positive")
+    for option, rate in (("--input-p", args.input_p), ("--hidden-p", args.hidden_p)):
+        if not 0.0 <= rate < 1.0:
+            parser().error(f"{option} must be in [0, 1), got {rate:g}")
+    for option, value in (("--max-norm", args.max_norm), ("--lr", args.lr)):
+        if not 0.0 < value < math.inf:
+            parser().error(f"{option} must be positive and finite, got {value:g}")
+    if args.plot:  # before the runs, not after them
+        _pyplot()
+        if problem := unwritable(args.plot):
+            parser().error(f"--plot: {problem}")
     started = time.perf_counter()
     X, y, X_test, y_test = load_digits()
     sizes = [X.shape[1]] + [args.hidden] * args.layers + [10]
@@ -292,8 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def plot(histories: dict[str, dict[str, list[float]]], path: str) -> None:
-    """Train (as trained) and test error per epoch, one line pair per configuration."""
+def _pyplot() -> ModuleType:
+    """matplotlib.pyplot, drawing to files; or exit with what to install."""
     try:
         import matplotlib
 
@@ -301,7 +313,12 @@ def plot(histories: dict[str, dict[str, list[float]]], path: str) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         sys.exit('--plot needs matplotlib: python -m pip install "fastdrop[plot]"')
-    figure, axes = plt.subplots(figsize=(7, 4.5))
+    return plt
+
+
+def plot(histories: dict[str, dict[str, list[float]]], path: str) -> None:
+    """Train (as trained) and test error per epoch, one line pair per configuration."""
+    figure, axes = _pyplot().subplots(figsize=(7, 4.5))
     for name, history in histories.items():
         epochs = range(1, len(history["val_error"]) + 1)
         (line,) = axes.plot(epochs, 100 * np.array(history["val_error"]), label=f"{name}: test")

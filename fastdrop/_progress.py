@@ -1,8 +1,32 @@
-"""A one-line progress bar on stderr, for fastdrop-bench and MLP.fit."""
+"""What the command-line tools share: a one-line progress bar on stderr (fastdrop-bench,
+fastdrop-mlp and MLP.fit), and the check of an output file before a long run."""
 
 from __future__ import annotations
 
+import os
 import sys
+
+
+def unwritable(path: str) -> str | None:
+    """Why ``path`` cannot be written, or None; checked before a run rather than after it.
+
+    Opening for appending changes nothing in an existing file; a file the check creates is
+    removed again.
+
+    Examples
+    --------
+    >>> unwritable("/nonexistent-directory/out.json")
+    'cannot write /nonexistent-directory/out.json: No such file or directory'
+    """
+    existed = os.path.lexists(path)
+    try:
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as error:
+        return f"cannot write {path}: {error.strerror}"
+    if not existed:
+        os.remove(path)
+    return None
 
 
 class Progress:

@@ -10,8 +10,8 @@ import math
 import numbers
 import operator
 import os
-from collections.abc import Sequence
-from typing import Literal, overload
+from collections.abc import Iterable, Sequence
+from typing import Literal, SupportsIndex, cast, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -33,7 +33,10 @@ _MODES = ("inverted", "vanilla")
 _ACCEPTED = "float16, float32 or float64"
 _NATIVE_FLOATS = frozenset(np.dtype(t) for t in (np.float16, np.float32, np.float64))
 
-ShapeLike = int | Sequence[int]
+# What the arguments accept, as the docstrings say: NumPy's scalars and arrays too.
+ShapeLike = SupportsIndex | Sequence[SupportsIndex] | npt.NDArray[np.integer]
+Probability = float | np.floating | np.integer
+Flag = bool | np.bool_
 
 
 def _check_p(p: object) -> float:
@@ -41,7 +44,10 @@ def _check_p(p: object) -> float:
         return p
     if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real):
         raise ValueError(f"p must be a real number in [0, 1] (the drop probability), got {p!r}")
-    value = float(p)
+    try:
+        value = float(p)
+    except OverflowError:  # an int or Fraction beyond the floats: out of range all the same
+        value = math.nan
     if not 0.0 <= value <= 1.0:  # also rejects NaN
         raise ValueError(f"p must be in [0, 1] (the drop probability), got {p!r}")
     return value
@@ -84,11 +90,12 @@ def _same_memory_layout(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def _check_shape(shape: object) -> tuple[int, ...]:
+    dims: tuple[int, ...]
     try:
-        dims = (operator.index(shape),)
+        dims = (operator.index(cast(SupportsIndex, shape)),)
     except TypeError:
         try:
-            dims = tuple(operator.index(d) for d in shape)  # type: ignore[attr-defined]
+            dims = tuple(operator.index(d) for d in cast(Iterable[SupportsIndex], shape))
         except TypeError:
             raise TypeError(f"shape must be an int or a sequence of ints, got {shape!r}") from None
     if any(d < 0 for d in dims):
@@ -99,10 +106,10 @@ def _check_shape(shape: object) -> tuple[int, ...]:
 @overload
 def dropout(
     x: npt.ArrayLike,
-    p: float = ...,
+    p: Probability = ...,
     *,
     rng: RNGLike = ...,
-    training: bool = ...,
+    training: Flag = ...,
     mode: Literal["inverted", "vanilla"] = ...,
     out: np.ndarray | None = ...,
     return_mask: Literal[False] = ...,
@@ -110,23 +117,34 @@ def dropout(
 @overload
 def dropout(
     x: npt.ArrayLike,
-    p: float = ...,
+    p: Probability = ...,
     *,
     rng: RNGLike = ...,
-    training: bool = ...,
+    training: Flag = ...,
     mode: Literal["inverted", "vanilla"] = ...,
     out: np.ndarray | None = ...,
     return_mask: Literal[True],
 ) -> tuple[np.ndarray, np.ndarray]: ...
+@overload
 def dropout(
     x: npt.ArrayLike,
-    p: float = 0.5,
+    p: Probability = ...,
+    *,
+    rng: RNGLike = ...,
+    training: Flag = ...,
+    mode: Literal["inverted", "vanilla"] = ...,
+    out: np.ndarray | None = ...,
+    return_mask: Flag,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]: ...
+def dropout(
+    x: npt.ArrayLike,
+    p: Probability = 0.5,
     *,
     rng: RNGLike = None,
-    training: bool = True,
+    training: Flag = True,
     mode: Literal["inverted", "vanilla"] = "inverted",
     out: np.ndarray | None = None,
-    return_mask: bool = False,
+    return_mask: Flag = False,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Drop each element of ``x`` with probability ``p``.
 
@@ -134,7 +152,8 @@ def dropout(
     T = 2**32 - round(p * 2**32): the keep probability is T / 2**32, within 2**-33 of 1 - p.
     Dropped elements are set to +0.0 (a dropped NaN or inf becomes 0, as in Flax; PyTorch
     multiplies by the mask and keeps NaN). Kept elements are multiplied by 1 / (1 - p) in
-    ``"inverted"`` mode (float16 computed in float32, rounded once) and left unchanged in
+    ``"inverted"`` mode (float16: the product in float32, then rounded to float16, as PyTorch's
+    CPU half arithmetic does) and left unchanged in
     ``"vanilla"`` mode. At evaluation (``training=False``) inverted dropout is the identity and
     vanilla dropout multiplies everything by 1 - p; no randomness is used.
 
@@ -224,11 +243,11 @@ def dropout(
         threshold = _KEEP_ALL
         scale = 1.0 - p if mode == "vanilla" else 1.0
     _core.dropout(source, result, mask, key, offset, threshold, scale)
-    return (result, mask) if return_mask else result
+    return result if mask is None else (result, mask)
 
 
 def dropout_mask(
-    shape: ShapeLike, p: float = 0.5, *, rng: RNGLike = None, packed: bool = False
+    shape: ShapeLike, p: Probability = 0.5, *, rng: RNGLike = None, packed: Flag = False
 ) -> np.ndarray:
     """The keep-mask that :func:`dropout` uses for the same ``rng``, shape and ``p``.
 
@@ -334,10 +353,10 @@ def standard_normal(
 
 def gaussian_dropout(
     x: npt.ArrayLike,
-    p: float = 0.5,
+    p: Probability = 0.5,
     *,
     rng: RNGLike = None,
-    training: bool = True,
+    training: Flag = True,
     out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Multiplicative Gaussian noise with mean 1 and variance p / (1 - p) (Keras'
@@ -345,9 +364,10 @@ def gaussian_dropout(
     :func:`standard_normal` for the same ``rng``; the identity at evaluation.
 
     The noise is computed in float64 for float64 ``x`` and in float32 otherwise (float16 results
-    are rounded once from float32). Because z is a pure function of (key, offset, index), calling
-    this on a gradient with the forward call's ``Philox(key, offset=offset)`` multiplies it by
-    the same noise: that is the backward pass.
+    are the float32 results rounded). With p = 0 the result is x, and a ``Philox`` still moves
+    past the call's counters, as for :func:`dropout`. Because z is a pure function of (key,
+    offset, index), calling this on a gradient with the forward call's ``Philox(key,
+    offset=offset)`` multiplies it by the same noise: that is the backward pass.
 
     Parameters
     ----------
@@ -396,6 +416,8 @@ def gaussian_dropout(
     check_rng(rng)
     source = _check_floating(x)
     result = np.empty(source.shape, source.dtype) if out is None else _check_out(out, source)
+    if training and p == 0.0:
+        key_and_offset(rng, source.size)  # the counters are the call's, as in dropout
     if not training or p == 0.0:
         if result is not source:
             if np.may_share_memory(source, result) and not _same_memory_layout(source, result):
@@ -429,7 +451,7 @@ def _as_uint32(name: str, value: object) -> np.ndarray:
         raise TypeError(f"{name} must hold integers in [0, 2**32), got dtype {array.dtype}")
     if array.size and (array.min() < 0 or array.max() > 0xFFFFFFFF):
         raise ValueError(f"{name} must hold integers in [0, 2**32)")
-    return np.ascontiguousarray(array, dtype=np.uint32)
+    return np.asarray(array, dtype=np.uint32, order="C")  # ascontiguousarray makes 0-d 1-d
 
 
 def philox4x32(counter: npt.ArrayLike, key: npt.ArrayLike) -> np.ndarray:

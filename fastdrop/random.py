@@ -9,7 +9,7 @@ from __future__ import annotations
 import numbers
 import operator
 import os
-from typing import Union
+from typing import TypeGuard, Union
 
 import numpy as np
 
@@ -19,7 +19,7 @@ __all__ = ["Philox", "RNGLike"]
 
 _UINT64_LIMIT = 1 << 64
 
-RNGLike = Union[None, int, np.random.Generator, "Philox"]
+RNGLike = Union[None, int, np.integer, np.random.Generator, "Philox"]
 
 
 def _entropy_key() -> int:
@@ -27,7 +27,7 @@ def _entropy_key() -> int:
     return int.from_bytes(os.urandom(8), "little")
 
 
-def is_integer(value: object) -> bool:
+def is_integer(value: object) -> TypeGuard[int | np.integer]:
     """An integer, and not a bool (True is not a key, a size or a count)."""
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
@@ -93,7 +93,9 @@ class Philox(_core.Counter):
     # path takes counters and records the draw without a Python call.
     __slots__ = ()
 
-    def __init__(self, seed: int | None = None, *, offset: int = 0) -> None:
+    def __init__(
+        self, seed: int | np.integer | None = None, *, offset: int | np.integer = 0
+    ) -> None:
         key = _entropy_key() if seed is None else _uint64("seed", seed)
         super().__init__(key, _uint64("offset", offset))
 
@@ -130,6 +132,14 @@ class Philox(_core.Counter):
 
     def __repr__(self) -> str:
         return f"fastdrop.Philox({self.key}, offset={self.offset})"
+
+    def __reduce__(self) -> tuple[type[Philox], tuple[int], int]:
+        """``copy``, ``deepcopy`` and ``pickle`` give a separate stream under the same key that
+        starts where this one is now (as copying a numpy Generator does), with no draws yet."""
+        return Philox, (self.key,), self.offset
+
+    def __setstate__(self, offset: int) -> None:
+        self._continue_from(offset % _UINT64_LIMIT, offset >= _UINT64_LIMIT)
 
 
 def check_rng(rng: object) -> None:

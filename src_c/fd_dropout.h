@@ -72,10 +72,10 @@ void fd_philox4x32_10_many(size_t n, const uint32_t *ctr, const uint32_t key[2],
 /*
  * Dropout of an ndim array of the given shape: x and out are byte pointers to element 0 with byte
  * strides (any sign, any alignment). Kept elements become x * scale (float16: computed in float32,
- * rounded once; scale == 1 copies x bit for bit; a NaN scale is refused: which NaN x * NaN gives
- * depends on the operand order a compiler picks), dropped ones +0.0. If mask is not NULL it receives
- * the C-order bool mask (1 = kept), one byte per element. x and out may be the same array (same
- * pointer and strides); any other overlap is the caller's to resolve.
+ * then rounded to float16; scale == 1 copies x bit for bit; a NaN scale is refused: which NaN
+ * x * NaN gives depends on the operand order a compiler picks), dropped ones +0.0. If mask is not
+ * NULL it receives the C-order bool mask (1 = kept), one byte per element. x and out may be the
+ * same array (same pointer and strides); any other overlap is the caller's to resolve.
  */
 fd_status fd_dropout(fd_dtype dtype, const fd_bernoulli *rule, double scale, int ndim,
                      const int64_t *shape, const void *x, const int64_t *x_strides, void *out,

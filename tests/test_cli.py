@@ -126,6 +126,7 @@ def test_peers_without_or_with_torch(capsys):
         ["--sizes", ""],
         ["--sizes", "2^999999999"],
         ["--sizes", "2^18^2"],
+        ["--sizes=-2^2"],
         ["--dtypes", ","],
         ["--dtypes", "int8"],
         ["--p", "1"],
@@ -140,6 +141,39 @@ def test_bad_arguments_exit_2(argv, capsys):
         _cli.main(argv)
     assert info.value.code == 2
     assert "fastdrop-bench: error" in capsys.readouterr().err
+
+
+def test_an_unwritable_json_file_is_refused_before_the_run(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(_bench, "dropout_row", None)  # the run must not start
+    for path in (tmp_path / "missing" / "r.json", tmp_path):
+        with pytest.raises(SystemExit) as info:
+            _cli.main([*QUICK, "--json", str(path)])
+        assert info.value.code == 2
+        assert f"--json: cannot write {path}" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sizes_beyond_the_machines_memory_are_refused(capsys, monkeypatch):
+    monkeypatch.setattr(_bench, "physical_memory", lambda: 2**30)
+    with pytest.raises(SystemExit) as info:
+        _cli.main(["--sizes", "2^26", "--dtypes", "float64"])  # 32 B an element: 2 GiB
+    assert info.value.code == 2
+    assert "the largest row needs about 2.0 GiB, more than this machine's 1.0 GiB" in (
+        capsys.readouterr().err
+    )
+
+
+def test_running_out_of_memory_is_a_message(capsys, monkeypatch):
+    def exhausted(*args):
+        raise MemoryError
+
+    monkeypatch.setattr(_bench, "dropout_row", exhausted)
+    threads = fastdrop.get_num_threads()
+    assert _cli.main(QUICK) == 1
+    assert fastdrop.get_num_threads() == threads
+    assert "fastdrop-bench: not enough memory for dropout 2^10 float16 p=0.1" in (
+        capsys.readouterr().err
+    )
 
 
 def test_module_help():

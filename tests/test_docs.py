@@ -3,6 +3,7 @@
 import doctest
 import pathlib
 import re
+import runpy
 
 import pytest
 
@@ -49,6 +50,12 @@ def test_readme_usage_runs():
     assert blocks
     for block in blocks:
         exec(compile(block, str(README), "exec"), {})
+
+
+def test_typing_examples_run():
+    """The calls that tests/typing_examples.py shows mypy (in CI) also work."""
+    names = runpy.run_path(str(pathlib.Path(__file__).with_name("typing_examples.py")))
+    assert names["mean"].shape == names["spread"].shape == (4, 3)
 
 
 def test_readme_starts_with_the_two_commands():

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 import os
+import pickle
 import subprocess
 import sys
 import tempfile
@@ -633,6 +635,35 @@ def test_philox_draw():
     assert stream.offset == 5
     assert stream.last_draw == (7, 4)
     assert repr(stream) == "fastdrop.Philox(7, offset=5)"
+
+
+@pytest.mark.parametrize(
+    "duplicate", [copy.copy, copy.deepcopy, lambda s: pickle.loads(pickle.dumps(s))]
+)
+def test_philox_copies_continue_from_the_same_offset(duplicate):
+    stream = fastdrop.Philox(41, offset=9)
+    fastdrop.dropout(np.ones(1000), 0.5, rng=stream)
+    twin = duplicate(stream)
+    assert type(twin) is fastdrop.Philox and twin is not stream
+    assert (twin.key, twin.offset, twin.last_draw) == (41, 17, None)
+    x = np.ones(3000, np.float32)
+    assert_same_bits(fastdrop.dropout(x, 0.3, rng=twin), fastdrop.dropout(x, 0.3, rng=stream))
+    assert twin.offset == stream.offset == 17 + 24  # two streams, each moved on by its own call
+
+    exhausted = fastdrop.Philox(42, offset=2**64 - 1)
+    exhausted.draw(200)
+    again = duplicate(exhausted)
+    assert again.offset == exhausted.offset == 2**64 + 1
+    with pytest.raises(ValueError, match="exhausted"):
+        again.draw(1)
+
+
+def test_philox_init_again_starts_a_new_stream():
+    stream = fastdrop.Philox(43, offset=2**64 - 1)
+    stream.draw(300)
+    stream.__init__(44, offset=5)
+    assert (stream.key, stream.offset, stream.last_draw) == (44, 5, None)
+    assert stream.draw(1) == (44, 5)
 
 
 def test_philox_stream_not_used_at_evaluation():

@@ -457,8 +457,9 @@ def test_fuzz_gaussian_dropout(tmp_dir, data):
         errors.add(ValueError)  # infinite variance
     if not isinstance(training, bool):
         errors.add(TypeError)
-    noisy = training is True and p_error is None and float(p) != 0.0
-    if noisy and rng.exhausted():
+    draws = training is True and p_error is None  # p = 0 too: its counters, as in dropout
+    noisy = draws and float(p) != 0.0
+    if draws and rng.exhausted():
         errors.add(ValueError)
     errors.discard(None)
 
@@ -479,7 +480,10 @@ def test_fuzz_gaussian_dropout(tmp_dir, data):
     native = x_before.dtype.newbyteorder("=")
     if not noisy:
         assert_same_bits(y, x_before.astype(native))
-        rng.check_untouched()
+        if draws:
+            rng.check_consumed(x_before.size)
+        else:
+            rng.check_untouched()
     else:
         # x * (1 + sqrt(p / (1 - p)) z), in float64 for float64 x and float32 otherwise, with z
         # the standard normals of the call's (key, offset) (checked by test_fuzz_standard_normal)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import doctest
+import pickle
 
 import numpy as np
 import pytest
@@ -81,6 +83,50 @@ def test_save_and_load(trained, digits, tmp_path):
     np.testing.assert_array_equal(again.predict_proba(X_test), model.predict_proba(X_test))
     with np.load(path, allow_pickle=False) as data:  # no pickles inside
         assert "param0" in data and "input_shift" in data
+
+
+def test_save_writes_the_name_it_is_given(trained, digits, tmp_path):
+    model, _ = trained
+    _, _, X_test, _ = digits
+    model.save(tmp_path / "model")
+    assert [path.name for path in tmp_path.iterdir()] == ["model"]
+    again = MLP.load(tmp_path / "model")
+    np.testing.assert_array_equal(again.predict_proba(X_test), model.predict_proba(X_test))
+
+
+@pytest.mark.parametrize("duplicate", [copy.deepcopy, lambda m: pickle.loads(pickle.dumps(m))])
+def test_a_copy_predicts_as_the_original(trained, digits, duplicate):
+    """Weights, standardization and the dropout stream's position all come along: the copy's
+    Monte-Carlo predictions are the original's next ones."""
+    model, _ = trained
+    _, _, X_test, _ = digits
+    twin = duplicate(model)
+    assert twin.network is not model.network
+    np.testing.assert_array_equal(twin.predict_proba(X_test), model.predict_proba(X_test))
+    for a, b in zip(
+        twin.predict_proba(X_test[:50], mc_samples=4),
+        model.predict_proba(X_test[:50], mc_samples=4),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_sizes_and_rates_may_be_arrays():
+    from_arrays = MLP(np.array([4, 8, 3]), dropout=np.array([0.2, 0.5]), rng=0)
+    from_lists = MLP([4, 8, 3], dropout=[0.2, 0.5], rng=0)
+    assert from_arrays.sizes == [4, 8, 3] and from_arrays.rates == [0.2, 0.5]
+    for a, b in zip(from_arrays.weights(), from_lists.weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(TypeError, match="sizes must be a sequence of ints, got str"):
+        MLP("483")
+    with pytest.raises(ValueError, match="at least two"):
+        MLP(np.array([4]))
+
+
+def test_labels_of_another_dtype_are_named():
+    model = MLP([4, 3], rng=0)
+    with pytest.raises(ValueError, match=r"got shape \(5,\) and dtype float64"):
+        model.fit(np.ones((5, 4)), np.zeros(5), epochs=1, verbose=False)
 
 
 def test_early_stopping_restores_the_best_epoch(digits):
@@ -178,6 +224,24 @@ def test_demo_runs(capsys, tmp_path):
     out = capsys.readouterr().out
     for heading in ("no dropout", "max-norm", "k = 100", "vanilla", "seeds' NumPy dropout"):
         assert heading in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--input-p", "1.5"], "--input-p must be in [0, 1), got 1.5"),
+        (["--hidden-p", "-0.2"], "--hidden-p must be in [0, 1), got -0.2"),
+        (["--max-norm", "0"], "--max-norm must be positive and finite, got 0"),
+        (["--lr", "nan"], "--lr must be positive and finite, got nan"),
+        (["--plot", "/nonexistent-directory/curves.png"], "--plot: cannot write"),
+    ],
+)
+def test_demo_refuses_bad_options_before_training(argv, message, capsys, monkeypatch):
+    monkeypatch.setattr(_mlp_demo, "load_digits", None)  # training must not start
+    with pytest.raises(SystemExit) as info:
+        _mlp_demo.main(argv)
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
 
 
 def test_demo_doctests():

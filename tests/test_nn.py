@@ -1,6 +1,8 @@
 """fastdrop.nn: gradients against finite differences, replayed masks, the module protocol, SGD."""
 
+import copy
 import itertools
+import pickle
 import tracemalloc
 
 import numpy as np
@@ -368,3 +370,135 @@ def test_weight_scaling_approximates_a_relu_ensemble():
     for seed in range(5):
         gap, single = relu_ensemble_gap(seed)
         assert 0 < gap < single / 2, (seed, gap, single)
+
+
+DROPOUT_LAYERS = {
+    "Dropout": lambda: Dropout(0.5, rng=21),
+    "Dropout vanilla": lambda: Dropout(0.5, "vanilla", rng=21),
+    "Dropout axes": lambda: Dropout(0.5, rng=21, axes=1),
+    "Dropout2d": lambda: Dropout2d(0.5, rng=21),
+    "AlphaDropout": lambda: AlphaDropout(0.5, rng=21),
+    "GaussianDropout": lambda: GaussianDropout(0.5, rng=21),
+}
+
+
+@pytest.mark.parametrize("name", DROPOUT_LAYERS)
+def test_backward_follows_the_mode_of_its_forward(name):
+    """Switching train/eval between forward and backward does not change what backward does."""
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 5))
+    grad = np.random.default_rng(1).standard_normal(x.shape)
+    for training in (True, False):
+        kept, switched = (DROPOUT_LAYERS[name]().train(training) for _ in range(2))
+        kept.forward(x)
+        switched.forward(x)
+        switched.train(not training)
+        np.testing.assert_array_equal(switched.backward(grad), kept.backward(grad))
+
+
+@pytest.mark.parametrize("name", DROPOUT_LAYERS)
+def test_a_failed_forward_changes_nothing(name):
+    """A forward that raises moves no stream and leaves backward replaying the forward before."""
+    x = np.random.default_rng(2).standard_normal((2, 3, 4, 5))
+    grad = np.random.default_rng(3).standard_normal(x.shape)
+    layer, twin = DROPOUT_LAYERS[name](), DROPOUT_LAYERS[name]()
+    layer.forward(x)
+    twin.forward(x)
+    offset = layer.stream.offset
+    for bad in (np.ones((3, 4, 5), np.int64), np.ones((2, 3), np.int32), ["a"]):
+        with pytest.raises(TypeError):
+            layer.forward(bad)
+    if name == "Dropout2d":
+        with pytest.raises(ValueError, match="expects"):
+            layer.forward(np.ones((2, 3)))
+    assert layer.stream.offset == offset
+    np.testing.assert_array_equal(layer.backward(grad), twin.backward(grad))
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_dropout_layers_refuse_integers_in_either_mode(training):
+    for make in DROPOUT_LAYERS.values():
+        layer = make().train(training)
+        with pytest.raises(TypeError, match="dtype"):
+            layer.forward(np.ones((2, 3, 4, 5), np.int64))
+
+
+def test_layers_take_array_likes():
+    nested = [[0.5, -1.0, 2.0], [-0.25, 3.0, -4.0]]
+    for make in (
+        lambda: Dropout(0.5, rng=1),
+        lambda: Dropout(0.5, rng=1, axes=0),
+        lambda: AlphaDropout(0.5, rng=1),
+        lambda: GaussianDropout(0.5, rng=1),
+        ReLU,
+        Tanh,
+        SELU,
+        lambda: Linear(3, 2, rng=1, dtype=np.float64),
+    ):
+        from_list, from_array = make(), make()
+        y = from_list.forward(nested)
+        np.testing.assert_array_equal(y, from_array.forward(np.array(nested)))
+        grad = np.ones_like(y)
+        np.testing.assert_array_equal(from_list.backward(grad.tolist()), from_array.backward(grad))
+
+
+def test_dropout_axes_may_be_one_int():
+    x = np.ones((3, 4, 5))
+    np.testing.assert_array_equal(
+        Dropout(0.5, rng=6, axes=-1).forward(x), Dropout(0.5, rng=6, axes=(-1,)).forward(x)
+    )
+    for bad in (1.0, "1", (0, 1.5), {0}):
+        with pytest.raises(TypeError, match="axes must be None, an int or a tuple of ints"):
+            Dropout(0.5, axes=bad)
+
+
+def test_selu_of_integers_is_float64_like_tanh():
+    ints = np.array([3, 1, 0, -1, -3])
+    layer, reference = SELU(), SELU()
+    y = layer.forward(ints)
+    assert y.dtype == np.float64 == Tanh().forward(ints).dtype
+    np.testing.assert_array_equal(y, reference.forward(ints.astype(np.float64)))
+    grad = layer.backward(np.ones(5, np.int64))
+    assert grad.dtype == np.float64
+    np.testing.assert_array_equal(grad, reference.backward(np.ones(5)))
+
+
+def test_relu_keeps_nan_and_gives_positive_zero():
+    for dtype in (np.float16, np.float32, np.float64):
+        x = np.array([np.nan, -np.inf, np.inf, 1.5, -2.0, -0.0, 0.0], dtype)
+        layer = ReLU()
+        y = layer.forward(x)
+        assert y.dtype == dtype
+        np.testing.assert_array_equal(y, np.maximum(x, dtype(0)))  # NaN where x is NaN
+        assert not np.signbit(y).any()
+        np.testing.assert_array_equal(layer.backward(np.ones(7, dtype)), [0, 0, 1, 1, 0, 0, 0])
+
+
+def test_backward_refuses_a_gradient_of_another_shape():
+    """No broadcasting: a gradient must have the forward output's shape, in every layer."""
+    x = np.random.default_rng(4).standard_normal((4, 3))
+    for layer, wrong in (
+        (ReLU(), np.ones(3)),
+        (Tanh(), np.ones((1, 3))),
+        (SELU(), np.ones((4, 1))),
+        (Linear(3, 2, rng=0, dtype=np.float64), np.ones((2, 2, 2))),
+        (Dropout(0.5, rng=1), np.ones(3)),
+        (Dropout(0.5, rng=1).eval(), np.ones(3)),
+    ):
+        layer.forward(x)
+        with pytest.raises(ValueError, match=r"grad has shape"):
+            layer.backward(wrong)
+
+
+def test_layers_copy_and_pickle_with_their_streams():
+    """A copy replays the copied forward in backward, and its stream continues from the
+    original's position: its next forward is the original's next forward."""
+    x = np.random.default_rng(5).standard_normal((2, 3, 4, 1))
+    for make in DROPOUT_LAYERS.values():
+        layer = make()
+        y = layer.forward(x)
+        twins = [copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))]
+        replayed = layer.backward(y)
+        following = layer.forward(x)
+        for twin in twins:
+            np.testing.assert_array_equal(twin.backward(y), replayed)
+            np.testing.assert_array_equal(twin.forward(x), following)

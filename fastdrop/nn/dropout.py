@@ -12,10 +12,10 @@ from typing import Literal
 
 import numpy as np
 
-from ..functional import _check_floating, dropout, dropout_mask, gaussian_dropout
+from ..functional import Probability, _check_floating, dropout, dropout_mask, gaussian_dropout
 from ..random import Philox, check_rng, is_integer, key_and_offset
 from ._module import Module
-from .layers import SELU_ALPHA, SELU_SCALE, _constants_type
+from .layers import SELU_ALPHA, SELU_SCALE, _constants_type, _gradient
 
 __all__ = [
     "AlphaDropout",
@@ -26,7 +26,7 @@ __all__ = [
     "GaussianDropout",
 ]
 
-RNGSeed = None | int | np.random.Generator | Philox
+RNGSeed = None | int | np.integer | np.random.Generator | Philox
 
 
 def _stream(rng: RNGSeed) -> Philox:
@@ -39,7 +39,10 @@ def _stream(rng: RNGSeed) -> Philox:
 def _check_rate(p: object, *, upper_inclusive: bool) -> float:
     if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, float, np.floating, np.integer)):
         raise TypeError(f"p must be a real number, got {type(p).__name__}")
-    value = float(p)
+    try:
+        value = float(p)
+    except OverflowError:  # an int or Fraction beyond the floats: out of range all the same
+        value = float("nan")
     if not (0.0 <= value <= 1.0 if upper_inclusive else 0.0 <= value < 1.0):
         bounds = "[0, 1]" if upper_inclusive else "[0, 1)"
         raise ValueError(f"p must be in {bounds}, got {p!r}")
@@ -47,21 +50,28 @@ def _check_rate(p: object, *, upper_inclusive: bool) -> float:
 
 
 class _ReplayedNoise(Module):
-    """What the layers share: the rate, the stream, and the (key, offset) of the last forward."""
+    """What the layers share: the rate, the stream, and the (key, offset) of the last forward.
 
-    def __init__(self, p: float, rng: RNGSeed, *, upper_inclusive: bool = True) -> None:
+    Backward follows its forward: the forward's noise after a training forward, the evaluation
+    rule after an evaluation one, whatever ``training`` says in between. A forward that raises
+    changes nothing: neither the stream nor what backward replays.
+    """
+
+    def __init__(self, p: Probability, rng: RNGSeed, *, upper_inclusive: bool = True) -> None:
         super().__init__()
         self.p = _check_rate(p, upper_inclusive=upper_inclusive)
         self.stream = _stream(rng)
         self.last_draw: tuple[int, int] | None = None  # what backward replays
         self._shape: tuple[int, ...] | None = None
 
-    def _replay(self, grad: np.ndarray) -> Philox:
-        """A stream that gives backward the forward's noise again."""
-        if self.last_draw is None or self._shape is None:
-            raise RuntimeError(f"{type(self).__name__}.backward needs a training forward first")
-        if grad.shape != self._shape:
-            raise ValueError(f"grad has shape {grad.shape}, the forward output {self._shape}")
+    def _replay(self, grad: np.ndarray) -> Philox | None:
+        """A stream that gives backward the forward's noise again; None if that forward drew
+        none (evaluation, or a rate of 0)."""
+        if self._shape is None:
+            raise RuntimeError(f"{type(self).__name__}.backward needs a forward call first")
+        _gradient(grad, self._shape, type(self).__name__)
+        if self.last_draw is None:
+            return None
         key, offset = self.last_draw
         return Philox(key, offset=offset)
 
@@ -83,7 +93,7 @@ class Dropout(_ReplayedNoise):
     rng : None, int, numpy.random.Generator or fastdrop.Philox, optional
         The layer's Philox stream: fresh entropy, that key, a key drawn from the Generator, or a
         stream shared with other layers. Every training forward takes new counters from it.
-    axes : None or tuple of int, optional
+    axes : None, int or tuple of int, optional
         Axes along which one mask value is shared (for example the time axis for "locked"
         variational dropout, or the spatial axes for channel dropout). None: every element has
         its own.
@@ -103,24 +113,27 @@ class Dropout(_ReplayedNoise):
 
     def __init__(
         self,
-        p: float = 0.5,
+        p: Probability = 0.5,
         mode: Literal["inverted", "vanilla"] = "inverted",
         rng: RNGSeed = None,
         *,
-        axes: tuple[int, ...] | None = None,
+        axes: int | tuple[int, ...] | None = None,
     ) -> None:
         super().__init__(p, rng)
         if mode not in ("inverted", "vanilla"):
             raise ValueError(f"mode must be 'inverted' or 'vanilla', got {mode!r}")
         self.mode = mode
         if axes is not None:
-            axes = tuple(axes)
-            if not all(is_integer(a) for a in axes):
-                raise TypeError(f"axes must be a tuple of ints, got {axes!r}")
+            listed = (axes,) if is_integer(axes) else axes
+            if not isinstance(listed, (tuple, list)) or not all(is_integer(a) for a in listed):
+                raise TypeError(f"axes must be None, an int or a tuple of ints, got {axes!r}")
+            axes = tuple(int(a) for a in listed)
         self.axes = axes
 
-    def _mask_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
-        assert self.axes is not None
+    def _mask_shape(self, shape: tuple[int, ...]) -> tuple[int, ...] | None:
+        """The shape of the mask a forward of that shape draws; None: one value per element."""
+        if self.axes is None:
+            return None
         ndim = len(shape)
         if any(not -ndim <= a < ndim for a in self.axes):
             raise ValueError(f"axes {self.axes} out of range for an input of shape {shape}")
@@ -131,51 +144,54 @@ class Dropout(_ReplayedNoise):
         return 1.0 / (1.0 - self.p) if self.mode == "inverted" and self.p < 1.0 else 1.0
 
     def _shared(self, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """fastdrop.dropout's rule, mask broadcast: float16 scaled in float32, rounded once."""
+        """fastdrop.dropout's rule, mask broadcast: float16 scaled in float32, then rounded."""
         work = np.float32 if x.dtype == np.float16 else x.dtype
         with np.errstate(over="ignore", invalid="ignore"):  # inf, NaN silently, as in dropout
             scaled = (x.astype(work) * np.asarray(self._scale(), work)).astype(x.dtype)
         return np.where(mask, scaled, x.dtype.type(0))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        x = _check_floating(x)
+        mask_shape = self._mask_shape(x.shape)  # checked in either mode, before the stream moves
+        draw = None
         if not self.training:
-            self._record(x.shape, None)
-            return dropout(x, self.p, training=False, mode=self.mode)
-        if self.axes is None:
+            y = dropout(x, self.p, training=False, mode=self.mode)
+        elif mask_shape is None:
             y = dropout(x, self.p, rng=self.stream, mode=self.mode)
-            self._record(x.shape, self.stream.last_draw)
-            return y
-        x = _check_floating(x)  # before the stream moves
-        mask = dropout_mask(self._mask_shape(x.shape), self.p, rng=self.stream)
-        self._record(x.shape, self.stream.last_draw)
-        return self._shared(x, mask)
+            draw = self.stream.last_draw
+        else:
+            mask = dropout_mask(mask_shape, self.p, rng=self.stream)
+            draw = self.stream.last_draw
+            y = self._shared(x, mask)
+        self._record(x.shape, draw)
+        return y
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
-        if not self.training:
-            return dropout(grad, self.p, training=False, mode=self.mode)  # as forward
-        stream = self._replay(grad)
-        if self.axes is None:
-            return dropout(grad, self.p, rng=stream, mode=self.mode)
         grad = _check_floating(grad)
-        mask = dropout_mask(self._mask_shape(grad.shape), self.p, rng=stream)
-        return self._shared(grad, mask)
+        stream = self._replay(grad)
+        if stream is None:
+            return dropout(grad, self.p, training=False, mode=self.mode)  # as the forward
+        mask_shape = self._mask_shape(grad.shape)
+        if mask_shape is None:
+            return dropout(grad, self.p, rng=stream, mode=self.mode)
+        return self._shared(grad, dropout_mask(mask_shape, self.p, rng=stream))
 
 
 class _ChannelDropout(Dropout):
     spatial_dims = 0
 
-    def __init__(self, p: float = 0.5, rng: RNGSeed = None) -> None:
+    def __init__(self, p: Probability = 0.5, rng: RNGSeed = None) -> None:
         super().__init__(p, "inverted", rng)
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def _mask_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """One value per channel: the spatial axes (the last ``spatial_dims``) share it."""
         k = self.spatial_dims
-        if x.ndim not in (k + 1, k + 2):
+        if len(shape) not in (k + 1, k + 2):
             raise ValueError(
                 f"{type(self).__name__} expects (N, C, {k} spatial) or (C, {k} spatial) input, "
-                f"got shape {x.shape}"
+                f"got shape {shape}"
             )
-        self.axes = tuple(range(x.ndim - k, x.ndim))
-        return super().forward(x)
+        return shape[: len(shape) - k] + (1,) * k
 
 
 class Dropout1d(_ChannelDropout):
@@ -196,6 +212,10 @@ class Dropout1d(_ChannelDropout):
 class Dropout2d(_ChannelDropout):
     """Channel dropout (PyTorch ``Dropout2d``, Keras ``SpatialDropout2D``) of (N, C, H, W) or
     (C, H, W) input.
+
+    A 3-d input is one unbatched image, as PyTorch's documentation describes. PyTorch 2.13 itself
+    still warns and drops rows of a 3-d input, as if it were (N, C, L); :class:`Dropout1d` does
+    that here.
 
     Examples
     --------
@@ -246,7 +266,7 @@ class AlphaDropout(_ReplayedNoise):
     True
     """
 
-    def __init__(self, p: float = 0.5, rng: RNGSeed = None) -> None:
+    def __init__(self, p: Probability = 0.5, rng: RNGSeed = None) -> None:
         super().__init__(p, rng, upper_inclusive=False)
         saturation = -SELU_SCALE * SELU_ALPHA
         keep = 1.0 - self.p
@@ -255,22 +275,24 @@ class AlphaDropout(_ReplayedNoise):
         self.saturation = saturation
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        x = _check_floating(x)  # before the stream moves
         if not self.training or self.p == 0.0:
             self._record(x.shape, None)
             return x.copy()
-        x = _check_floating(x)  # before the stream moves
         mask = dropout_mask(x.shape, self.p, rng=self.stream)
-        self._record(x.shape, self.stream.last_draw)
+        draw = self.stream.last_draw
         with np.errstate(over="ignore", invalid="ignore"):  # inf, NaN silently, as in dropout
             typed = _constants_type(x)
             y = typed(self.a) * np.where(mask, x, typed(self.saturation)) + typed(self.b)
-            return y.astype(x.dtype, copy=False)
+        self._record(x.shape, draw)
+        return y.astype(x.dtype, copy=False)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
-        if not self.training or self.p == 0.0:
-            return grad
         grad = _check_floating(grad)
-        mask = dropout_mask(grad.shape, self.p, rng=self._replay(grad))
+        stream = self._replay(grad)
+        if stream is None:
+            return grad
+        mask = dropout_mask(grad.shape, self.p, rng=stream)
         with np.errstate(over="ignore", invalid="ignore"):
             return np.where(mask, grad * np.asarray(self.a, grad.dtype), 0).astype(grad.dtype)
 
@@ -296,10 +318,11 @@ class GaussianDropout(_ReplayedNoise):
     True
     """
 
-    def __init__(self, p: float = 0.5, rng: RNGSeed = None) -> None:
+    def __init__(self, p: Probability = 0.5, rng: RNGSeed = None) -> None:
         super().__init__(p, rng, upper_inclusive=False)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        x = _check_floating(x)
         if not self.training or self.p == 0.0:
             self._record(x.shape, None)
             return x.copy()
@@ -308,6 +331,6 @@ class GaussianDropout(_ReplayedNoise):
         return y
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
-        if not self.training or self.p == 0.0:
-            return grad
-        return gaussian_dropout(grad, self.p, rng=self._replay(grad))
+        grad = _check_floating(grad)
+        stream = self._replay(grad)
+        return grad if stream is None else gaussian_dropout(grad, self.p, rng=stream)

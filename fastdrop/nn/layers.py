@@ -38,6 +38,16 @@ def _saved(value: np.ndarray | None, layer: str) -> np.ndarray:
     return value
 
 
+def _gradient(grad: npt.ArrayLike, shape: tuple[int, ...], layer: str) -> np.ndarray:
+    """grad as an array of the forward output's shape (no broadcasting), or ValueError."""
+    grad = np.asarray(grad)
+    if grad.shape != shape:
+        raise ValueError(
+            f"{layer}.backward: grad has shape {grad.shape}, the forward output {shape}"
+        )
+    return grad
+
+
 class Linear(Module):
     """``y = x @ weight + bias``; weight has shape (in_features, out_features), so column j
     holds unit j's incoming weights (what the max-norm constraint bounds).
@@ -100,6 +110,7 @@ class Linear(Module):
         return [self.weight] if self.bias is None else [self.weight, self.bias]
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
         if x.shape[-1:] != self.weight.value.shape[:1]:
             raise ValueError(
                 f"Linear expects inputs of width {self.weight.value.shape[0]}, got shape {x.shape}"
@@ -112,6 +123,7 @@ class Linear(Module):
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         x = _saved(self._input, "Linear")
+        grad = _gradient(grad, x.shape[:-1] + self.weight.value.shape[1:], "Linear")
         rows = x.reshape(-1, x.shape[-1])
         grads = grad.reshape(-1, grad.shape[-1])
         self.weight.grad += _matmul(rows.T, grads)
@@ -121,7 +133,8 @@ class Linear(Module):
 
 
 class ReLU(Module):
-    """``max(x, 0)``; its gradient at 0 is taken as 0.
+    """``max(x, 0)``, NaN staying NaN (as in ``np.maximum`` and PyTorch); its gradient at 0 and
+    at NaN is taken as 0.
 
     Examples
     --------
@@ -136,11 +149,14 @@ class ReLU(Module):
         self._positive: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
         self._positive = x > 0
-        return np.where(self._positive, x, 0).astype(x.dtype, copy=False)
+        return np.where(x <= 0, x.dtype.type(0), x).astype(x.dtype, copy=False)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
-        return np.where(_saved(self._positive, "ReLU"), grad, 0).astype(grad.dtype, copy=False)
+        positive = _saved(self._positive, "ReLU")
+        grad = _gradient(grad, positive.shape, "ReLU")
+        return np.where(positive, grad, 0).astype(grad.dtype, copy=False)
 
 
 class Tanh(Module):
@@ -166,12 +182,14 @@ class Tanh(Module):
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         y = _saved(self._output, "Tanh")
+        grad = _gradient(grad, y.shape, "Tanh")
         one = _constants_type(y)(1)
         return grad * (one - y * y)
 
 
 class SELU(Module):
-    """``scale * (x if x > 0 else alpha * (exp(x) - 1))`` with the self-normalizing constants.
+    """``scale * (x if x > 0 else alpha * (exp(x) - 1))`` with the self-normalizing constants;
+    in x's float type, or float64 for integer x (as ``np.tanh``).
 
     Examples
     --------
@@ -186,17 +204,19 @@ class SELU(Module):
         self._input: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
         self._input = x
         typed = _constants_type(x)
         negative = typed(SELU_ALPHA) * np.expm1(np.minimum(x, typed(0)))
-        return (typed(SELU_SCALE) * np.where(x > 0, x, negative)).astype(x.dtype, copy=False)
+        return (typed(SELU_SCALE) * np.where(x > 0, x, negative)).astype(typed, copy=False)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         x = _saved(self._input, "SELU")
+        grad = _gradient(grad, x.shape, "SELU")
         typed = _constants_type(x)
         exp = np.exp(np.minimum(x, typed(0)))
         slope = typed(SELU_SCALE) * np.where(x > 0, typed(1), typed(SELU_ALPHA) * exp)
-        return (grad * slope).astype(grad.dtype, copy=False)
+        return (grad * slope).astype(_constants_type(grad), copy=False)
 
 
 class SoftmaxCrossEntropy:

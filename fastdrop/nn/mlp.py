@@ -8,12 +8,13 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal, overload
 
 import numpy as np
 import numpy.typing as npt
 
 from .._progress import Progress
+from ..functional import Probability
 from ..random import Philox, is_integer
 from ._module import Module, Sequential
 from .dropout import Dropout, _check_rate
@@ -37,8 +38,16 @@ def _seed_sequence(rng: int | np.random.Generator | None) -> np.random.SeedSeque
     )
 
 
+def _listed(values: object) -> object:
+    """A 1-d array as the list it holds (a sequence of Python numbers), anything else as is."""
+    return values.tolist() if isinstance(values, np.ndarray) and values.ndim == 1 else values
+
+
 def _check_sizes(sizes: object) -> list[int]:
-    if not isinstance(sizes, Sequence) or len(sizes) < 2:
+    sizes = _listed(sizes)
+    if not isinstance(sizes, Sequence) or isinstance(sizes, str):
+        raise TypeError(f"sizes must be a sequence of ints, got {type(sizes).__name__}")
+    if len(sizes) < 2:
         raise ValueError(f"sizes must list at least two layer widths, got {sizes!r}")
     if not all(is_integer(n) and n >= 1 for n in sizes):
         raise ValueError(f"sizes must be positive ints, got {sizes!r}")
@@ -48,6 +57,7 @@ def _check_sizes(sizes: object) -> list[int]:
 def _check_rates(dropout: object, layers: int) -> list[float]:
     if dropout is None:
         return [0.0] * layers
+    dropout = _listed(dropout)
     if not isinstance(dropout, Sequence) or len(dropout) != layers:
         raise ValueError(
             f"dropout must give one rate per layer input ({layers}, input layer first), "
@@ -115,8 +125,8 @@ class MLP:
 
     def __init__(
         self,
-        sizes: Sequence[int],
-        dropout: Sequence[float] | None = None,
+        sizes: Sequence[int | np.integer] | npt.NDArray[np.integer],
+        dropout: Sequence[Probability] | npt.NDArray[np.floating] | None = None,
         rng: int | np.random.Generator | None = None,
         *,
         activation: Literal["relu", "tanh"] = "relu",
@@ -186,7 +196,10 @@ class MLP:
         labels = np.asarray(y)
         classes = self.sizes[-1]
         if labels.shape != (rows,) or labels.dtype.kind not in "iu":
-            raise ValueError(f"y must be {rows} integer labels, got shape {labels.shape}")
+            raise ValueError(
+                f"y must be {rows} integer labels, got shape {labels.shape} and dtype "
+                f"{labels.dtype}"
+            )
         if rows and (labels.min() < 0 or labels.max() >= classes):
             raise ValueError(f"labels must be in [0, {classes}), the output width")
         return labels.astype(np.intp)
@@ -288,7 +301,7 @@ class MLP:
         history: dict[str, list[float]] = {
             key: [] for key in ("loss", "error", "val_loss", "val_error", "lr", "seconds")
         }
-        best = (math.inf, None)  # validation loss and the weights that reached it
+        best: tuple[float, list[np.ndarray] | None] = (math.inf, None)  # and its weights
         batches = math.ceil(X.shape[0] / batch_size)
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
@@ -347,8 +360,14 @@ class MLP:
         ]
         return np.concatenate(parts) if parts else np.empty((0, self.sizes[-1]), self.dtype)
 
+    @overload
+    def predict_proba(self, X: npt.ArrayLike, mc_samples: None = ...) -> np.ndarray: ...
+    @overload
     def predict_proba(
-        self, X: npt.ArrayLike, mc_samples: int | None = None
+        self, X: npt.ArrayLike, mc_samples: int | np.integer
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+    def predict_proba(
+        self, X: npt.ArrayLike, mc_samples: int | np.integer | None = None
     ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Class probabilities at evaluation, or their Monte-Carlo dropout estimate.
 
@@ -393,7 +412,7 @@ class MLP:
         variance = np.maximum(square / mc_samples - mean * mean, 0.0)
         return mean.astype(self.dtype), np.sqrt(variance).astype(self.dtype)
 
-    def predict(self, X: npt.ArrayLike, mc_samples: int | None = None) -> np.ndarray:
+    def predict(self, X: npt.ArrayLike, mc_samples: int | np.integer | None = None) -> np.ndarray:
         """Class labels: the argmax of :meth:`predict_proba` (its mean, with ``mc_samples``).
 
         Examples
@@ -403,9 +422,9 @@ class MLP:
         >>> MLP([4, 8, 3], rng=0).predict(np.zeros((2, 4))).shape
         (2,)
         """
-        result = self.predict_proba(X, mc_samples)
-        probabilities = result if mc_samples is None else result[0]
-        return probabilities.argmax(axis=1)
+        if mc_samples is None:
+            return self.predict_proba(X).argmax(axis=1)
+        return self.predict_proba(X, mc_samples)[0].argmax(axis=1)
 
     def evaluate(self, X: npt.ArrayLike, y: npt.ArrayLike) -> tuple[float, float]:
         """Mean cross-entropy and error rate at evaluation (no dropout).
@@ -448,7 +467,9 @@ class MLP:
             parameter.value[...] = array
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Save the architecture and weights to a ``.npz`` file (no pickles).
+        """Save the architecture and weights to the file ``path``, in NumPy's ``.npz`` format (no
+        pickles); the name is used as given (``np.savez`` would add ``.npz``), so ``load(path)``
+        finds it.
 
         Examples
         --------
@@ -461,18 +482,19 @@ class MLP:
         >>> all(np.array_equal(a, b) for a, b in zip(model.weights(), again.weights()))
         True
         """
-        arrays = {f"param{i}": value for i, value in enumerate(self.weights())}
+        arrays: dict[str, Any] = {f"param{i}": v for i, v in enumerate(self.weights())}
         if self.input_shift is not None and self.input_scale is not None:
             arrays.update(input_shift=self.input_shift, input_scale=self.input_scale)
-        np.savez(
-            path,
-            sizes=np.array(self.sizes, np.int64),
-            dropout=np.array(self.rates, np.float64),
-            activation=np.array(self.activation),
-            mode=np.array(self.mode),
-            standardize=np.array(self.standardize),
-            **arrays,
-        )
+        with open(path, "wb") as file:
+            np.savez(
+                file,
+                sizes=np.array(self.sizes, np.int64),
+                dropout=np.array(self.rates, np.float64),
+                activation=np.array(self.activation),
+                mode=np.array(self.mode),
+                standardize=np.array(self.standardize),
+                **arrays,
+            )
 
     @classmethod
     def load(
