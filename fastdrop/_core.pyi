@@ -3,6 +3,7 @@ import numpy as np
 
 BLOCK_ELEMENTS: int
 MAX_THREADS: int
+THREADS_REMEMBERED: int
 
 def simd_path() -> str: ...
 def simd_available() -> list[str]: ...

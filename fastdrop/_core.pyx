@@ -48,6 +48,9 @@ cdef extern from "fd_dropout.h" nogil:
 
 BLOCK_ELEMENTS = FD_BLOCK_ELEMENTS
 MAX_THREADS = FD_MAX_THREADS
+# Threads whose latest draw a stream remembers (those that drew last): a stream shared by
+# short-lived threads does not grow with every thread that ever used it.
+THREADS_REMEMBERED = 1024
 
 
 cdef int check(fd_status status) except -1:
@@ -167,8 +170,9 @@ cdef class Counter:
     cdef uint64_t next_block
     cdef bint passed_end  # next_block wrapped past 2**64 - 1: the stream is exhausted
     cdef cython.pymutex lock
-    # The latest draw and its thread; other threads' latest draws wait in earlier_draws, so a
-    # stream that one thread uses records its draws without a Python object.
+    # The latest draw and its thread; other threads' latest draws wait in earlier_draws (oldest
+    # first, THREADS_REMEMBERED - 1 at most), so a stream that one thread uses records its draws
+    # without a Python object.
     cdef bint drawn
     cdef uint64_t drawn_by
     cdef uint64_t drawn_offset
@@ -215,6 +219,9 @@ cdef class Counter:
                 self.passed_end = self.next_block < start
                 if self.drawn and self.drawn_by != me:
                     self.earlier_draws[self.drawn_by] = self.drawn_offset
+                    self.earlier_draws.pop(me, None)  # this thread's draw is the latest now
+                    if len(self.earlier_draws) >= THREADS_REMEMBERED:
+                        del self.earlier_draws[next(iter(self.earlier_draws))]
                 self.drawn = True
                 self.drawn_by = me
                 self.drawn_offset = start

@@ -69,7 +69,8 @@ class Philox(_core.Counter):
     offset : int
         The first counter block the next call will use (past 2**64 - 1: exhausted).
     last_draw : tuple of int or None
-        The (key, offset) of the latest call this thread made with the stream, or None.
+        The (key, offset) of the latest call this thread made with the stream, or None. A stream
+        remembers the latest draws of the 1,024 threads that drew from it last.
 
     Raises
     ------

@@ -17,6 +17,7 @@ import numpy as np
 import reference
 
 import fastdrop
+from fastdrop import _core
 
 THREADS = 8
 CALLS = 2000  # per thread
@@ -131,3 +132,24 @@ def test_changing_the_thread_count_during_calls():
         _check_tiling_and_outputs(stream, start, results)
     finally:
         fastdrop.set_num_threads(before)
+
+
+def test_a_stream_remembers_the_draws_of_the_threads_that_drew_last():
+    """A stream keeps the latest draw of its last THREADS_REMEMBERED threads, not of every thread
+    that ever used it (a stream shared by short-lived threads would grow without end)."""
+    stream = fastdrop.Philox(77)
+    stream.draw(1)  # this thread's draw: block 0
+
+    def draw_in_new_threads(count: int) -> None:
+        for _ in range(count):
+            thread = threading.Thread(target=stream.draw, args=(1,))
+            thread.start()
+            thread.join()
+
+    draw_in_new_threads(_core.THREADS_REMEMBERED - 1)
+    assert stream.last_draw == (77, 0)  # one of the last THREADS_REMEMBERED threads
+    draw_in_new_threads(1)
+    assert stream.last_draw is None
+    assert stream.offset == _core.THREADS_REMEMBERED + 1
+    stream.draw(1)
+    assert stream.last_draw == (77, _core.THREADS_REMEMBERED + 1)
