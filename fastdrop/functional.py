@@ -1,7 +1,7 @@
 """The functional API: dropout, its masks, and raw Philox access.
 
-Every function checks all of its arguments before it writes a byte; the kernels run in C with
-the GIL released.
+Every function checks all of its arguments before it writes a byte; the kernels run in C, with
+the GIL released for calls of 2**14 elements or more.
 """
 
 from __future__ import annotations
@@ -191,8 +191,8 @@ def dropout(
     Raises
     ------
     ValueError
-        If p is not a real number in [0, 1], mode is unknown, or ``out`` has another shape or
-        is read-only.
+        If p is not a real number in [0, 1], mode is unknown, ``out`` has another shape or is
+        read-only, ``rng`` is an int outside [0, 2**64), or a Philox stream is exhausted.
     TypeError
         If x is not float16/32/64, ``out`` is not an ndarray of x's dtype, ``rng`` or
         ``training`` has a wrong type.
@@ -271,7 +271,8 @@ def dropout_mask(
     Raises
     ------
     ValueError
-        If p is not a real number in [0, 1] or an extent of ``shape`` is negative.
+        If p is not a real number in [0, 1], an extent of ``shape`` is negative, ``rng`` is an
+        int outside [0, 2**64), or a Philox stream is exhausted.
     TypeError
         If ``shape`` is not an int or a sequence of ints, or ``rng`` has a wrong type.
 
@@ -329,7 +330,8 @@ def standard_normal(
         If ``shape`` is not an int or a sequence of ints, ``dtype`` is not float32 or float64,
         or ``rng`` has a wrong type.
     ValueError
-        If an extent of ``shape`` is negative.
+        If an extent of ``shape`` is negative, ``rng`` is an int outside [0, 2**64), or a
+        Philox stream is exhausted.
 
     Examples
     --------
@@ -390,7 +392,8 @@ def gaussian_dropout(
     Raises
     ------
     ValueError
-        If p is not a real number in [0, 1), or ``out`` has another shape or is read-only.
+        If p is not a real number in [0, 1), ``out`` has another shape or is read-only, ``rng``
+        is an int outside [0, 2**64), or a Philox stream is exhausted.
     TypeError
         If x is not float16/32/64, ``out`` is not an ndarray of x's dtype, or ``rng`` or
         ``training`` has a wrong type.
@@ -515,8 +518,9 @@ def simd_path() -> str:
 def set_num_threads(n: int) -> None:
     """Set how many threads one call may use, the calling thread included.
 
-    Calls of at least 2**18 elements are split into parts of at least 2**17; the output is the
-    same for every thread count. Helper threads are shared: a call uses only idle ones, so calls
+    A call of n elements uses up to n // 2**17 threads (so calls under 2**18 stay on the calling
+    thread), which take pieces of 2**15 elements in turn; the output is the same for every
+    thread count. Helper threads are shared: a call uses only idle ones, so calls
     from several Python threads at once never oversubscribe the machine. The default is the
     number of CPUs the process may run on, or ``FASTDROP_NUM_THREADS`` if set.
 

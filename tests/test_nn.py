@@ -26,6 +26,7 @@ from fastdrop.nn import (
     Tanh,
     softmax,
 )
+from fastdrop.nn.layers import SELU_ALPHA, SELU_SCALE
 
 
 def numerical_gradient(f, x, eps=1e-6):
@@ -460,6 +461,15 @@ def test_selu_of_integers_is_float64_like_tanh():
     grad = layer.backward(np.ones(5, np.int64))
     assert grad.dtype == np.float64
     np.testing.assert_array_equal(grad, reference.backward(np.ones(5)))
+
+
+def test_selu_gradient_at_zero_is_the_negative_sides():
+    """As PyTorch's: SELU's derivative jumps at 0 (scale on the right, scale * alpha on the
+    left), and x = 0 takes the left one, as does -0.0."""
+    layer = SELU()
+    layer.forward(np.array([0.0, -0.0, 1e-300, -1e-300]))
+    slope = SELU_SCALE * SELU_ALPHA
+    np.testing.assert_allclose(layer.backward(np.ones(4)), [slope, slope, SELU_SCALE, slope])
 
 
 def test_relu_keeps_nan_and_gives_positive_zero():

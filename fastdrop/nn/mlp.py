@@ -261,6 +261,8 @@ class MLP:
         ------
         ValueError
             If X, y or an option is malformed.
+        TypeError
+            If X is not numeric.
         """
         X = self._raw_inputs(X)
         y = self._labels(y, X.shape[0])

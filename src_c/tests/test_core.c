@@ -82,7 +82,7 @@ static uint32_t rule_output(const fd_bernoulli *rule, uint64_t block, uint32_t c
 }
 
 /* The rule of fd_dropout.h, one element at a time: the whole 32-bit U_i, then U_i < T. */
-static int model_keep(const fd_bernoulli *rule, uint64_t i)
+static uint32_t model_uniform(const fd_bernoulli *rule, uint64_t i)
 {
     const uint64_t block = i / FD_BLOCK_ELEMENTS;
     const uint32_t e = (uint32_t)(i % FD_BLOCK_ELEMENTS);
@@ -90,8 +90,12 @@ static int model_keep(const fd_bernoulli *rule, uint64_t i)
     uint32_t plane;
     for (plane = 0; plane < FD_PLANES; plane++)
         u = (u << 1) | ((rule_output(rule, block, plane, (int)(e / 32)) >> (e % 32)) & 1u);
-    u = (u << 24) | (rule_output(rule, block, FD_PLANES + e / 4, (int)(e % 4)) >> 8);
-    return (uint64_t)u < rule->threshold;
+    return (u << 24) | (rule_output(rule, block, FD_PLANES + e / 4, (int)(e % 4)) >> 8);
+}
+
+static int model_keep(const fd_bernoulli *rule, uint64_t i)
+{
+    return (uint64_t)model_uniform(rule, i) < rule->threshold;
 }
 
 static void test_threshold(void)
@@ -134,6 +138,36 @@ static void test_masks_against_model(void)
                 free(mask);
                 free(packed);
             }
+}
+
+/* T equal to an element's own U_i (a 2^-32 event at a random T), and one above: the element is
+ * dropped, then kept, in bool and packed masks and in dropout, on the active path. */
+static void test_threshold_at_an_element(void)
+{
+    static const uint64_t elements[] = {0, 17, 127, 128, 1000, 2047, 2048};
+    enum { N = 2049 };
+    uint8_t mask[N], packed[(N + 7) / 8], dropout_mask[N];
+    float x[N], y[N];
+    const int64_t shape[1] = {N}, strides[1] = {sizeof(float)};
+    size_t e, i;
+    int above;
+    for (i = 0; i < N; i++) x[i] = 1.0f;
+    for (e = 0; e < sizeof elements / sizeof *elements; e++)
+        for (above = 0; above <= 1; above++) {
+            fd_bernoulli rule = {next_random(), next_random(), 0};
+            int bad = 0;
+            rule.threshold = (uint64_t)model_uniform(&rule, elements[e]) + (uint64_t)above;
+            CHECK(fd_mask_bool(&rule, N, mask) == FD_OK);
+            CHECK(fd_mask_packed(&rule, N, packed) == FD_OK);
+            CHECK(fd_dropout(FD_FLOAT32, &rule, 1.0, 1, shape, x, strides, y, strides,
+                             dropout_mask) == FD_OK);
+            CHECK(mask[elements[e]] == above);
+            for (i = 0; i < N; i++) {
+                bad += mask[i] != model_keep(&rule, i) || mask[i] != dropout_mask[i];
+                bad += mask[i] != ((packed[i / 8] >> (i % 8)) & 1) || y[i] != (float)mask[i];
+            }
+            CHECK(bad == 0);
+        }
 }
 
 /* Every float16 survives the round trip; a few float32 values round as IEEE says. */
@@ -705,6 +739,7 @@ int main(void)
         CHECK(fd_simd_select(path) == FD_OK);
         test_known_answers();
         test_masks_against_model();
+        test_threshold_at_an_element();
         test_dropout_float32_strided();
         test_dropout_other_dtypes();
         test_vanilla_keeps_signaling_nans();
