@@ -109,7 +109,7 @@ def _import_torch(wanted: bool) -> ModuleType | None:
         return None
     try:
         import torch
-    except ImportError:
+    except (ImportError, OSError):  # OSError: installed, but a library of it failed to load
         return None
     return torch
 
@@ -140,16 +140,16 @@ def main(argv: list[str] | None = None) -> int:
             f"--sizes: the largest row needs about {needed / 2**30:.1f} GiB, more than this "
             f"machine's {memory / 2**30:.1f} GiB"
         )
+    torch = _import_torch(args.peers)  # before anything changes: importing it may fail
     threads = args.threads or fastdrop.get_num_threads()
     before = fastdrop.get_num_threads()
     fastdrop.set_num_threads(threads)
-    torch = _import_torch(args.peers)
     if torch is not None:
         torch.set_num_threads(threads)
     facts = _bench.header(threads, torch.__version__ if torch is not None else None)
     print(f"# fastdrop-bench: {', '.join(f'{k} {v}' for k, v in facts.items())}")
     if args.peers and torch is None:
-        print("# PyTorch: not installed")
+        print("# PyTorch: not installed (or not importable)")
 
     rows = [(n, d, p) for n in sizes for d in dtypes for p in ps]
     masks = [(n, p) for n in sizes for p in ps]

@@ -143,6 +143,20 @@ def test_bad_arguments_exit_2(argv, capsys):
     assert "fastdrop-bench: error" in capsys.readouterr().err
 
 
+def test_a_torch_that_fails_to_load_counts_as_absent(capsys, monkeypatch, tmp_path):
+    """A PyTorch whose libraries fail to load (OSError, as a missing DLL on Windows gives) is
+    reported, not a traceback, and leaves the thread count as it was."""
+    (tmp_path / "torch").mkdir()
+    (tmp_path / "torch" / "__init__.py").write_text("raise OSError('[WinError 126] c10.dll')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    threads = fastdrop.get_num_threads()
+    argv = ["--sizes", "2^10", "--dtypes", "float32", "--repeat", "1", "--peers", "--threads", "2"]
+    assert _cli.main(argv) == 0
+    assert "PyTorch: not installed (or not importable)" in capsys.readouterr().out
+    assert fastdrop.get_num_threads() == threads
+
+
 def test_an_unwritable_json_file_is_refused_before_the_run(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(_bench, "dropout_row", None)  # the run must not start
     for path in (tmp_path / "missing" / "r.json", tmp_path):

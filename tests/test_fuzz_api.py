@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import copy
 import fractions
+import itertools
 import math
 import os
 import warnings
@@ -50,6 +51,9 @@ FUZZ = settings(
 )
 EXECUTIONS: collections.Counter[str] = collections.Counter()
 MAX_ELEMENTS = 700
+# A file name per memmap: Windows cannot truncate a file that a live map (one an example that
+# failed keeps in a reference cycle until the next collection) still holds.
+_MEMMAP_NAMES = (f"x{i}.dat" for i in itertools.count())
 U64 = 1 << 64
 
 
@@ -260,7 +264,7 @@ def xs(draw, tmp_dir, shape):
     if kind == "matrix" and len(shape) == 2:
         return Operand(_matrix(data)), None
     if kind == "memmap" and n:
-        path = os.path.join(tmp_dir, f"x{draw(st.integers(0, 3))}.dat")
+        path = os.path.join(tmp_dir, next(_MEMMAP_NAMES))
         mapped = np.memmap(path, dtype=dtype, mode="w+", shape=shape)
         mapped[...] = data
         return Operand(mapped), None
