@@ -64,7 +64,9 @@ def parse_size(text: str) -> int:
     for power in ("**", "^"):
         if power in text:
             base, exponent = (int(part) for part in text.split(power))  # ValueError if not 2
-            if base < 1 or not 0 <= exponent <= MAX_SIZE.bit_length():  # no giant ints either
+            if base < 1:
+                raise ValueError(f"base must be positive in {text!r}")
+            if not 0 <= exponent <= MAX_SIZE.bit_length():  # no giant ints from a typo
                 raise ValueError(f"exponent out of range in {text!r}")
             value = base**exponent
             break
