@@ -190,6 +190,23 @@ def test_running_out_of_memory_is_a_message(capsys, monkeypatch):
     )
 
 
+def test_sizes_up_to_2_to_the_40():
+    assert _bench.parse_size("2^40") == 2**40 == _bench.MAX_SIZE
+    for text in ("2^41", str(2**40 + 1)):
+        with pytest.raises(ValueError):
+            _bench.parse_size(text)
+
+
+def test_samples_are_interleaved_and_summarised_by_their_median(monkeypatch):
+    monkeypatch.setattr(_bench, "SAMPLE_NS", 0)  # one call a sample
+    calls = []
+    a = _bench.Candidate("a", lambda: calls.append("a"))
+    b = _bench.Candidate("b", lambda: calls.append("b"))
+    _bench.time_interleaved([a, b], repeat=3)
+    assert "".join(calls).endswith("ababab")  # after each one's warm-up calls
+    assert _bench.Candidate("c", lambda: None, samples=[1.0, 2.0, 10.0]).median == 2.0
+
+
 def test_module_help():
     result = subprocess.run(
         [sys.executable, "-m", "fastdrop", "--help"],

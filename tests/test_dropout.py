@@ -658,6 +658,41 @@ def test_philox_copies_continue_from_the_same_offset(duplicate):
         again.draw(1)
 
 
+def test_a_copy_of_a_stream_just_exhausted_is_exhausted():
+    stream = fastdrop.Philox(45, offset=2**64 - 1)
+    stream.draw(1)  # its last block: the offset is now exactly 2**64
+    for twin in (copy.copy(stream), pickle.loads(pickle.dumps(stream))):
+        assert twin.offset == 2**64
+        with pytest.raises(ValueError, match="exhausted"):
+            twin.draw(1)
+
+
+def test_a_generator_gives_a_key_from_all_of_uint64():
+    """rng=Generator draws the key as integers(0, 2**64, dtype=uint64) does: the same mask as
+    that int gives (0xa30febcfd9c2825f here: in the upper half)."""
+    x = np.ones(1000)
+    key = int(np.random.default_rng(0).integers(0, 2**64, dtype=np.uint64))
+    assert key >= 2**63
+    assert_same_bits(
+        fastdrop.dropout(x, 0.5, rng=np.random.default_rng(0)), fastdrop.dropout(x, 0.5, rng=key)
+    )
+
+
+def test_entropy_keys_use_all_64_bits():
+    """Fresh keys (rng=None, Philox()) come from 8 bytes of entropy: among 8 keys one has a bit
+    above 32 set, except with probability 2**-256."""
+    assert any(fastdrop.Philox().key >= 2**32 for _ in range(8))
+
+
+def test_byte_swapped_input_gives_the_native_result():
+    x = np.random.default_rng(6).standard_normal(1000).astype(np.float32)
+    for training in (True, False):
+        assert_same_bits(
+            fastdrop.dropout(x.astype(">f4"), 0.3, rng=5, training=training),
+            fastdrop.dropout(x, 0.3, rng=5, training=training),
+        )
+
+
 def test_philox_init_again_starts_a_new_stream():
     stream = fastdrop.Philox(43, offset=2**64 - 1)
     stream.draw(300)
@@ -956,9 +991,10 @@ def test_num_threads_environment():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "3"
-    bad = run_python("import fastdrop", FASTDROP_NUM_THREADS="many")
-    assert bad.returncode != 0
-    assert "FASTDROP_NUM_THREADS='many'" in bad.stderr
+    for value in ("many", "0", "257"):
+        bad = run_python("import fastdrop", FASTDROP_NUM_THREADS=value)
+        assert bad.returncode != 0
+        assert f"FASTDROP_NUM_THREADS={value!r}" in bad.stderr
 
 
 def test_python_threads_share_a_stream():

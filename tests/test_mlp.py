@@ -11,7 +11,7 @@ import pytest
 
 import fastdrop
 from fastdrop import _mlp_demo
-from fastdrop.nn import MLP, Dropout
+from fastdrop.nn import MLP, Dropout, softmax
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +109,33 @@ def test_a_copy_predicts_as_the_original(trained, digits, duplicate):
         strict=True,
     ):
         np.testing.assert_array_equal(a, b)
+
+
+def test_monte_carlo_spread_is_the_standard_deviation_of_the_samples():
+    """predict_proba(X, mc_samples=k): the mean and the (population) standard deviation of k
+    dropout networks' softmax outputs, replayed here on a twin with the same stream."""
+    X = np.random.default_rng(8).standard_normal((6, 5))
+    model, twin = (MLP([5, 16, 3], dropout=[0.2, 0.5], rng=9) for _ in range(2))
+    mean, spread = model.predict_proba(X, mc_samples=5)
+    twin.network.train()
+    samples = np.stack([softmax(twin._logits(twin._inputs(X))) for _ in range(5)])
+    np.testing.assert_allclose(mean, samples.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(spread, samples.std(axis=0), rtol=1e-3, atol=1e-6)
+
+
+def test_standardization_is_fixed_by_the_first_fit_and_survives_constant_inputs():
+    X = np.random.default_rng(10).standard_normal((40, 3)) * 4 + 2
+    y = np.arange(40) % 2
+    model = MLP([3, 2], rng=0)
+    model.fit(X, y, epochs=1, verbose=False)
+    shift, scale = model.input_shift.copy(), model.input_scale.copy()
+    model.fit(X * 10 + 5, y, epochs=1, verbose=False)  # fine-tuning keeps the first statistics
+    np.testing.assert_array_equal(model.input_shift, shift)
+    np.testing.assert_array_equal(model.input_scale, scale)
+    constant = MLP([3, 2], rng=0)
+    constant.fit(np.ones((40, 3)), y, epochs=1, verbose=False)
+    assert constant.input_scale == 1  # no spread: divide by 1, not 0
+    assert np.isfinite(constant.predict_proba(np.ones((2, 3)))).all()
 
 
 def test_sizes_and_rates_may_be_arrays():
@@ -242,6 +269,18 @@ def test_demo_refuses_bad_options_before_training(argv, message, capsys, monkeyp
         _mlp_demo.main(argv)
     assert info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_demo_takes_a_rate_of_zero(monkeypatch):
+    class Started(Exception):
+        pass
+
+    def started():
+        raise Started
+
+    monkeypatch.setattr(_mlp_demo, "load_digits", started)  # past the checks: stop there
+    with pytest.raises(Started):
+        _mlp_demo.main(["--input-p", "0", "--hidden-p", "0"])
 
 
 def test_demo_doctests():

@@ -444,9 +444,10 @@ def test_layers_take_array_likes():
 
 def test_dropout_axes_may_be_one_int():
     x = np.ones((3, 4, 5))
-    np.testing.assert_array_equal(
-        Dropout(0.5, rng=6, axes=-1).forward(x), Dropout(0.5, rng=6, axes=(-1,)).forward(x)
-    )
+    y = Dropout(0.5, rng=6, axes=-1).forward(x)
+    assert (y == y[:, :, :1]).all()  # shared along the last axis, as axes=2 says too
+    np.testing.assert_array_equal(y, Dropout(0.5, rng=6, axes=(2,)).forward(x))
+    np.testing.assert_array_equal(y, Dropout(0.5, rng=6, axes=(-1,)).forward(x))
     for bad in (1.0, "1", (0, 1.5), {0}):
         with pytest.raises(TypeError, match="axes must be None, an int or a tuple of ints"):
             Dropout(0.5, axes=bad)
@@ -461,6 +462,18 @@ def test_selu_of_integers_is_float64_like_tanh():
     grad = layer.backward(np.ones(5, np.int64))
     assert grad.dtype == np.float64
     np.testing.assert_array_equal(grad, reference.backward(np.ones(5)))
+
+
+def test_linear_refuses_another_width_and_keeps_its_last_input():
+    layer = Linear(4, 3, rng=0, dtype=np.float64)
+    x = np.random.default_rng(7).standard_normal((2, 4))
+    layer.forward(x)
+    with pytest.raises(ValueError, match="Linear expects inputs of width 4, got shape"):
+        layer.forward(np.ones((2, 5)))
+    np.testing.assert_allclose(
+        layer.backward(np.ones((2, 3))), np.ones((2, 3)) @ layer.weight.value.T
+    )
+    np.testing.assert_allclose(layer.weight.grad, x.T @ np.ones((2, 3)))
 
 
 def test_selu_gradient_at_zero_is_the_negative_sides():

@@ -51,6 +51,16 @@ def test_standard_normal_known_answer():
     assert digest == "120460f0ab0650dc08649ddadbdc67964d6c07a7671a41d659c27b5ebc20c81d"
 
 
+def test_gaussian_dropout_with_p_zero_takes_its_counters():
+    """As dropout does: the call's blocks are used up, and the stream records the draw."""
+    stream = fastdrop.Philox(1)
+    x = np.full(256, 2.0)
+    np.testing.assert_array_equal(fastdrop.gaussian_dropout(x, 0.0, rng=stream), x)
+    assert stream.offset == 2 and stream.last_draw == (1, 0)
+    fastdrop.gaussian_dropout(x, 0.0, rng=stream, training=False)  # evaluation draws nothing
+    assert stream.offset == 2
+
+
 def test_float32_is_the_float64_variate_rounded_once():
     z64 = fastdrop.standard_normal((300, 7), rng=3)
     z32 = fastdrop.standard_normal((300, 7), rng=3, dtype=np.float32)
