@@ -11,7 +11,7 @@ import numbers
 import operator
 import os
 from collections.abc import Iterable, Sequence
-from typing import Literal, SupportsIndex, cast, overload
+from typing import Literal, SupportsFloat, SupportsIndex, cast, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -39,15 +39,21 @@ Probability = float | np.floating | np.integer
 Flag = bool | np.bool_
 
 
+def _rate_as_float(p: SupportsFloat) -> float:
+    """float(p) for a real p already checked; NaN, out of range like it, for an int or Fraction
+    too large for a float."""
+    try:
+        return float(p)
+    except OverflowError:
+        return math.nan
+
+
 def _check_p(p: object) -> float:
     if type(p) is float and 0.0 <= p <= 1.0:  # the common case, without the slower ABC check
         return p
     if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real):
         raise ValueError(f"p must be a real number in [0, 1] (the drop probability), got {p!r}")
-    try:
-        value = float(p)
-    except OverflowError:  # an int or Fraction beyond the floats: out of range all the same
-        value = math.nan
+    value = _rate_as_float(p)
     if not 0.0 <= value <= 1.0:  # also rejects NaN
         raise ValueError(f"p must be in [0, 1] (the drop probability), got {p!r}")
     return value
@@ -419,9 +425,9 @@ def gaussian_dropout(
     check_rng(rng)
     source = _check_floating(x)
     result = np.empty(source.shape, source.dtype) if out is None else _check_out(out, source)
-    if training and p == 0.0:
-        key_and_offset(rng, source.size)  # the counters are the call's, as in dropout
     if not training or p == 0.0:
+        if training:
+            key_and_offset(rng, source.size)  # the counters are the call's, as in dropout
         if result is not source:
             if np.may_share_memory(source, result) and not _same_memory_layout(source, result):
                 source = source.copy()  # np.copyto misses overlaps of views with other strides

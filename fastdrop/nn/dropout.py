@@ -12,7 +12,14 @@ from typing import Literal
 
 import numpy as np
 
-from ..functional import Probability, _check_floating, dropout, dropout_mask, gaussian_dropout
+from ..functional import (
+    Probability,
+    _check_floating,
+    _rate_as_float,
+    dropout,
+    dropout_mask,
+    gaussian_dropout,
+)
 from ..random import Philox, check_rng, is_integer, key_and_offset
 from ._module import Module
 from .layers import SELU_ALPHA, SELU_SCALE, _constants_type, _gradient
@@ -39,10 +46,7 @@ def _stream(rng: RNGSeed) -> Philox:
 def _check_rate(p: object, *, upper_inclusive: bool) -> float:
     if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, float, np.floating, np.integer)):
         raise TypeError(f"p must be a real number, got {type(p).__name__}")
-    try:
-        value = float(p)
-    except OverflowError:  # an int or Fraction beyond the floats: out of range all the same
-        value = float("nan")
+    value = _rate_as_float(p)
     if not (0.0 <= value <= 1.0 if upper_inclusive else 0.0 <= value < 1.0):
         bounds = "[0, 1]" if upper_inclusive else "[0, 1)"
         raise ValueError(f"p must be in {bounds}, got {p!r}")
