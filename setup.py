@@ -7,6 +7,7 @@ from setuptools.command.build_ext import build_ext
 
 C_HEADERS = [
     "src_c/fd_compiler.h",
+    "src_c/fd_drivers.h",
     "src_c/fd_dropout.h",
     "src_c/fd_kernels.h",
     "src_c/fd_kernels_impl.h",
@@ -19,6 +20,8 @@ C_SOURCES = [
     "src_c/fd_kernels_avx2.c",
     "src_c/fd_kernels_avx512.c",
     "src_c/fd_kernels_scalar.c",
+    "src_c/fd_mask.c",
+    "src_c/fd_normal.c",
     "src_c/fd_threads.c",
 ]
 

@@ -96,7 +96,7 @@ fd_status fd_mask_packed(const fd_bernoulli *rule, uint64_t n, uint8_t *packed);
  *     z = sqrt(-2 ln u1) * cos(2 pi u2) for even e, * sin(2 pi u2) for odd e,
  *
  * where w1 w0 is the 64-bit number with high word w1. ln, sin and cos are fastdrop's own
- * (Taylor series in IEEE double arithmetic, within a few ulps of the true values; fd_dropout.c),
+ * (Taylor series in IEEE double arithmetic, within a few ulps of the true values; fd_normal.c),
  * so the result is the same bits on every platform, thread count and kernel path. dtype
  * FD_FLOAT32 rounds the double once; FD_FLOAT16 is not accepted. A call consumes fd_blocks(n)
  * blocks, like a mask.
