@@ -1,12 +1,16 @@
-"""The module protocol of fastdrop.nn: parameters, train/eval, Sequential."""
+"""The module protocol of fastdrop.nn: parameters, train/eval, call syntax, reprs, Sequential."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
+from typing import TypeVar
 
 import numpy as np
 
 __all__ = ["Module", "Parameter", "Sequential"]
+
+_M = TypeVar("_M", bound="Module")
 
 
 class Parameter:
@@ -45,7 +49,9 @@ class Module:
     ``backward(grad)`` takes the gradient of the loss with respect to the last ``forward``'s
     output, adds the parameters' gradients to their ``.grad`` and returns the gradient with
     respect to that forward's input. ``train()`` and ``eval()`` set ``training`` on the module
-    and all its children, as in PyTorch.
+    and all its children, as in PyTorch. A module is called as a function (``module(x)`` is
+    ``module.forward(x)``), and its repr shows its settings (:meth:`extra_repr`) and its
+    children, as PyTorch prints them.
 
     Examples
     --------
@@ -65,11 +71,67 @@ class Module:
         raise NotImplementedError
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        """``self.forward(x)``."""
         return self.forward(x)
+
+    def extra_repr(self) -> str:
+        """The module's settings, as its repr shows them between the parentheses.
+
+        Empty here; a layer with settings returns them as keyword arguments, and
+        ``repr(module)`` is then ``Name(settings)``.
+
+        Returns
+        -------
+        str
+            For example ``"p=0.5, mode='inverted'"``.
+
+        Examples
+        --------
+        >>> from fastdrop.nn import Linear, Module
+        >>> class Scale(Module):
+        ...     def __init__(self, factor: float) -> None:
+        ...         super().__init__()
+        ...         self.factor = factor
+        ...
+        ...     def extra_repr(self) -> str:
+        ...         return f"factor={self.factor}"
+        >>> Scale(2.0)
+        Scale(factor=2.0)
+        >>> Linear(4, 3).extra_repr()
+        'in_features=4, out_features=3, bias=True, dtype=float32'
+        """
+        return ""
+
+    def __repr__(self) -> str:
+        """``Name(settings)``, or, for a module with children, its settings and then one
+        ``(name): child`` a line, indented by two spaces (as PyTorch prints modules)."""
+        extra = self.extra_repr()
+        children = [f"({name}): {child!r}" for name, child in self.named_children()]
+        if not children and "\n" not in extra:
+            return f"{type(self).__name__}({extra})"
+        body = "\n".join(extra.splitlines() + children).replace("\n", "\n  ")
+        return f"{type(self).__name__}(\n  {body}\n)"
 
     def children(self) -> list[Module]:
         """The modules this one contains (none for a plain layer)."""
         return []
+
+    def named_children(self) -> list[tuple[str, Module]]:
+        """The children with the names the repr shows: their positions, unless the module
+        names them.
+
+        Returns
+        -------
+        list of (str, Module)
+            In the order of :meth:`children`.
+
+        Examples
+        --------
+        >>> from fastdrop.nn import ReLU, Sequential, Tanh
+        >>> Sequential(ReLU(), Tanh()).named_children()
+        [('0', ReLU()), ('1', Tanh())]
+        """
+        return [(str(i), child) for i, child in enumerate(self.children())]
 
     def own_parameters(self) -> list[Parameter]:
         """The parameters of this module itself, not of its children."""
@@ -87,7 +149,7 @@ class Module:
         for parameter in self.parameters():
             parameter.grad[...] = 0
 
-    def train(self, mode: bool = True) -> Module:
+    def train(self: _M, mode: bool = True) -> _M:
         """Set training mode (``mode=False``: evaluation) here and in every child; returns self."""
         if not isinstance(mode, (bool, np.bool_)):
             raise TypeError(f"mode must be a bool, got {type(mode).__name__}")
@@ -96,9 +158,40 @@ class Module:
             child.train(mode)
         return self
 
-    def eval(self) -> Module:
+    def eval(self: _M) -> _M:
         """Evaluation mode, here and in every child; returns self."""
         return self.train(False)
+
+
+def _tree(module: Module) -> Iterator[Module]:
+    """The module and everything below it, parents before their children."""
+    yield module
+    for child in module.children():
+        yield from _tree(child)
+
+
+@contextlib.contextmanager
+def temporary_mode(module: Module, training: bool) -> Iterator[Module]:
+    """``module.train(training)`` for the ``with`` block; on leaving it, however it is left,
+    every module in the tree gets back the ``training`` flag it had before.
+
+    Examples
+    --------
+    >>> from fastdrop.nn import Dropout, ReLU, Sequential
+    >>> net = Sequential(ReLU(), Dropout(0.5).eval())
+    >>> with temporary_mode(net, False):
+    ...     net.training, net[1].training
+    (False, False)
+    >>> net.training, net[0].training, net[1].training
+    (True, True, False)
+    """
+    found = [(member, member.training) for member in _tree(module)]
+    module.train(training)
+    try:
+        yield module
+    finally:
+        for member, flag in found:
+            member.training = flag
 
 
 class Sequential(Module):
@@ -118,6 +211,12 @@ class Sequential(Module):
     (5, 2)
     >>> len(net), len(net.parameters())
     (3, 4)
+    >>> net
+    Sequential(
+      (0): Linear(in_features=3, out_features=4, bias=True, dtype=float32)
+      (1): ReLU()
+      (2): Linear(in_features=4, out_features=2, bias=True, dtype=float32)
+    )
     """
 
     def __init__(self, *modules: Module) -> None:

@@ -74,6 +74,8 @@ class Linear(Module):
     >>> y = layer(np.ones((2, 4), np.float32))
     >>> layer.backward(np.ones_like(y)).shape, layer.weight.grad.shape
     ((2, 4), (4, 3))
+    >>> layer
+    Linear(in_features=4, out_features=3, bias=True, dtype=float32)
     """
 
     def __init__(
@@ -105,6 +107,13 @@ class Linear(Module):
         self.weight = Parameter(weight.astype(kind), "weight")
         self.bias = Parameter(np.zeros(shape[1], kind), "bias") if bias else None
         self._input: np.ndarray | None = None
+
+    def extra_repr(self) -> str:
+        width_in, width_out = self.weight.value.shape
+        return (
+            f"in_features={width_in}, out_features={width_out}, bias={self.bias is not None}, "
+            f"dtype={self.weight.value.dtype}"
+        )
 
     def own_parameters(self) -> list[Parameter]:
         return [self.weight] if self.bias is None else [self.weight, self.bias]
@@ -222,20 +231,32 @@ class SELU(Module):
 class SoftmaxCrossEntropy:
     """Mean cross-entropy of softmax(logits) against integer labels, computed stably.
 
+    Not a module (its forward takes the labels too and its backward no gradient), but called
+    like one: ``loss(logits, labels)`` is ``loss.forward(logits, labels)``.
+
     Examples
     --------
     >>> import numpy as np
     >>> from fastdrop.nn import SoftmaxCrossEntropy
     >>> loss = SoftmaxCrossEntropy()
-    >>> round(loss.forward(np.zeros((2, 4)), np.array([0, 3])), 4)  # log 4
+    >>> round(loss(np.zeros((2, 4)), np.array([0, 3])), 4)  # log 4
     1.3863
     >>> loss.backward().shape
     (2, 4)
+    >>> loss
+    SoftmaxCrossEntropy()
     """
 
     def __init__(self) -> None:
         self._probabilities: np.ndarray | None = None
         self._labels: np.ndarray | None = None
+
+    def __repr__(self) -> str:
+        return "SoftmaxCrossEntropy()"
+
+    def __call__(self, logits: np.ndarray, labels: np.ndarray) -> float:
+        """``self.forward(logits, labels)``."""
+        return self.forward(logits, labels)
 
     def forward(self, logits: np.ndarray, labels: np.ndarray) -> float:
         labels = np.asarray(labels)

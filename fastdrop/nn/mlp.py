@@ -8,7 +8,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any, Literal, overload
+from typing import Any, Literal, TypeAlias, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -16,7 +16,7 @@ import numpy.typing as npt
 from .._progress import Progress
 from ..functional import Probability
 from ..random import Philox, is_integer
-from ._module import Module, Sequential
+from ._module import Module, Sequential, temporary_mode
 from .dropout import Dropout, _check_rate
 from .layers import Linear, ReLU, SoftmaxCrossEntropy, Tanh, softmax
 from .optim import SGD
@@ -24,6 +24,9 @@ from .optim import SGD
 __all__ = ["MLP"]
 
 _ROWS_PER_CALL = 8192  # rows per forward call at prediction time (bounds the memory used)
+_HISTORY = ("loss", "error", "val_loss", "val_error", "lr", "seconds")  # fit's, in this order
+
+_Rows: TypeAlias = tuple[np.ndarray, np.ndarray]  # inputs and their labels, checked
 
 
 def _seed_sequence(rng: int | np.random.Generator | None) -> np.random.SeedSequence:
@@ -66,12 +69,74 @@ def _check_rates(dropout: object, layers: int) -> list[float]:
     return [_check_rate(rate, upper_inclusive=False) for rate in dropout]
 
 
-class MLP:
+def _check_counts(**counts: int) -> None:
+    for name, value in counts.items():
+        if not is_integer(value) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+class _EarlyStopping:
+    """fit's early stopping: the best validation loss so far and a copy of the weights that
+    gave it; stop when ``patience`` epochs have passed without a better one (never for None).
+    """
+
+    def __init__(self, patience: int | None, has_validation: bool) -> None:
+        if patience is not None and (not is_integer(patience) or patience < 1):
+            raise ValueError(f"patience must be a positive int or None, got {patience!r}")
+        if patience is not None and not has_validation:
+            raise ValueError("early stopping (patience) needs validation_data or validation_split")
+        self.patience = patience
+        self.best_loss = math.inf
+        self.best_weights: list[np.ndarray] | None = None
+
+    def stop(self, val_losses: list[float], weights: list[np.ndarray]) -> bool:
+        """After the epoch of ``val_losses[-1]``: whether to stop; a better loss keeps a copy
+        of ``weights``."""
+        if self.patience is None:
+            return False
+        if val_losses[-1] < self.best_loss:
+            self.best_loss, self.best_weights = val_losses[-1], copy.deepcopy(weights)
+            return False
+        return bool(len(val_losses) - int(np.argmin(val_losses)) - 1 >= self.patience)
+
+    def restore(self, model: MLP) -> None:
+        """Put the best epoch's weights back, if there was early stopping and a best epoch."""
+        if self.best_weights is not None:
+            model.set_weights(self.best_weights)
+
+
+class _Report:
+    """What fit writes on stderr when verbose: a bar through each epoch's batches (when stderr
+    is a terminal), then a line of the epoch's figures."""
+
+    def __init__(self, epochs: int, batches: int, verbose: bool) -> None:
+        self.epochs, self.batches, self.verbose = epochs, batches, verbose
+
+    def bar(self, epoch: int) -> tuple[Progress, str]:
+        """A fresh bar for the epoch's batches, and its label."""
+        enabled = self.verbose and sys.stderr.isatty()
+        return Progress(self.batches, enabled), f"epoch {epoch}/{self.epochs}"
+
+    def line(self, epoch: int, history: dict[str, list[float]]) -> None:
+        if self.verbose:
+            figures = "  ".join(f"{key} {history[key][-1]:.4f}" for key in _HISTORY[:4])
+            sys.stderr.write(
+                f"epoch {epoch:>3}/{self.epochs}  {figures}  {history['seconds'][-1]:.2f} s\n"
+            )
+
+
+class MLP(Module):
     """A classifier: dropout on each layer's input, Linear layers, ReLU (or tanh) between them,
     softmax cross-entropy, trained by SGD with momentum and optional max-norm.
 
     Evaluation (:meth:`predict`, :meth:`predict_proba`) uses the whole network with weight
     scaling (no dropout), or averages ``mc_samples`` dropout networks (Monte-Carlo dropout).
+
+    The model is a :class:`~fastdrop.nn.Module` whose one child is :attr:`network`:
+    ``train()``, ``eval()``, ``parameters()``, ``zero_grad()``, and ``model(X)`` (see
+    :meth:`forward`) for a training loop of one's own. Its ``training`` flag is the network's.
+    :meth:`fit`, :meth:`predict_proba`, :meth:`predict` and :meth:`evaluate` switch the mode
+    they need and leave the model in the mode they found it in.
 
     Parameters
     ----------
@@ -102,6 +167,8 @@ class MLP:
     ----------
     network : fastdrop.nn.Sequential
         The layers.
+    training : bool
+        Training mode (dropout on): the network's flag.
     stream : fastdrop.Philox
         Where the dropout masks come from.
     input_shift, input_scale : numpy.ndarray or None
@@ -121,6 +188,17 @@ class MLP:
     >>> mean, spread = model.predict_proba(X[:3], mc_samples=20)
     >>> mean.shape, bool((spread >= 0).all())
     ((3, 2), True)
+    >>> model.training  # as it was before fit and predict_proba
+    True
+    >>> MLP([2, 8, 2], rng=0)
+    MLP(
+      sizes=[2, 8, 2], dropout=[0.0, 0.0], activation='relu', mode='inverted', dtype=float32, ...
+      (network): Sequential(
+        (0): Linear(in_features=2, out_features=8, bias=True, dtype=float32)
+        (1): ReLU()
+        (2): Linear(in_features=8, out_features=2, bias=True, dtype=float32)
+      )
+    )
     """
 
     def __init__(
@@ -163,12 +241,92 @@ class MLP:
                 layers.append(ReLU() if activation == "relu" else Tanh())
         self.network = Sequential(*layers)
         self.loss = SoftmaxCrossEntropy()
+        super().__init__()  # after the network: the training flag is the network's
 
-    def __repr__(self) -> str:
+    # -- the module ---------------------------------------------------------------------------
+
+    @property
+    def training(self) -> bool:
+        """Training mode: the network's flag, so the model and its network cannot disagree."""
+        return self.network.training
+
+    @training.setter
+    def training(self, mode: bool) -> None:
+        self.network.training = mode
+
+    def children(self) -> list[Module]:
+        return [self.network]
+
+    def named_children(self) -> list[tuple[str, Module]]:
+        return [("network", self.network)]
+
+    def extra_repr(self) -> str:
         return (
-            f"MLP({self.sizes}, dropout={self.rates}, activation={self.activation!r}, "
-            f"mode={self.mode!r}, dtype={self.dtype.name})"
+            f"sizes={self.sizes}, dropout={self.rates}, activation={self.activation!r}, "
+            f"mode={self.mode!r}, dtype={self.dtype.name}, standardize={self.standardize}"
         )
+
+    def forward(self, X: npt.ArrayLike) -> np.ndarray:
+        """The network's logits for the rows of X, prepared as :meth:`predict` prepares them.
+
+        X is checked, converted to the model's dtype and standardized (once :meth:`fit` has
+        fitted the standardization), then goes through the network in one call, in the
+        current mode: with dropout in training mode, weight-scaled after :meth:`eval`.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, sizes[0])
+            Inputs, in the units :meth:`fit` and :meth:`predict` take.
+
+        Returns
+        -------
+        numpy.ndarray
+            Logits of shape (n, classes), in the model's dtype.
+
+        Raises
+        ------
+        ValueError
+            If X has the wrong shape or holds NaN or infinity.
+        TypeError
+            If X is not numeric.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastdrop.nn import MLP, softmax
+        >>> model = MLP([4, 8, 3], dropout=[0.2, 0.5], rng=0)
+        >>> X = np.ones((2, 4))
+        >>> bool(np.allclose(softmax(model.eval()(X)), model.predict_proba(X)))
+        True
+        """
+        return self.network.forward(self._inputs(X))
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        """The gradient with respect to the X of the last :meth:`forward`: the network's
+        backward (which adds to every parameter's ``.grad``), then the standardization's.
+
+        Parameters
+        ----------
+        grad : numpy.ndarray, shape (n, classes)
+            The gradient of the loss with respect to the logits :meth:`forward` returned.
+
+        Returns
+        -------
+        numpy.ndarray
+            Of shape (n, sizes[0]).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastdrop.nn import MLP, SoftmaxCrossEntropy
+        >>> model, loss = MLP([4, 8, 3], dropout=[0.2, 0.5], rng=0), SoftmaxCrossEntropy()
+        >>> value = loss(model(np.ones((5, 4))), np.arange(5) % 3)
+        >>> model.zero_grad()
+        >>> model.backward(loss.backward()).shape, model.parameters()[0].grad.shape
+        ((5, 4), (4, 8))
+        """
+        grad = self.network.backward(grad)
+        return grad if self.input_scale is None else grad / self.input_scale
 
     # -- data ---------------------------------------------------------------------------------
 
@@ -227,7 +385,8 @@ class MLP:
 
         Each epoch visits the training rows in a fresh random order. The train loss and error
         are the means over the epoch's batches as trained (with dropout); validation loss and
-        error are measured at evaluation (without dropout) after the epoch.
+        error are measured at evaluation (without dropout) after the epoch. The model is left
+        in the mode it was in.
 
         Parameters
         ----------
@@ -266,9 +425,42 @@ class MLP:
         """
         X = self._raw_inputs(X)
         y = self._labels(y, X.shape[0])
-        for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-            if not is_integer(value) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        _check_counts(epochs=epochs, batch_size=batch_size)
+        train, validation = self._split_validation(X, y, validation_data, validation_split)
+        stopping = _EarlyStopping(patience, validation is not None)
+        optimizer = SGD(
+            self.network.parameters(),
+            lr,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            max_norm=max_norm,
+            lr_decay=lr_decay,
+        )
+        # Everything is checked: from here on the model changes.
+        train, validation = self._standardized_for_fit(train, validation)
+        history: dict[str, list[float]] = {key: [] for key in _HISTORY}
+        report = _Report(epochs, math.ceil(len(train[1]) / batch_size), verbose)
+        with temporary_mode(self, True):  # eval mode only while measuring the validation rows
+            for epoch in range(1, epochs + 1):
+                bar, label = report.bar(epoch)
+                values = self._epoch(train, validation, optimizer, batch_size, bar, label)
+                for key, value in zip(_HISTORY, values, strict=True):
+                    history[key].append(value)
+                report.line(epoch, history)
+                if stopping.stop(history["val_loss"], self.weights()):
+                    break
+        stopping.restore(self)
+        return history
+
+    def _split_validation(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        validation_data: tuple[npt.ArrayLike, npt.ArrayLike] | None,
+        validation_split: float,
+    ) -> tuple[_Rows, _Rows | None]:
+        """The training rows and the validation rows (checked; None without validation): the
+        given validation_data, or the last ``validation_split`` of X and y."""
         if not 0.0 <= validation_split < 1.0:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
         if validation_data is not None and validation_split:
@@ -279,72 +471,62 @@ class MLP:
             X, y = X[:cut], y[:cut]
         if X.shape[0] == 0:
             raise ValueError("X has no rows to train on")
-        if validation_data is not None:
-            val_X = self._raw_inputs(validation_data[0])
-            val_y = self._labels(validation_data[1], val_X.shape[0])
-        if patience is not None and (not is_integer(patience) or patience < 1):
-            raise ValueError(f"patience must be a positive int or None, got {patience!r}")
-        if patience is not None and validation_data is None:
-            raise ValueError("early stopping (patience) needs validation_data or validation_split")
-        optimizer = SGD(
-            self.network.parameters(),
-            lr,
-            momentum=momentum,
-            weight_decay=weight_decay,
-            max_norm=max_norm,
-            lr_decay=lr_decay,
-        )
-        # Everything is checked: from here on the model changes.
+        if validation_data is None:
+            return (X, y), None
+        val_X = self._raw_inputs(validation_data[0])
+        return (X, y), (val_X, self._labels(validation_data[1], val_X.shape[0]))
+
+    def _standardized_for_fit(
+        self, train: _Rows, validation: _Rows | None
+    ) -> tuple[_Rows, _Rows | None]:
+        """Both sets of rows standardized, by statistics of the training rows on the first fit."""
         if self.standardize and self.input_shift is None:
-            self._fit_standardization(X)
-        X = self._standardized(X)
-        if validation_data is not None:
-            val_X = self._standardized(val_X)
-        history: dict[str, list[float]] = {
-            key: [] for key in ("loss", "error", "val_loss", "val_error", "lr", "seconds")
-        }
-        best: tuple[float, list[np.ndarray] | None] = (math.inf, None)  # and its weights
-        batches = math.ceil(X.shape[0] / batch_size)
-        for epoch in range(1, epochs + 1):
-            start = time.perf_counter()
-            progress = Progress(batches, verbose and sys.stderr.isatty())
-            self.network.train()
-            loss_sum = errors = 0.0
-            order = self._order.permutation(X.shape[0])
-            for first in range(0, X.shape[0], batch_size):
-                rows = order[first : first + batch_size]
-                logits = self.network.forward(X[rows])
-                loss_sum += self.loss.forward(logits, y[rows]) * rows.size
-                errors += np.count_nonzero(logits.argmax(axis=1) != y[rows])
-                optimizer.zero_grad()
-                self.network.backward(self.loss.backward())
-                optimizer.step()
-                progress.step(f"epoch {epoch}/{epochs}")
-            progress.close()
-            history["loss"].append(loss_sum / X.shape[0])
-            history["error"].append(errors / X.shape[0])
-            history["lr"].append(optimizer.lr)
-            optimizer.epoch_end()
-            val_loss = val_error = math.nan
-            if validation_data is not None:
-                val_loss, val_error = self._loss_and_error(val_X, val_y)
-            history["val_loss"].append(val_loss)
-            history["val_error"].append(val_error)
-            history["seconds"].append(time.perf_counter() - start)
-            if verbose:
-                sys.stderr.write(
-                    f"epoch {epoch:>3}/{epochs}  loss {history['loss'][-1]:.4f}  "
-                    f"error {history['error'][-1]:.4f}  val_loss {val_loss:.4f}  "
-                    f"val_error {val_error:.4f}  {history['seconds'][-1]:.2f} s\n"
-                )
-            if patience is not None:
-                if val_loss < best[0]:
-                    best = (val_loss, copy.deepcopy(self.weights()))
-                elif epoch - int(np.argmin(history["val_loss"])) - 1 >= patience:
-                    break
-        if patience is not None and best[1] is not None:
-            self.set_weights(best[1])
-        return history
+            self._fit_standardization(train[0])
+        train = (self._standardized(train[0]), train[1])
+        if validation is not None:
+            validation = (self._standardized(validation[0]), validation[1])
+        return train, validation
+
+    def _epoch(
+        self,
+        train: _Rows,
+        validation: _Rows | None,
+        optimizer: SGD,
+        batch_size: int,
+        bar: Progress,
+        label: str,
+    ) -> tuple[float, ...]:
+        """Train an epoch, decay the learning rate, measure the validation rows; the epoch's
+        history values, in the order of ``_HISTORY`` (the learning rate is the one trained
+        with)."""
+        start = time.perf_counter()
+        loss, error = self._train_epoch(train, optimizer, batch_size, bar, label)
+        lr = optimizer.lr
+        optimizer.epoch_end()
+        val_loss, val_error = (
+            (math.nan, math.nan) if validation is None else self._loss_and_error(*validation)
+        )
+        return loss, error, val_loss, val_error, lr, time.perf_counter() - start
+
+    def _train_epoch(
+        self, train: _Rows, optimizer: SGD, batch_size: int, bar: Progress, label: str
+    ) -> tuple[float, float]:
+        """One pass over the rows in a fresh random order, one SGD step a batch; the mean loss
+        and error of the batches as trained."""
+        X, y = train
+        loss_sum = errors = 0.0
+        order = self._order.permutation(X.shape[0])
+        for first in range(0, X.shape[0], batch_size):
+            rows = order[first : first + batch_size]
+            logits = self.network.forward(X[rows])
+            loss_sum += self.loss.forward(logits, y[rows]) * rows.size
+            errors += np.count_nonzero(logits.argmax(axis=1) != y[rows])
+            optimizer.zero_grad()
+            self.network.backward(self.loss.backward())
+            optimizer.step()
+            bar.step(label)
+        bar.close()
+        return loss_sum / X.shape[0], errors / X.shape[0]
 
     def _fit_standardization(self, X: np.ndarray) -> None:
         shift = X.mean(axis=0, dtype=np.float64)
@@ -380,7 +562,8 @@ class MLP:
         mc_samples : int, optional
             None: one pass of the whole network with weight scaling (no dropout). k >= 1: the
             mean and standard deviation of the softmax outputs of k dropout networks (training
-            mode; masks from :attr:`stream`), a measure of the model's uncertainty.
+            mode; masks from :attr:`stream`), a measure of the model's uncertainty. Either way
+            the model is left in the mode it was in.
 
         Returns
         -------
@@ -399,17 +582,17 @@ class MLP:
         """
         X = self._inputs(X)
         if mc_samples is None:
-            self.network.eval()
-            return softmax(self._logits(X))
+            with temporary_mode(self, False):
+                return softmax(self._logits(X))
         if not is_integer(mc_samples) or mc_samples < 1:
             raise ValueError(f"mc_samples must be a positive int or None, got {mc_samples!r}")
-        self.network.train()
         mean = np.zeros((X.shape[0], self.sizes[-1]), np.float64)
         square = np.zeros_like(mean)
-        for _ in range(mc_samples):
-            probabilities = softmax(self._logits(X)).astype(np.float64)
-            mean += probabilities
-            square += probabilities * probabilities
+        with temporary_mode(self, True):
+            for _ in range(mc_samples):
+                probabilities = softmax(self._logits(X)).astype(np.float64)
+                mean += probabilities
+                square += probabilities * probabilities
         mean /= mc_samples
         variance = np.maximum(square / mc_samples - mean * mean, 0.0)
         return mean.astype(self.dtype), np.sqrt(variance).astype(self.dtype)
@@ -444,8 +627,8 @@ class MLP:
 
     def _loss_and_error(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         """evaluate for inputs already checked and standardized."""
-        self.network.eval()
-        logits = self._logits(X)
+        with temporary_mode(self, False):
+            logits = self._logits(X)
         error = float(np.count_nonzero(logits.argmax(axis=1) != y) / max(y.size, 1))
         return SoftmaxCrossEntropy().forward(logits, y), error
 

@@ -45,6 +45,8 @@ class SGD:
     >>> optimizer.step()
     >>> bool((np.linalg.norm(layer.weight.value, axis=0) <= 0.5 + 1e-6).all())
     True
+    >>> optimizer
+    SGD(2 parameters, lr=0.1, momentum=0.0, weight_decay=0.0, max_norm=0.5, lr_decay=1.0)
     """
 
     def __init__(
@@ -77,6 +79,15 @@ class SGD:
         self.max_norm = None if max_norm is None else float(max_norm)
         self.lr_decay = float(lr_decay)
         self._velocity = [np.zeros_like(p.value) for p in self.parameters]
+
+    def __repr__(self) -> str:
+        """The settings, the learning rate as it is now (after any decay)."""
+        count = f"{len(self.parameters)} parameter" + ("" if len(self.parameters) == 1 else "s")
+        return (
+            f"SGD({count}, lr={self.lr}, momentum={self.momentum}, "
+            f"weight_decay={self.weight_decay}, max_norm={self.max_norm}, "
+            f"lr_decay={self.lr_decay})"
+        )
 
     def zero_grad(self) -> None:
         """Set every parameter's gradient to zero."""
