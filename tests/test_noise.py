@@ -4,6 +4,7 @@ every dropout layer, with SciPy tests at ALPHA = 1e-6 on fixed keys (see test_st
 from __future__ import annotations
 
 import hashlib
+import re
 
 import numpy as np
 import pytest
@@ -52,13 +53,17 @@ def test_standard_normal_known_answer():
 
 
 def test_gaussian_dropout_with_p_zero_takes_its_counters():
-    """As dropout does: the call's blocks are used up, and the stream records the draw."""
+    """As dropout does: the call's blocks (0 and 1) are used up, and the next call gets the
+    counters after them."""
     stream = fastdrop.Philox(1)
     x = np.full(256, 2.0)
     np.testing.assert_array_equal(fastdrop.gaussian_dropout(x, 0.0, rng=stream), x)
-    assert stream.offset == 2 and stream.last_draw == (1, 0)
+    assert stream.offset == 2
     fastdrop.gaussian_dropout(x, 0.0, rng=stream, training=False)  # evaluation draws nothing
     assert stream.offset == 2
+    y = fastdrop.gaussian_dropout(x, 0.5, rng=stream)
+    np.testing.assert_array_equal(y, fastdrop.gaussian_dropout(x, 0.5, rng=fastdrop.Draw(1, 2)))
+    assert stream.offset == 4
 
 
 def test_float32_is_the_float64_variate_rounded_once():
@@ -172,13 +177,55 @@ def test_gaussian_dropout_is_x_times_the_noise(dtype):
     np.testing.assert_array_equal(fastdrop.gaussian_dropout(x, p, training=False), x)
 
 
+@pytest.mark.parametrize("layout", ["F", "transposed", "reversed"])
+def test_gaussian_noise_keeps_the_input_layout(layout):
+    """A new result is laid out as x (NumPy's order="K"); element i gets the noise of its logical
+    C-order index, as for a C-contiguous x."""
+    c_order = np.random.default_rng(1).standard_normal((6, 5, 4)).astype(np.float32)
+    x = {
+        "F": np.asfortranarray(c_order),
+        "transposed": np.ascontiguousarray(c_order.transpose(2, 0, 1)).transpose(1, 2, 0),
+        "reversed": c_order[::-1, :, ::-1].copy()[::-1, :, ::-1],
+    }[layout]
+    np.testing.assert_array_equal(x, c_order)
+    layout_of_x = np.empty_like(x).strides
+    calls = [
+        lambda a: fastdrop.gaussian_dropout(a, 0.3, rng=9),
+        lambda a: fastdrop.gaussian_dropout(a, 0.0, rng=9),
+        lambda a: fastdrop.gaussian_dropout(a, 0.3, training=False),
+        lambda a: GaussianDropout(0.3, rng=9).forward(a),
+        lambda a: AlphaDropout(0.3, rng=9).forward(a),
+        lambda a: GaussianDropout(0.3, rng=9).eval().forward(a),
+        lambda a: AlphaDropout(0.3, rng=9).eval().forward(a),
+    ]
+    for call in calls:
+        y = call(x)
+        assert y.strides == layout_of_x
+        np.testing.assert_array_equal(y, call(c_order))
+    for layer in (GaussianDropout(0.3, rng=9), AlphaDropout(0.3, rng=9)):
+        layer.forward(c_order)
+        g = layer.backward(x)
+        assert g.strides == layout_of_x
+        np.testing.assert_array_equal(g, layer.backward(c_order))
+
+
 def test_gaussian_dropout_rejects_bad_input_and_writes_nothing():
     x = np.ones(5)
     out = np.full(5, 7.0)
     stream = fastdrop.Philox(2)
     bad_calls = [
-        ({"p": 1.0}, ValueError, "infinite variance"),
-        ({"p": -0.5}, ValueError, "p must be"),
+        (
+            {"p": 1.0},
+            ValueError,
+            re.escape(
+                "p must be in [0, 1) (the drop probability; at 1 the scale 1 / (1 - p) or the "
+                "variance p / (1 - p) is infinite), got 1.0"
+            ),
+        ),
+        ({"p": -0.5}, ValueError, r"p must be in \[0, 1\) .*, got -0.5$"),
+        ({"p": "0.5"}, TypeError, r"p must be a real number \(the drop probability\), got str"),
+        ({"p": None}, TypeError, "p must be a real number"),
+        ({"p": True}, TypeError, "p must be a real number"),
         ({"p": 0.5, "training": 1}, TypeError, "training"),
         ({"p": 0.5, "rng": 1.5}, TypeError, "rng"),
     ]
