@@ -1,7 +1,12 @@
 # Types of the private extension fastdrop._core (fastdrop/_core.pyx).
 from collections.abc import Iterator
+from typing import Literal, overload
 
 import numpy as np
+import numpy.typing as npt
+
+from .functional import Flag, Probability
+from .random import RNGLike
 
 MAX_THREADS: int
 
@@ -25,14 +30,38 @@ def check_rng(rng: object) -> int: ...
 def resolve_draw(rng: object, n: int) -> Draw: ...
 def threshold(p: float) -> int: ...
 def philox4x32(counter: np.ndarray, key: np.ndarray, out: np.ndarray) -> None: ...
+@overload
 def dropout(
-    x: object,
-    p: object,
-    rng: object,
-    training: object,
-    mode: object,
-    out: object,
-    return_mask: object,
+    x: npt.ArrayLike,
+    p: Probability = ...,
+    *,
+    rng: RNGLike = ...,
+    training: Flag = ...,
+    mode: Literal["inverted", "vanilla"] = ...,
+    out: np.ndarray | None = ...,
+    return_mask: Literal[False] = ...,
+) -> np.ndarray: ...
+@overload
+def dropout(
+    x: npt.ArrayLike,
+    p: Probability = ...,
+    *,
+    rng: RNGLike = ...,
+    training: Flag = ...,
+    mode: Literal["inverted", "vanilla"] = ...,
+    out: np.ndarray | None = ...,
+    return_mask: Literal[True],
+) -> tuple[np.ndarray, np.ndarray]: ...
+@overload
+def dropout(
+    x: npt.ArrayLike,
+    p: Probability = ...,
+    *,
+    rng: RNGLike = ...,
+    training: Flag = ...,
+    mode: Literal["inverted", "vanilla"] = ...,
+    out: np.ndarray | None = ...,
+    return_mask: Flag,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]: ...
 def mask(out: np.ndarray, n: int, draw: Draw, threshold: int, packed: bool) -> None: ...
 def normal(out: np.ndarray, draw: Draw) -> None: ...

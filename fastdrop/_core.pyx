@@ -468,10 +468,77 @@ cdef int run_dropout(cnp.ndarray x, cnp.ndarray out, uint8_t *mask, uint64_t key
     return check(status)
 
 
-def dropout(object x, object p, object rng, object training, object mode, object out,
-            object return_mask):
-    """fastdrop.dropout (whose docstring says what it does): checks every argument, allocates
-    the result in x's memory layout, takes the call's counters, runs the kernel."""
+def dropout(x, p=0.5, *, rng=None, training=True, mode="inverted", out=None, return_mask=False):
+    """Drop each element of ``x`` with probability ``p``.
+
+    Training, element i is kept iff its 32-bit Philox uniform U_i < T with
+    T = 2**32 - round(p * 2**32): the keep probability is T / 2**32, within 2**-33 of 1 - p.
+    Dropped elements are set to +0.0 (a dropped NaN or inf becomes 0, as in Flax; PyTorch
+    multiplies by the mask and keeps NaN). Kept elements are multiplied by 1 / (1 - p) in
+    ``"inverted"`` mode (float16: the product in float32, then rounded to float16, as PyTorch's
+    CPU half arithmetic does) and left unchanged in
+    ``"vanilla"`` mode. At evaluation (``training=False``) inverted dropout is the identity and
+    vanilla dropout multiplies everything by 1 - p; no randomness is used.
+
+    Parameters
+    ----------
+    x : array_like
+        Input of dtype float16, float32 or float64, any shape (0-d and empty too), any strides.
+    p : float, optional
+        The drop probability, in [0, 1]. 0 keeps everything, 1 drops everything.
+    rng : None, int, numpy.random.Generator, fastdrop.Philox or fastdrop.Draw, optional
+        Where the mask comes from. None: fresh entropy every call. An int in [0, 2**64): that
+        Philox key at offset 0, the same mask every call. A Generator: a key drawn from it, so
+        consecutive calls differ and re-seeding reproduces them. A Philox: the stream's next
+        counters. A Draw (from :meth:`fastdrop.Philox.draw`): exactly its counters, so a
+        recorded draw replays a call. The mask depends only on the key, the offset, the element
+        count and p: not on dtype, strides, memory layout, SIMD path or threads.
+    training : bool, optional
+        Drop (True) or evaluate (False).
+    mode : {"inverted", "vanilla"}, optional
+        Where the 1 - p correction goes: inverted scales kept units by 1 / (1 - p) in
+        training; vanilla scales everything by 1 - p at evaluation.
+    out : numpy.ndarray, optional
+        Where to write the result: same shape as x, dtype of x in native byte order,
+        writeable; it may be a strided view and may be ``x`` itself (in place). If it overlaps
+        ``x`` in another way, x is read in full before anything is written.
+    return_mask : bool, optional
+        Also return the bool mask (True = kept), shape of x.
+
+    Returns
+    -------
+    y : numpy.ndarray
+        The result: ``out`` itself if given, else a new array in x's memory layout (as NumPy's
+        ``order="K"``: Fortran order, channels-last or any other order of axes is kept).
+    mask : numpy.ndarray of bool
+        Only with ``return_mask=True``, in x's memory layout. All True at evaluation.
+        Element i's bit follows its logical C-order index, whatever the layout.
+
+    Raises
+    ------
+    TypeError
+        If p is not a real number (a string, None, a bool, a complex), x is not float16/32/64,
+        ``out`` is not an ndarray of x's dtype, or ``rng``, ``mode``, ``training`` or
+        ``return_mask`` has a wrong type.
+    ValueError
+        If p is outside [0, 1], mode is another string, ``out`` has another shape or is
+        read-only, ``rng`` is an int outside [0, 2**64), or a Philox stream is exhausted.
+
+    Examples
+    --------
+    >>> import numpy as np, fastdrop
+    >>> x = np.ones(8, dtype=np.float32)
+    >>> y = fastdrop.dropout(x, 0.5, rng=42, out=x)   # in place
+    >>> y is x
+    True
+    >>> sorted(set(x.tolist())) in ([0.0, 2.0], [2.0], [0.0])
+    True
+    >>> fastdrop.dropout(np.ones(3), 0.5, training=False, mode="vanilla")
+    array([0.5, 0.5, 0.5])
+    """
+    # One path for every call: check every argument, allocate the result in x's layout, take
+    # the call's counters, run the kernel (fastdrop.dropout is this function itself: a Python
+    # wrapper would cost the small call a tenth of its time).
     cdef double drop = check_p(p)
     cdef bint inverted = check_mode(mode)
     cdef bint train = check_bool(training, "training")

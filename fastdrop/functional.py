@@ -10,13 +10,13 @@ import math
 import operator
 import os
 from collections.abc import Iterable, Sequence
-from typing import Literal, SupportsIndex, cast, overload
+from typing import SupportsIndex, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from . import _core
-from ._core import check_bool, check_floating, check_p, check_rng, empty_like
+from ._core import check_bool, check_floating, check_p, check_rng, dropout, empty_like
 from .random import RNGLike, is_integer
 
 __all__ = [
@@ -27,6 +27,10 @@ __all__ = [
     "simd_path",
     "standard_normal",
 ]
+
+# dropout itself is fastdrop._core.dropout (its docstring and types are there); doctest finds its
+# examples through this module.
+__test__ = {"dropout": dropout}
 
 # What the arguments accept, as the docstrings say: NumPy's scalars and arrays too.
 ShapeLike = SupportsIndex | Sequence[SupportsIndex] | npt.NDArray[np.integer]
@@ -48,119 +52,6 @@ def _check_shape(shape: object) -> tuple[int, ...]:
     if any(d < 0 for d in dims):
         raise ValueError(f"shape must not have negative extents, got {dims}")
     return dims
-
-
-@overload
-def dropout(
-    x: npt.ArrayLike,
-    p: Probability = ...,
-    *,
-    rng: RNGLike = ...,
-    training: Flag = ...,
-    mode: Literal["inverted", "vanilla"] = ...,
-    out: np.ndarray | None = ...,
-    return_mask: Literal[False] = ...,
-) -> np.ndarray: ...
-@overload
-def dropout(
-    x: npt.ArrayLike,
-    p: Probability = ...,
-    *,
-    rng: RNGLike = ...,
-    training: Flag = ...,
-    mode: Literal["inverted", "vanilla"] = ...,
-    out: np.ndarray | None = ...,
-    return_mask: Literal[True],
-) -> tuple[np.ndarray, np.ndarray]: ...
-@overload
-def dropout(
-    x: npt.ArrayLike,
-    p: Probability = ...,
-    *,
-    rng: RNGLike = ...,
-    training: Flag = ...,
-    mode: Literal["inverted", "vanilla"] = ...,
-    out: np.ndarray | None = ...,
-    return_mask: Flag,
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]: ...
-def dropout(
-    x: npt.ArrayLike,
-    p: Probability = 0.5,
-    *,
-    rng: RNGLike = None,
-    training: Flag = True,
-    mode: Literal["inverted", "vanilla"] = "inverted",
-    out: np.ndarray | None = None,
-    return_mask: Flag = False,
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    """Drop each element of ``x`` with probability ``p``.
-
-    Training, element i is kept iff its 32-bit Philox uniform U_i < T with
-    T = 2**32 - round(p * 2**32): the keep probability is T / 2**32, within 2**-33 of 1 - p.
-    Dropped elements are set to +0.0 (a dropped NaN or inf becomes 0, as in Flax; PyTorch
-    multiplies by the mask and keeps NaN). Kept elements are multiplied by 1 / (1 - p) in
-    ``"inverted"`` mode (float16: the product in float32, then rounded to float16, as PyTorch's
-    CPU half arithmetic does) and left unchanged in
-    ``"vanilla"`` mode. At evaluation (``training=False``) inverted dropout is the identity and
-    vanilla dropout multiplies everything by 1 - p; no randomness is used.
-
-    Parameters
-    ----------
-    x : array_like
-        Input of dtype float16, float32 or float64, any shape (0-d and empty too), any strides.
-    p : float, optional
-        The drop probability, in [0, 1]. 0 keeps everything, 1 drops everything.
-    rng : None, int, numpy.random.Generator, fastdrop.Philox or fastdrop.Draw, optional
-        Where the mask comes from. None: fresh entropy every call. An int in [0, 2**64): that
-        Philox key at offset 0, the same mask every call. A Generator: a key drawn from it, so
-        consecutive calls differ and re-seeding reproduces them. A Philox: the stream's next
-        counters. A Draw (from :meth:`fastdrop.Philox.draw`): exactly its counters, so a
-        recorded draw replays a call. The mask depends only on the key, the offset, the element
-        count and p: not on dtype, strides, memory layout, SIMD path or threads.
-    training : bool, optional
-        Drop (True) or evaluate (False).
-    mode : {"inverted", "vanilla"}, optional
-        Where the 1 - p correction goes: inverted scales kept units by 1 / (1 - p) in
-        training; vanilla scales everything by 1 - p at evaluation.
-    out : numpy.ndarray, optional
-        Where to write the result: same shape as x, dtype of x in native byte order,
-        writeable; it may be a strided view and may be ``x`` itself (in place). If it overlaps
-        ``x`` in another way, x is read in full before anything is written.
-    return_mask : bool, optional
-        Also return the bool mask (True = kept), shape of x.
-
-    Returns
-    -------
-    y : numpy.ndarray
-        The result: ``out`` itself if given, else a new array in x's memory layout (as NumPy's
-        ``order="K"``: Fortran order, channels-last or any other order of axes is kept).
-    mask : numpy.ndarray of bool
-        Only with ``return_mask=True``, in x's memory layout. All True at evaluation.
-        Element i's bit follows its logical C-order index, whatever the layout.
-
-    Raises
-    ------
-    TypeError
-        If p is not a real number (a string, None, a bool, a complex), x is not float16/32/64,
-        ``out`` is not an ndarray of x's dtype, or ``rng``, ``mode``, ``training`` or
-        ``return_mask`` has a wrong type.
-    ValueError
-        If p is outside [0, 1], mode is another string, ``out`` has another shape or is
-        read-only, ``rng`` is an int outside [0, 2**64), or a Philox stream is exhausted.
-
-    Examples
-    --------
-    >>> import numpy as np, fastdrop
-    >>> x = np.ones(8, dtype=np.float32)
-    >>> y = fastdrop.dropout(x, 0.5, rng=42, out=x)   # in place
-    >>> y is x
-    True
-    >>> sorted(set(x.tolist())) in ([0.0, 2.0], [2.0], [0.0])
-    True
-    >>> fastdrop.dropout(np.ones(3), 0.5, training=False, mode="vanilla")
-    array([0.5, 0.5, 0.5])
-    """
-    return _core.dropout(x, p, rng, training, mode, out, return_mask)
 
 
 def dropout_mask(
