@@ -64,10 +64,17 @@ static inline fd_status fd_box_prepare(fd_box_walk *w, const fd_box *box, const 
     if (box->ndim < 0 || box->ndim > FD_MAX_NDIM) return FD_ERR_NDIM;
     if (box->ndim > 0 && (!box->global || !box->start || !box->shape)) return FD_ERR_NULL;
     total = fd_element_count(box->ndim, box->global);
-    count = fd_element_count(box->ndim, box->shape);
+    if (box->shape == box->global) { /* the whole array (fd_dropout): counted once */
+        count = total;
+        for (d = 0; d < box->ndim; d++)
+            if (box->start[d] != 0) return total < 0 ? FD_ERR_SHAPE : FD_ERR_BOX;
+    } else {
+        count = fd_element_count(box->ndim, box->shape);
+        for (d = 0; d < box->ndim && count >= 0 && total >= 0; d++)
+            if (box->start[d] < 0 || box->start[d] > box->global[d] - box->shape[d])
+                return FD_ERR_BOX;
+    }
     if (total < 0 || count < 0) return FD_ERR_SHAPE;
-    for (d = 0; d < box->ndim; d++)
-        if (box->start[d] < 0 || box->start[d] > box->global[d] - box->shape[d]) return FD_ERR_BOX;
     w->count = (uint64_t)count;
     w->first = 0;
     if (count == 0) return FD_OK;
@@ -112,6 +119,11 @@ static inline void fd_box_seek(const fd_box_walk *w, fd_box_cursor *c, uint64_t 
     c->logical = w->first;
     c->at[0] = c->at[1] = 0;
     c->done = done;
+    if (done == 0) { /* a call on one thread: no divisions */
+        c->index[w->ndim - 1] = 0; /* alone: read next, it must not wait on a wide store */
+        for (d = 0; d < w->ndim - 1; d++) c->index[d] = 0;
+        return;
+    }
     for (d = w->ndim - 1; d >= 0; d--) {
         c->index[d] = (int64_t)(rest % (uint64_t)w->shape[d]);
         rest /= (uint64_t)w->shape[d];

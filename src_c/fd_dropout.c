@@ -140,6 +140,44 @@ static void write_packed_run(const uint32_t *words, size_t bit, size_t n, uint8_
     if (i < n) dest[bytes] = (uint8_t)keep_bits(words, bit + i, n - i);
 }
 
+/* The keep bits of blocks [window, window_end) into words, for the box's elements from `done`
+ * (logical index `logical`, byte offset `at` in x) on: the kernel prefetches what is read or
+ * written next (x when the walk is contiguous, else the mask) while it computes the bits. */
+static void fill_window(const box_call *call, uint64_t window, uint64_t window_end,
+                        uint64_t logical, uint64_t done, uint64_t end, int64_t at, int contiguous,
+                        uint32_t *words)
+{
+    const char *next = NULL;
+    size_t next_bytes = (size_t)(window_end * FD_BLOCK_ELEMENTS - logical);
+    if (next_bytes > end - done) next_bytes = (size_t)(end - done);
+    if (call->kind == WRITE_DROPOUT) {
+        next = contiguous ? call->x + at : NULL;
+        next_bytes *= item_size[call->dtype];
+    } else if (call->kind == WRITE_BOOL) {
+        next = (const char *)call->mask + done;
+    } else {
+        next = (const char *)call->mask + done / 8;
+        next_bytes = (next_bytes + 7) / 8;
+    }
+    call->kernels->keep_words(call->rule, window, (size_t)(window_end - window), words, next,
+                              next_bytes);
+}
+
+/* A run of n elements from the box's element `done` (byte offsets at0 in x, at1 in out, steps
+ * sx and so), whose keep bits start at bit `bit` of words. */
+static inline void write_run(const box_call *call, const uint32_t *words, size_t bit, size_t n,
+                             uint64_t done, int64_t at0, int64_t at1, int64_t sx, int64_t so)
+{
+    if (call->kind == WRITE_DROPOUT) {
+        dropout_run(call, words, bit, n, call->x + at0, sx, call->out + at1, so);
+        if (call->mask) fd_write_bool_mask(call->kernels, words, bit, n, call->mask + done);
+    } else if (call->kind == WRITE_BOOL) {
+        fd_write_bool_mask(call->kernels, words, bit, n, call->mask + done);
+    } else {
+        write_packed_run(words, bit, n, call->mask, done);
+    }
+}
+
 /* Elements [begin, end) of a box call in the box's C order, begin at a chunk boundary: runs, cut
  * where a window of keep bits ends; the next window's bits are generated then (fd_box.h). Byte
  * offsets, not pointers, move along: pointers are formed only for elements that exist. */
@@ -149,7 +187,8 @@ static void box_part(void *arg, int part, int parts)
     const fd_box_walk *w = &call->box;
     const int inner = w->ndim - 1;
     const int64_t size = (int64_t)item_size[call->dtype];
-    const int contiguous = w->ndim == 1 && w->strides[0][0] == size && w->strides[1][0] == size;
+    const int64_t sx = w->strides[0][inner], so = w->strides[1][inner];
+    const int contiguous = w->ndim == 1 && sx == size && so == size;
     uint32_t words[FD_CHUNK_WORDS];
     uint64_t window = 0, window_end = 0; /* the blocks whose keep bits words holds */
     uint64_t begin, end;
@@ -157,42 +196,40 @@ static void box_part(void *arg, int part, int parts)
 
     fd_part_range(w->count, part, parts, &begin, &end);
     if (begin >= end) return;
+    if (w->ndim == 1 && w->logical[0] == 1) { /* one run (a whole array, whole rows): windows */
+        uint64_t done = begin, logical = w->first + begin;
+        int64_t at0 = (int64_t)begin * sx, at1 = (int64_t)begin * so;
+        while (done < end) {
+            size_t run;
+            window = logical / FD_BLOCK_ELEMENTS;
+            window_end = (logical + (end - done) - 1) / FD_BLOCK_ELEMENTS + 1;
+            if (window_end > window + FD_CHUNK_BLOCKS) window_end = window + FD_CHUNK_BLOCKS;
+            fill_window(call, window, window_end, logical, done, end, at0, contiguous, words);
+            run = (size_t)(window_end * FD_BLOCK_ELEMENTS - logical);
+            if (run > end - done) run = (size_t)(end - done);
+            write_run(call, words, (size_t)(logical - window * FD_BLOCK_ELEMENTS), run, done, at0,
+                      at1, sx, so);
+            done += run;
+            logical += run;
+            at0 += sx * (int64_t)run;
+            at1 += so * (int64_t)run;
+        }
+        return;
+    }
     fd_box_seek(w, &cur, begin);
     while (cur.done < end) {
-        size_t run = fd_box_run(w, &cur, end), bit;
+        size_t run = fd_box_run(w, &cur, end);
         const uint64_t block = cur.logical / FD_BLOCK_ELEMENTS;
         if (block >= window_end) { /* logical indices only grow along a walk */
-            const char *next = NULL;
-            size_t next_bytes;
             window = block;
             window_end = fd_box_window_end(w, &cur, run, end, FD_CHUNK_BLOCKS);
-            next_bytes = (size_t)(window_end * FD_BLOCK_ELEMENTS - cur.logical);
-            if (next_bytes > end - cur.done) next_bytes = (size_t)(end - cur.done);
-            /* the kernel prefetches what is read or written next while it computes the bits */
-            if (call->kind == WRITE_DROPOUT) {
-                next = contiguous ? call->x + cur.at[0] : NULL;
-                next_bytes *= (size_t)size;
-            } else if (call->kind == WRITE_BOOL) {
-                next = (const char *)call->mask + cur.done;
-            } else {
-                next = (const char *)call->mask + cur.done / 8;
-                next_bytes = (next_bytes + 7) / 8;
-            }
-            call->kernels->keep_words(call->rule, window, (size_t)(window_end - window), words,
-                                      next, next_bytes);
+            fill_window(call, window, window_end, cur.logical, cur.done, end, cur.at[0],
+                        contiguous, words);
         }
         if (run > window_end * FD_BLOCK_ELEMENTS - cur.logical)
             run = (size_t)(window_end * FD_BLOCK_ELEMENTS - cur.logical);
-        bit = (size_t)(cur.logical - window * FD_BLOCK_ELEMENTS);
-        if (call->kind == WRITE_DROPOUT) {
-            dropout_run(call, words, bit, run, call->x + cur.at[0], w->strides[0][inner],
-                        call->out + cur.at[1], w->strides[1][inner]);
-            if (call->mask) fd_write_bool_mask(call->kernels, words, bit, run, call->mask + cur.done);
-        } else if (call->kind == WRITE_BOOL) {
-            fd_write_bool_mask(call->kernels, words, bit, run, call->mask + cur.done);
-        } else {
-            write_packed_run(words, bit, run, call->mask, cur.done);
-        }
+        write_run(call, words, (size_t)(cur.logical - window * FD_BLOCK_ELEMENTS), run, cur.done,
+                  cur.at[0], cur.at[1], sx, so);
         fd_box_advance(w, &cur, run);
     }
 }
