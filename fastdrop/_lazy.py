@@ -281,3 +281,65 @@ def standard_normal(dims: tuple[int, ...], rng: object, dtype: np.dtype, chunks:
         draw=draw,
         kind=dtype,
     )
+
+
+# -- MLP.predict_proba over a Dask array of rows ----------------------------------------------
+
+
+def _predict_chunk(
+    chunk: Any,
+    block_info: dict[Any, Any] | None = None,
+    *,
+    model: Any,
+    mc_samples: int | None,
+    first_row: int,
+    rng: object,
+) -> Any:
+    assert block_info is not None
+    first = first_row + int(block_info[0]["array-location"][0][0])
+    return model.predict_proba(chunk, mc_samples, first_row=first, rng=rng)
+
+
+def predict_proba(model: Any, X: Any, mc_samples: int | None, first_row: int, rng: object) -> Any:
+    """MLP.predict_proba of a Dask array of rows (or a DataArray of them: its data), lazily:
+    each chunk of rows is scored with its own first row (mc_samples, first_row and rng
+    checked). ``rng`` is resolved now, once: a stream moves once, every chunk gets the draw."""
+    import dask
+
+    if _is_xarray(X):
+        X = X.data
+        if not _is_dask(X):
+            return model.predict_proba(X, mc_samples, first_row=first_row, rng=rng)
+    dtype = np.dtype(X.dtype)
+    if dtype.kind not in "biuf":
+        raise TypeError(f"X must be numeric, got dtype {dtype}")
+    if X.ndim != 2 or X.shape[1] != model.sizes[0]:
+        raise ValueError(f"X must have shape (n, {model.sizes[0]}), got {X.shape}")
+    if any(math.isnan(size) for size in X.chunks[0]):
+        raise ValueError(
+            "X has chunks of unknown size (NaN): each chunk's first row is needed; call "
+            "X.compute_chunk_sizes() first"
+        )
+    if first_row + X.shape[0] > model._rows_limit():
+        raise ValueError(
+            f"first_row + len(X) must be at most {model._rows_limit()} (2**62 // the widest "
+            f"layer), got {first_row} + {X.shape[0]}"
+        )
+    if rng is not None and mc_samples is not None:
+        rng = _core.resolve_draw(rng, 1)  # the call's key, as the NumPy call takes it
+    X = X.rechunk({1: -1})  # whole rows
+    classes = model.sizes[-1]
+    chunks = (X.chunks[0], (classes,))
+    kwargs = {
+        "model": dask.delayed(model, pure=True),
+        "mc_samples": mc_samples,
+        "first_row": first_row,
+        "rng": rng,
+        "chunks": chunks,
+    }
+    if mc_samples is None:
+        return X.map_blocks(
+            _predict_chunk, dtype=model.dtype, meta=_empty_meta(2, model.dtype), **kwargs
+        )
+    pairs = X.map_blocks(_predict_chunk, dtype=object, meta=_empty_meta(2, object), **kwargs)
+    return _pair(pairs, (model.dtype, model.dtype))

@@ -1,6 +1,7 @@
 """Dask arrays and xarray DataArrays: every chunked result equals the NumPy call on the computed
 input bit for bit, whatever the chunking and the scheduler, a real two-process LocalCluster
 included; rng is resolved when the graph is built; bad input fails then, with nothing computed.
+Monte-Carlo dropout of the MLP gives each row the same masks however the rows are batched.
 
 The test extra installs dask, distributed and xarray (fastdrop[dask]); tests/conftest.py leaves
 this file out only where they are not installed (the run with the oldest dependencies).
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -24,6 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastdrop
+from fastdrop.nn import MLP, Linear
 
 SCHEDULERS = ["sync", "threads"]
 
@@ -298,9 +301,122 @@ def test_xarray_keeps_dims_coords_name_and_attrs(chunked):
         fastdrop.dropout(array, 0.4, out=x)
 
 
-def test_on_a_local_cluster_of_two_processes(client):
-    """Chunked dropout, masks and normals computed by two worker processes: the bits of the
-    NumPy calls."""
+# -- Monte-Carlo dropout that does not depend on batching ---------------------------------------
+
+
+def _identity_model():
+    """Dropout on the input of one Linear layer whose weight is the identity: the logits are
+    the masked inputs themselves, exactly (no rounding in the products), so masks can be read."""
+    model = MLP([6, 6], dropout=[0.5], rng=3, dtype=np.float64, standardize=False)
+    layer = next(layer for layer in model.network if isinstance(layer, Linear))
+    layer.weight.value[...] = np.eye(6)
+    return model
+
+
+def test_monte_carlo_masks_do_not_depend_on_batching():
+    model = _identity_model()
+    X = np.random.default_rng(0).uniform(1, 2, (50, 6))
+    whole = model.predict_proba(X, mc_samples=7)
+    again = model.predict_proba(X, mc_samples=7)
+    np.testing.assert_array_equal(whole[0], again[0])
+    for size in (1, 3, 16, 49):
+        parts = [
+            model.predict_proba(X[i : i + size], mc_samples=7, first_row=i)
+            for i in range(0, 50, size)
+        ]
+        for k in (0, 1):
+            np.testing.assert_array_equal(np.concatenate([part[k] for part in parts]), whole[k])
+    # another first_row: other rows' masks
+    shifted = model.predict_proba(X, mc_samples=7, first_row=1)
+    assert not np.array_equal(shifted[0], whole[0])
+    np.testing.assert_array_equal(shifted[0][:-1], model.predict_proba(X[:-1], 7, first_row=1)[0])
+
+
+def test_monte_carlo_rng_and_the_key_kept_by_the_model(tmp_path):
+    model = _identity_model()
+    X = np.random.default_rng(1).uniform(1, 2, (20, 6))
+    default = model.predict_proba(X, mc_samples=5)[0]
+    np.testing.assert_array_equal(
+        model.predict_proba(X, mc_samples=5, rng=fastdrop.Draw(model.mc_key))[0], default
+    )
+    seeded = model.predict_proba(X, mc_samples=5, rng=12)[0]
+    assert not np.array_equal(seeded, default)
+    np.testing.assert_array_equal(model.predict_proba(X, mc_samples=5, rng=12)[0], seeded)
+    stream = fastdrop.Philox(12)
+    first = model.predict_proba(X, mc_samples=5, rng=stream)[0]
+    np.testing.assert_array_equal(first, seeded)  # the stream's first block: the int's draw
+    assert stream.offset == 1
+    assert not np.array_equal(model.predict_proba(X, mc_samples=5, rng=stream)[0], first)
+    path = tmp_path / "model.npz"
+    model.save(path)
+    loaded = MLP.load(path, rng=99)
+    assert loaded.mc_key == model.mc_key
+    np.testing.assert_array_equal(loaded.predict_proba(X, mc_samples=5)[0], default)
+    copied = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(copied.predict_proba(X, mc_samples=5)[0], default)
+    assert MLP([6, 6], rng=3).mc_key == model.mc_key != MLP([6, 6], rng=4).mc_key
+
+
+def test_monte_carlo_checks_its_arguments():
+    model = _identity_model()
+    X = np.ones((2, 6))
+    with pytest.raises(ValueError, match="first_row"):
+        model.predict_proba(X, mc_samples=2, first_row=-1)
+    with pytest.raises(TypeError, match="first_row"):
+        model.predict_proba(X, mc_samples=2, first_row=1.5)
+    with pytest.raises(ValueError, match="first_row"):
+        model.predict_proba(X, mc_samples=2, first_row=(1 << 62) // 6)
+    with pytest.raises(TypeError, match="rng"):
+        model.predict_proba(X, mc_samples=2, rng="seed")
+    lazy = da.from_array(np.ones((4, 5)), chunks=2)
+    with pytest.raises(ValueError, match="shape"):
+        model.predict_proba(lazy, mc_samples=2)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2000, 20)).astype(np.float32)
+    y = (X[:, :10].sum(axis=1) > 0).astype(int)
+    model = MLP([20, 64, 64, 2], dropout=[0.2, 0.5, 0.5], rng=1)
+    model.fit(X, y, epochs=2, verbose=False)
+    return model, X
+
+
+def _chunk_by_chunk(model, X, chunks, **kwargs):
+    """The NumPy calls on each chunk of rows, each with its own first_row, concatenated."""
+    parts, first = [], 0
+    for size in chunks:
+        parts.append(model.predict_proba(X[first : first + size], first_row=first, **kwargs))
+        first += size
+    if isinstance(parts[0], tuple):
+        return tuple(np.concatenate(column) for column in zip(*parts, strict=True))
+    return np.concatenate(parts)
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+def test_monte_carlo_over_a_dask_array_of_rows(trained, scheduler):
+    model, X = trained
+    chunks = (700, 1, 299, 1000)
+    lazy = da.from_array(X, chunks=(chunks, (7, 13)))
+    mean, spread = model.predict_proba(lazy, mc_samples=6)
+    assert isinstance(mean, da.Array) and mean.chunks == (chunks, (2,))
+    got = dask.compute(mean, spread, scheduler=scheduler)
+    expected = _chunk_by_chunk(model, X, chunks, mc_samples=6)
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(a, b)  # each chunk scored as the NumPy call scores it
+    whole = model.predict_proba(X, mc_samples=6)
+    np.testing.assert_allclose(got[0], whole[0], rtol=1e-5, atol=1e-6)  # BLAS rounding only
+    labels = model.predict(lazy, mc_samples=6).compute(scheduler=scheduler)
+    np.testing.assert_array_equal(labels, got[0].argmax(axis=1))
+    plain = model.predict_proba(lazy).compute(scheduler=scheduler)
+    np.testing.assert_array_equal(plain, _chunk_by_chunk(model, X, chunks))
+    assert model.training  # as it was
+
+
+def test_on_a_local_cluster_of_two_processes(client, trained):
+    """Chunked dropout, masks, normals and MC predictions computed by two worker processes:
+    the bits of the NumPy calls."""
     x = _values((3000, 101), np.float32, seed=5)
     lazy = da.from_array(x, chunks=(333, 50))
     stream = fastdrop.Philox(21)
@@ -320,6 +436,15 @@ def test_on_a_local_cluster_of_two_processes(client):
     np.testing.assert_array_equal(got[4], fastdrop.gaussian_dropout(x, 0.3, rng=draw))
     # computed again, on whichever worker: the same bits
     np.testing.assert_array_equal(client.compute(y, sync=True), got[0])
+
+    model, X = trained
+    chunks = (500, 500, 1000)
+    rows = da.from_array(X, chunks=(chunks, 20))
+    mean, spread = model.predict_proba(rows, mc_samples=5, rng=fastdrop.Philox(8))
+    got_mean, got_spread = client.compute([mean, spread], sync=True)
+    expected = _chunk_by_chunk(model, X, chunks, mc_samples=5, rng=fastdrop.Draw(8, 0))
+    np.testing.assert_array_equal(got_mean, expected[0])
+    np.testing.assert_array_equal(got_spread, expected[1])
 
 
 def test_fastdrop_imports_no_engine_and_works_without_them():
