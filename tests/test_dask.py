@@ -40,7 +40,8 @@ def client():
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address=":0",  # its HTTP server on any free port (not 8787)
+            scheduler_kwargs={"dashboard": False},
         ) as cluster,
         Client(cluster) as connection,
     ):
@@ -477,3 +478,20 @@ def test_fastdrop_imports_no_engine_and_works_without_them():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_the_examples_of_the_dask_module_and_readme_run():
+    import doctest
+
+    from test_docs import README, readme_blocks
+
+    from fastdrop import _lazy
+
+    result = doctest.testmod(_lazy, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
+    blocks = readme_blocks(dask=True)
+    assert blocks
+    # as in a fresh interpreter: not on the LocalCluster this module may have started
+    with dask.config.set(scheduler="threads"):
+        for block in blocks:
+            exec(compile(block, str(README), "exec"), {"__name__": "__main__"})

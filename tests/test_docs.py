@@ -45,8 +45,14 @@ def test_every_public_function_has_an_example():
                 assert obj.__doc__ and "Examples" in obj.__doc__, name
 
 
-def test_readme_usage_runs():
+def readme_blocks(*, dask: bool) -> list[str]:
+    """README's Python blocks that use Dask (tests/test_dask.py runs them) or the others."""
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    return [block for block in blocks if ("dask" in block) == dask]
+
+
+def test_readme_usage_runs():
+    blocks = readme_blocks(dask=False)
     assert blocks
     for block in blocks:
         exec(compile(block, str(README), "exec"), {})
