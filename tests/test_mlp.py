@@ -249,7 +249,7 @@ def test_demo_runs(capsys, tmp_path):
     )
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     out = capsys.readouterr().out
-    for heading in ("no dropout", "max-norm", "k = 100", "vanilla", "seeds' NumPy dropout"):
+    for heading in ("no dropout", "max-norm", "k = 100", "vanilla", "naive NumPy dropout"):
         assert heading in out
 
 
