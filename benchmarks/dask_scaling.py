@@ -160,7 +160,9 @@ def main() -> None:
     parse = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parse.add_argument("what", choices=["dropout", "cluster", "mc"])
     parse.add_argument("--log2-size", type=int, default=28)
-    parse.add_argument("--chunks", default="20,21,22,23,24,25,26")
+    parse.add_argument(
+        "--chunks", type=_bench.list_of(int, "log2 chunk"), default="20,21,22,23,24,25,26"
+    )
     parse.add_argument("--repeat", type=int, default=5)
     parse.add_argument(
         "--chunk-threads",
@@ -172,7 +174,6 @@ def main() -> None:
     parse.add_argument("--chunk-rows", type=int, default=10_000)
     parse.add_argument("--samples", type=int, default=20)
     args = parse.parse_args()
-    args.chunks = [int(c) for c in args.chunks.split(",")]
     print(f"# {_bench.header(fastdrop.get_num_threads(), None)}")
     print(f"# dask_scaling.py {args.what}, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs")
     if args.what == "dropout":
