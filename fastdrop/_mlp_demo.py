@@ -12,6 +12,7 @@ dropout adds to a training epoch with fastdrop and with naive NumPy dropout.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import io
 import itertools
@@ -472,9 +473,27 @@ def checked_options(command: argparse.ArgumentParser, argv: Sequence[str] | None
     return args
 
 
+def one_blas_thread() -> contextlib.AbstractContextManager[object]:
+    """BLAS limited to one thread while it lasts, where threadpoolctl (a scikit-learn
+    dependency) is installed. The network's matrix products are small, and on a busy 2-core
+    machine OpenBLAS's two threads made the default run several times slower
+    (benchmarks/MNIST.md)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo; returns the exit status."""
     args = checked_options(parser(), argv)
+    with one_blas_thread():
+        return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    """The runs, tables, figure and JSON file for checked options."""
     started = time.perf_counter()
     split = load(args.data)
     sizes = [split.X.shape[1]] + [args.hidden] * args.layers + [10]
