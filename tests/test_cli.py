@@ -24,7 +24,7 @@ QUICK = ["--sizes", "2^10,3000", "--dtypes", "float16,float64", "--p", "0.1", "-
 def nothing_runs(monkeypatch):
     """Neither CLI may start its work: only option checks happen."""
     monkeypatch.setattr(_bench, "dropout_row", None)
-    monkeypatch.setattr(_mlp_demo, "load_digits", None)
+    monkeypatch.setattr(_mlp_demo, "load", None)
 
 
 def _refused(main, argv, capsys):
@@ -260,14 +260,14 @@ def test_the_reference_is_called_naive_numpy_dropout(capsys, tmp_path):
     assert np.array_equal(y, x * mask / 0.75) and y.dtype == np.float32
 
 
-def _small_digits():
+def _small_digits(name):
     rng = np.random.default_rng(0)
     X, y = rng.random((90, 64)), rng.integers(0, 10, 90)
-    return X[30:], y[30:], X[:30], y[:30]
+    return _mlp_demo.Split("toy", X[40:], y[40:], X[30:40], y[30:40], X[:30], y[:30])
 
 
 def test_the_demo_calls_its_reference_naive_numpy_dropout(capsys, monkeypatch):
-    monkeypatch.setattr(_mlp_demo, "load_digits", _small_digits)
+    monkeypatch.setattr(_mlp_demo, "load", _small_digits)
     argv = ["--seeds", "1", "--epochs", "1", "--hidden", "4", "--layers", "1"]
     assert _mlp_demo.main(argv) == 0
     printed = capsys.readouterr().out
