@@ -11,7 +11,9 @@ C_HEADERS = [
     "src_c/fd_dropout.h",
     "src_c/fd_kernels.h",
     "src_c/fd_kernels_impl.h",
+    "src_c/fd_normal_impl.h",
     "src_c/fd_philox.h",
+    "src_c/fd_philox_vec.h",
     "src_c/fd_threads.h",
 ]
 C_SOURCES = [

@@ -29,6 +29,10 @@ typedef struct {
     void (*scale_groups[3])(const uint32_t *words, size_t ngroups, const char *x, char *out,
                             double scale);
     void (*select_groups[3])(const uint32_t *words, size_t ngroups, const char *x, char *out);
+    /* Standard normals (fd_normal) of n elements of a call from its element 128 * first:
+     * float64 if wide, else float32, into out (any alignment). */
+    void (*normal_blocks)(uint64_t key, uint64_t offset, uint64_t first, size_t n, int wide,
+                          char *out);
 } fd_kernels;
 
 extern const fd_kernels fd_kernels_scalar;

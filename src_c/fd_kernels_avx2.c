@@ -25,6 +25,7 @@
 #define FD_FLUSH_TIES flush_ties_avx2
 #define FD_SCALE_GROUPS_F16 scale_groups_f16_avx2
 #define FD_GROUPS_64
+#define FD_NORMAL_PHILOX normal_philox_vec
 #include "fd_kernels_impl.h"
 
 /* High and low halves of the 32x32-bit products of 8 lanes of a with the constant m: even lanes
@@ -465,6 +466,24 @@ static void select_groups_64(const uint32_t *words, size_t ngroups, const char *
 {
     groups_64(words, ngroups, x, out, 1.0, 0);
 }
+
+/* The vocabulary of fd_philox_vec.h: philox4's lanes, 64 bits wide. */
+#define FD_VEC_LANES 4
+typedef __m256i fd_vec;
+typedef philox4 fd_vphilox;
+typedef philox4_prefix fd_vprefix;
+#define fd_v_counters counters_of
+#define fd_v_prefix_of philox4_prefix_of
+#define fd_v_from_prefix philox4_from_prefix
+#define fd_v_rounds philox4_rounds
+#define fd_v_lanes blocks_from
+static inline fd_vec fd_v_set(uint64_t v) { return _mm256_set1_epi64x((long long)v); }
+static inline void fd_v_store(uint64_t *p, fd_vec v) { _mm256_storeu_si256((void *)p, v); }
+static inline fd_vec fd_v_joined(fd_vec low, fd_vec high)
+{
+    return _mm256_blend_epi32(low, _mm256_slli_epi64(high, 32), 0xAA);
+}
+#include "fd_philox_vec.h"
 
 const fd_kernels fd_kernels_avx2 = FD_KERNEL_TABLE("avx2");
 

@@ -28,6 +28,7 @@
 #define FD_FIRST_TIES first_ties_avx512
 #define FD_FLUSH_TIES flush_ties_avx512
 #define FD_SCALE_GROUPS_F16 scale_groups_f16_avx512
+#define FD_NORMAL_PHILOX normal_philox_vec
 #include "fd_kernels_impl.h"
 
 /* Eight Philox4x32-10 lanes in the low halves of 64-bit lanes (the high halves are ignored:
@@ -507,6 +508,27 @@ static void select_groups_64(const uint32_t *words, size_t ngroups, const char *
 {
     groups_64(words, ngroups, x, out, 1.0, 0);
 }
+
+/* The vocabulary of fd_philox_vec.h: philox8's lanes, 64 bits wide. */
+#define FD_VEC_LANES 8
+typedef __m512i fd_vec;
+typedef philox8 fd_vphilox;
+typedef philox8_prefix fd_vprefix;
+#define fd_v_counters counters_of
+#define fd_v_prefix_of philox8_prefix_of
+#define fd_v_from_prefix philox8_from_prefix
+#define fd_v_rounds(s, chains, key) philox8_rounds(s, chains, key, NULL)
+static inline fd_vec fd_v_set(uint64_t v) { return _mm512_set1_epi64((long long)v); }
+static inline void fd_v_store(uint64_t *p, fd_vec v) { _mm512_storeu_si512(p, v); }
+static inline fd_vec fd_v_lanes(uint64_t first)
+{
+    return _mm512_add_epi64(fd_v_set(first), _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7));
+}
+static inline fd_vec fd_v_joined(fd_vec low, fd_vec high)
+{
+    return _mm512_mask_blend_epi32(0xAAAA, low, _mm512_slli_epi64(high, 32));
+}
+#include "fd_philox_vec.h"
 
 const fd_kernels fd_kernels_avx512 = FD_KERNEL_TABLE("avx512");
 

@@ -728,6 +728,41 @@ static void test_normal(void)
     free(got32);
 }
 
+/* Every path gives the scalar path's normals, float32 and float64, for lengths around the vector
+ * widths, the block (128) and the chunk, offsets across the 96-bit carry, and 1 to 3 threads
+ * (the longest is split into parts). */
+static void test_normal_paths_agree(const char *path)
+{
+    static const size_t lengths[] = {1,   2,    3,    5,    7,    9,    15,   17,   63,
+                                     127, 128,  129,  255,  257,  1000, 8191, 8192, 8193,
+                                     3 * 8192 + 77, 2 * FD_MIN_PART_ELEMENTS + 333};
+    static const uint64_t offsets[] = {0, 1, 0xffffffffu, ~(uint64_t)0 - 3, ~(uint64_t)0};
+    const size_t most = 2 * FD_MIN_PART_ELEMENTS + 333;
+    uint8_t *ref = malloc(8 * most), *got = malloc(8 * most + 1);
+    size_t l, o, bytes;
+    int d, threads;
+    for (l = 0; l < sizeof lengths / sizeof *lengths; l++)
+        for (o = 0; o < sizeof offsets / sizeof *offsets; o++)
+            for (d = FD_FLOAT32; d <= FD_FLOAT64; d++) {
+                const uint64_t key = next_random();
+                bytes = lengths[l] * (size_t)element_size((fd_dtype)d);
+                fd_set_num_threads(1);
+                CHECK(fd_simd_select("scalar") == FD_OK);
+                CHECK(fd_normal(key, offsets[o], lengths[l], (fd_dtype)d, ref) == FD_OK);
+                CHECK(fd_simd_select(path) == FD_OK);
+                for (threads = 1; threads <= (lengths[l] == most ? 3 : 1); threads++) {
+                    fd_set_num_threads(threads);
+                    memset(got, 0xa5, 8 * most + 1);
+                    CHECK(fd_normal(key, offsets[o], lengths[l], (fd_dtype)d, got) == FD_OK);
+                    CHECK(memcmp(ref, got, bytes) == 0);
+                    CHECK(got[bytes] == 0xa5); /* nothing past the end */
+                }
+            }
+    fd_set_num_threads(1);
+    free(ref);
+    free(got);
+}
+
 int main(void)
 {
     char paths[64];
@@ -748,6 +783,7 @@ int main(void)
         test_paths_agree(path);
         test_paths_agree_any_alignment(path);
         test_groups_past_a_chunk(path);
+        test_normal_paths_agree(path);
 #if FENCED_PAGES
         test_no_access_outside(path);
 #endif
