@@ -38,6 +38,8 @@ cdef extern from "fd_dropout.h" nogil:
     fd_status fd_mask_bool(const fd_bernoulli *rule, uint64_t n, uint8_t *mask)
     fd_status fd_mask_packed(const fd_bernoulli *rule, uint64_t n, uint8_t *packed)
     fd_status fd_normal(uint64_t key, uint64_t offset, uint64_t n, fd_dtype dtype, void *out)
+    fd_status fd_floor_mask(const fd_bernoulli *rule, uint64_t n)
+    fd_status fd_floor_normal(uint64_t key, uint64_t offset, uint64_t n)
     fd_status fd_simd_select(const char *name)
     const char *fd_simd_path()
     const char *fd_simd_available()
@@ -329,4 +331,19 @@ def normal(cnp.ndarray out, uint64_t key, uint64_t offset):
     cdef fd_status status
     with nogil:
         status = fd_normal(key, offset, n, dtype, po)
+    check(status)
+
+
+def floor(uint64_t n, uint64_t key, uint64_t offset, object threshold):
+    """The RNG floor of a call of n elements (benchmarks): the Philox outputs of a mask under
+    threshold (fd_floor_mask), or of normals if threshold is None (fd_floor_normal), generated
+    by the active path and discarded."""
+    cdef fd_bernoulli rule
+    cdef fd_status status
+    cdef bint normal = threshold is None
+    rule.key = key
+    rule.offset = offset
+    rule.threshold = 0 if normal else <uint64_t>threshold
+    with nogil:
+        status = fd_floor_normal(key, offset, n) if normal else fd_floor_mask(&rule, n)
     check(status)

@@ -26,6 +26,7 @@
 #define FD_SCALE_GROUPS_F16 scale_groups_f16_avx2
 #define FD_GROUPS_64
 #define FD_NORMAL_PHILOX normal_philox_vec
+#define FD_PHILOX_FLOOR philox_floor_vec
 #include "fd_kernels_impl.h"
 
 /* High and low halves of the 32x32-bit products of 8 lanes of a with the constant m: even lanes
@@ -477,11 +478,22 @@ typedef philox4_prefix fd_vprefix;
 #define fd_v_from_prefix philox4_from_prefix
 #define fd_v_rounds philox4_rounds
 #define fd_v_lanes blocks_from
+#define fd_v_xor _mm256_xor_si256
 static inline fd_vec fd_v_set(uint64_t v) { return _mm256_set1_epi64x((long long)v); }
 static inline void fd_v_store(uint64_t *p, fd_vec v) { _mm256_storeu_si256((void *)p, v); }
 static inline fd_vec fd_v_joined(fd_vec low, fd_vec high)
 {
     return _mm256_blend_epi32(low, _mm256_slli_epi64(high, 32), 0xAA);
+}
+static inline fd_vec fd_v_below(fd_vec v, uint64_t first, uint64_t n)
+{
+    return _mm256_and_si256(v, _mm256_cmpgt_epi64(fd_v_set(n), blocks_from(first)));
+}
+static inline uint32_t fd_v_fold(fd_vec v)
+{
+    uint64_t lanes[4];
+    _mm256_storeu_si256((void *)lanes, v);
+    return (uint32_t)(lanes[0] ^ lanes[1] ^ lanes[2] ^ lanes[3]);
 }
 #include "fd_philox_vec.h"
 

@@ -29,6 +29,7 @@
 #define FD_FLUSH_TIES flush_ties_avx512
 #define FD_SCALE_GROUPS_F16 scale_groups_f16_avx512
 #define FD_NORMAL_PHILOX normal_philox_vec
+#define FD_PHILOX_FLOOR philox_floor_vec
 #include "fd_kernels_impl.h"
 
 /* Eight Philox4x32-10 lanes in the low halves of 64-bit lanes (the high halves are ignored:
@@ -518,6 +519,7 @@ typedef philox8_prefix fd_vprefix;
 #define fd_v_prefix_of philox8_prefix_of
 #define fd_v_from_prefix philox8_from_prefix
 #define fd_v_rounds(s, chains, key) philox8_rounds(s, chains, key, NULL)
+#define fd_v_xor _mm512_xor_si512
 static inline fd_vec fd_v_set(uint64_t v) { return _mm512_set1_epi64((long long)v); }
 static inline void fd_v_store(uint64_t *p, fd_vec v) { _mm512_storeu_si512(p, v); }
 static inline fd_vec fd_v_lanes(uint64_t first)
@@ -527,6 +529,18 @@ static inline fd_vec fd_v_lanes(uint64_t first)
 static inline fd_vec fd_v_joined(fd_vec low, fd_vec high)
 {
     return _mm512_mask_blend_epi32(0xAAAA, low, _mm512_slli_epi64(high, 32));
+}
+static inline fd_vec fd_v_below(fd_vec v, uint64_t first, uint64_t n)
+{
+    return _mm512_maskz_mov_epi64(_mm512_cmplt_epu64_mask(fd_v_lanes(first), fd_v_set(n)), v);
+}
+static inline uint32_t fd_v_fold(fd_vec v)
+{
+    uint64_t lanes[8];
+    int i;
+    _mm512_storeu_si512(lanes, v);
+    for (i = 1; i < 8; i++) lanes[0] ^= lanes[i];
+    return (uint32_t)lanes[0];
 }
 #include "fd_philox_vec.h"
 

@@ -433,6 +433,38 @@ static void bool_groups(const uint32_t *words, size_t ngroups, uint8_t *mask)
 }
 #endif
 
+/* The RNG floor (fd_kernels.h's philox_floor): the Philox outputs at c3 = c3 .. c3 + count - 1 of
+ * nblocks blocks from `first`, generated as the planes generate them (lanes = blocks, from each
+ * block's prefix) and folded by xor. A path may generate them with its own instructions instead
+ * (FD_PHILOX_FLOOR). */
+#ifdef FD_PHILOX_FLOOR
+static uint32_t FD_PHILOX_FLOOR(uint64_t key, uint64_t offset, uint64_t first, size_t nblocks,
+                                uint32_t c3, unsigned count);
+#else
+#define FD_PHILOX_FLOOR philox_floor
+static uint32_t philox_floor(uint64_t key, uint64_t offset, uint64_t first, size_t nblocks,
+                             uint32_t c3, unsigned count)
+{
+    const fd_bernoulli rule = {key, offset, 0};
+    uint32_t q[4][FD_CHUNK_BLOCKS], r[4][FD_CHUNK_BLOCKS], fold = 0;
+    size_t g, b;
+    unsigned i;
+    for (g = 0; g < nblocks; g += FD_CHUNK_BLOCKS) {
+        const size_t blocks = nblocks - g < FD_CHUNK_BLOCKS ? nblocks - g : FD_CHUNK_BLOCKS;
+        const size_t lanes = FD_ROUND_UP_LANES(blocks);
+        planes_prefix(&rule, first + g, lanes, q);
+        for (i = 0; i < count; i++) {
+            for (b = 0; b < lanes; b++)
+                from_prefix(q[0][b], q[1][b], q[2][b], q[3][b], c3 + i, &r[0][b], &r[1][b],
+                            &r[2][b], &r[3][b]);
+            fd_philox_rounds_lanes(lanes, r[0], r[1], r[2], r[3], key, 2);
+            for (b = 0; b < blocks; b++) fold ^= r[0][b] ^ r[1][b] ^ r[2][b] ^ r[3][b];
+        }
+    }
+    return fold;
+}
+#endif
+
 #include "fd_normal_impl.h"
 
 #define FD_KERNEL_TABLE(NAME)                                      \
@@ -440,7 +472,7 @@ static void bool_groups(const uint32_t *words, size_t ngroups, uint8_t *mask)
         NAME, keep_words, FD_BOOL_GROUPS,                          \
         {FD_SCALE_GROUPS_F16, scale_groups_f32, scale_groups_f64}, \
         {select_groups_16, select_groups_32, select_groups_64},    \
-        normal_blocks,                                             \
+        normal_blocks, FD_PHILOX_FLOOR,                            \
     }
 
 #endif /* FD_KERNELS_IMPL_H */

@@ -1,7 +1,7 @@
 /*
  * Standard normals (fd_normal): a call's elements chunk by chunk from the kernels of the active
  * path (fd_kernels.h), whose Box-Muller arithmetic is written once, in fd_normal_impl.h, and
- * gives the same bits on every path.
+ * gives the same bits on every path; and their RNG floor (fd_floor_normal).
  */
 
 #include "fd_drivers.h"
@@ -49,4 +49,9 @@ fd_status fd_normal(uint64_t key, uint64_t offset, uint64_t n, fd_dtype dtype, v
     call.out = (char *)out;
     fd_run_split(normal_part, &call, n);
     return FD_OK;
+}
+
+fd_status fd_floor_normal(uint64_t key, uint64_t offset, uint64_t n)
+{
+    return fd_run_floor(key, offset, n, 64, FD_BLOCK_ELEMENTS / 2, 0);
 }

@@ -763,6 +763,45 @@ static void test_normal_paths_agree(const char *path)
     free(got);
 }
 
+/* The RNG floor kernel of every path generates exactly the outputs it is asked for: the xor of
+ * their words is that of fd_philox4x32_10's, for block counts that are not whole vectors, offsets
+ * across the carry and counts of c3 from 1 to 64; and the floor calls' errors. */
+static void test_floors(const char *path)
+{
+    static const size_t counts[] = {1, 2, 5, 8, 64};
+    static const size_t blocks[] = {1, 3, 4, 15, 16, 17, 33, 64};
+    static const uint64_t offsets[] = {5, ~(uint64_t)0 - 20};
+    const fd_kernels *kernels;
+    size_t c, b, o, i, k;
+    CHECK(fd_simd_select(path) == FD_OK);
+    kernels = fd_active_kernels();
+    for (c = 0; c < sizeof counts / sizeof *counts; c++)
+        for (b = 0; b < sizeof blocks / sizeof *blocks; b++)
+            for (o = 0; o < 2; o++) {
+                const fd_bernoulli rule = {next_random(), offsets[o], 0};
+                const uint32_t c3 = (uint32_t)(next_random() % 100);
+                uint32_t expected = 0;
+                for (i = 0; i < blocks[b]; i++)
+                    for (k = 0; k < counts[c]; k++) {
+                        int w;
+                        for (w = 0; w < 4; w++)
+                            expected ^= rule_output(&rule, 7 + i, c3 + (uint32_t)k, w);
+                    }
+                CHECK(kernels->philox_floor(rule.key, rule.offset, 7, blocks[b], c3,
+                                            (unsigned)counts[c]) == expected);
+            }
+    {
+        const fd_bernoulli rule = {1, 2, fd_threshold(0.1)}, bad = {1, 2, FD_THRESHOLD_ONE + 1};
+        CHECK(fd_floor_mask(&rule, 100000) == FD_OK);
+        CHECK(fd_floor_mask(&rule, 0) == FD_OK);
+        CHECK(fd_floor_mask(NULL, 10) == FD_ERR_NULL);
+        CHECK(fd_floor_mask(&bad, 10) == FD_ERR_THRESHOLD);
+        CHECK(fd_floor_mask(&rule, ((uint64_t)1 << 62) + 1) == FD_ERR_SHAPE);
+        CHECK(fd_floor_normal(1, 2, 100000) == FD_OK);
+        CHECK(fd_floor_normal(1, 2, ((uint64_t)1 << 62) + 1) == FD_ERR_SHAPE);
+    }
+}
+
 int main(void)
 {
     char paths[64];
@@ -784,6 +823,7 @@ int main(void)
         test_paths_agree_any_alignment(path);
         test_groups_past_a_chunk(path);
         test_normal_paths_agree(path);
+        test_floors(path);
 #if FENCED_PAGES
         test_no_access_outside(path);
 #endif
