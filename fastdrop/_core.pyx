@@ -38,6 +38,8 @@ cdef extern from "fd_dropout.h" nogil:
     fd_status fd_mask_bool(const fd_bernoulli *rule, uint64_t n, uint8_t *mask)
     fd_status fd_mask_packed(const fd_bernoulli *rule, uint64_t n, uint8_t *packed)
     fd_status fd_normal(uint64_t key, uint64_t offset, uint64_t n, fd_dtype dtype, void *out)
+    fd_status fd_gaussian_dropout(fd_dtype dtype, uint64_t key, uint64_t offset, uint64_t n,
+                                  double sigma, const void *x, void *out)
     fd_status fd_floor_mask(const fd_bernoulli *rule, uint64_t n)
     fd_status fd_floor_normal(uint64_t key, uint64_t offset, uint64_t n)
     fd_status fd_simd_select(const char *name)
@@ -331,6 +333,19 @@ def normal(cnp.ndarray out, uint64_t key, uint64_t offset):
     cdef fd_status status
     with nogil:
         status = fd_normal(key, offset, n, dtype, po)
+    check(status)
+
+
+def gaussian_dropout(cnp.ndarray x, cnp.ndarray out, uint64_t key, uint64_t offset, double sigma):
+    """Gaussian dropout (fd_gaussian_dropout) of C-contiguous float x into C-contiguous out of
+    its size and dtype: x itself, or an array that does not overlap it."""
+    cdef fd_dtype dtype = dtype_code(x)
+    cdef uint64_t n = <uint64_t>cnp.PyArray_SIZE(x)
+    cdef const void *px = cnp.PyArray_DATA(x)
+    cdef void *po = cnp.PyArray_DATA(out)
+    cdef fd_status status
+    with nogil:
+        status = fd_gaussian_dropout(dtype, key, offset, n, sigma, px, po)
     check(status)
 
 

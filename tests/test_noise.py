@@ -172,6 +172,26 @@ def test_gaussian_dropout_is_x_times_the_noise(dtype):
     np.testing.assert_array_equal(fastdrop.gaussian_dropout(x, p, training=False), x)
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_the_one_pass_c_kernel_gives_gaussian_dropouts_bits(dtype):
+    """_core.gaussian_dropout (fd_gaussian_dropout: noise and product in one pass, for
+    contiguous arrays) gives fastdrop.gaussian_dropout's bytes, NaN, inf and in place included."""
+    from fastdrop import _core
+
+    source = np.random.default_rng(5).standard_normal(3 * 128 + 77).astype(dtype)
+    source[3:400:41] = [np.inf, -np.inf, np.nan, 0.0, -0.0, 1e4, 3e-5, np.inf, 2.0, -1.5]
+    for p in (0.1, 0.5, 0.9):
+        for offset in (0, 2**64 - 2):
+            expected = fastdrop.gaussian_dropout(source, p, rng=fastdrop.Philox(7, offset=offset))
+            sigma = float(np.sqrt(p / (1 - p)))
+            got = np.empty_like(source)
+            _core.gaussian_dropout(source, got, 7, offset, sigma)
+            np.testing.assert_array_equal(got.view(np.uint8), expected.view(np.uint8))
+            in_place = source.copy()
+            _core.gaussian_dropout(in_place, in_place, 7, offset, sigma)
+            np.testing.assert_array_equal(in_place.view(np.uint8), expected.view(np.uint8))
+
+
 def test_gaussian_dropout_rejects_bad_input_and_writes_nothing():
     x = np.ones(5)
     out = np.full(5, 7.0)
