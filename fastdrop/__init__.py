@@ -26,9 +26,10 @@ from .functional import (
     simd_path,
     standard_normal,
 )
-from .random import Philox
+from .random import Draw, Philox
 
 __all__ = [
+    "Draw",
     "Philox",
     "__version__",
     "dropout",

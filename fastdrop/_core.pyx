@@ -1,13 +1,19 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, freethreading_compatible=True
-"""Private bindings of the C core (src_c/fd_dropout.h). fastdrop.functional checks arguments,
-except on the fast path for the common call (common_dropout), which checks its own.
+"""Private core of fastdrop: the bindings of the C core (src_c/fd_dropout.h), the one place where
+each rule on the public API's arguments is written (fastdrop.functional and fastdrop.nn call the
+same checks), draws and streams, and dropout itself, which checks its arguments, allocates, and
+runs the C kernel without the GIL, in that order, on every call.
 
 The cdef extern block below repeats src_c/fd_dropout.h: keep the two in step.
 """
+import numbers
 import os
+
+import numpy as np
 
 cimport cython
 cimport numpy as cnp
+from libc.math cimport NAN
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 
 cnp.import_array()
@@ -27,7 +33,6 @@ cdef extern from "fd_dropout.h" nogil:
         uint64_t key
         uint64_t offset
         uint64_t threshold
-    uint64_t FD_BLOCK_ELEMENTS
     uint64_t FD_THRESHOLD_ONE
     uint64_t fd_threshold(double p)
     uint64_t fd_blocks(uint64_t n)
@@ -50,11 +55,16 @@ cdef extern from "fd_dropout.h" nogil:
     int fd_get_num_threads()
     int FD_MAX_THREADS
 
-BLOCK_ELEMENTS = FD_BLOCK_ELEMENTS
+cdef extern from "numpy/arrayobject.h":
+    # descr NULL: the prototype's dtype. Not declared by NumPy's own .pxd.
+    object PyArray_NewLikeArray(cnp.ndarray prototype, int order, void *descr, int subok)
+
 MAX_THREADS = FD_MAX_THREADS
-# Threads whose latest draw a stream remembers (those that drew last): a stream shared by
-# short-lived threads does not grow with every thread that ever used it.
-THREADS_REMEMBERED = 1024
+cdef object UINT64_LIMIT = (<object>1) << 64
+cdef object UINT64_MAX = UINT64_LIMIT - 1
+# Looked up once: a module attribute lookup costs as much as a check.
+cdef object Generator = np.random.Generator
+cdef object numpy_bool = np.bool_
 
 
 cdef int check(fd_status status) except -1:
@@ -63,6 +73,8 @@ cdef int check(fd_status status) except -1:
         raise RuntimeError(f"fastdrop C core: {fd_status_message(status).decode()}")
     return 0
 
+
+# -- the kernel path and threads --------------------------------------------------------------
 
 def _select_path():
     name = os.environ.get("FASTDROP_SIMD", "auto").strip().lower() or "auto"
@@ -92,12 +104,326 @@ def get_num_threads():
     return fd_get_num_threads()
 
 
+# -- the rules on arguments: each written once, here --------------------------------------------
+
+def describe(object value):
+    """``value`` as an error message shows it: a huge int by its size, a long repr cut short."""
+    if is_integer(value) and int(value).bit_length() > 128:
+        return f"an int of about {int(abs(int(value)).bit_length() * 0.30103) + 1} digits"
+    try:
+        text = repr(value)
+    except ValueError:  # Python refuses to print an int of over 4,300 digits
+        return f"a huge {type(value).__name__}"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+cpdef bint is_integer(object value):
+    """An integer, and not a bool (True is not a key, a size or a count)."""
+    if type(value) is int:
+        return True
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, numpy_bool))
+
+
+cpdef object check_int(object value, str name, object low, object high=None):
+    """``value`` as an int in [low, high] (no upper bound for None): TypeError if it is no int
+    (a bool or a float is none), ValueError out of range."""
+    if type(value) is int and low <= value and (high is None or value <= high):  # quickly
+        return value
+    if high is None:
+        bounds = f">= {low}"
+    elif high == UINT64_MAX:
+        bounds = f"in [{low}, 2**64)"
+    else:
+        bounds = f"in [{low}, {high}]"
+    if not is_integer(value):
+        raise TypeError(
+            f"{name} must be an int {bounds}, got {type(value).__name__} {describe(value)}"
+        )
+    if value < low or (high is not None and value > high):
+        raise ValueError(f"{name} must be an int {bounds}, got {describe(value)}")
+    return int(value)
+
+
+cpdef object check_uint64(object value, str name):
+    """``value`` as an int in [0, 2**64), as keys and offsets are."""
+    return check_int(value, name, 0, UINT64_MAX)
+
+
+cpdef double check_p(object p, bint below_one=False) except -1.0:
+    """A drop probability as a float: a real number (not a bool) in [0, 1], or [0, 1) with
+    ``below_one``. TypeError for any other type, ValueError out of range (and for NaN)."""
+    cdef double value
+    if type(p) is float:
+        value = <double>p
+    elif isinstance(p, (bool, numpy_bool)) or not isinstance(p, numbers.Real):
+        raise TypeError(
+            f"p must be a real number (the drop probability), got {type(p).__name__} "
+            f"{describe(p)}"
+        )
+    else:
+        try:
+            value = float(p)
+        except OverflowError:  # an int or Fraction beyond the floats: out of range
+            value = NAN
+    if not (0.0 <= value < 1.0 if below_one else 0.0 <= value <= 1.0):
+        if below_one:
+            raise ValueError(
+                "p must be in [0, 1) (the drop probability; at 1 the scale 1 / (1 - p) or the "
+                f"variance p / (1 - p) is infinite), got {describe(p)}"
+            )
+        raise ValueError(f"p must be in [0, 1] (the drop probability), got {describe(p)}")
+    return value
+
+
+cpdef bint check_bool(object value, str name) except -1:
+    """A flag: True, False or a NumPy bool; TypeError for anything else (0, 1 and "no" too)."""
+    if value is True:
+        return True
+    if value is False:
+        return False
+    if isinstance(value, numpy_bool):
+        return bool(value)
+    raise TypeError(f"{name} must be a bool, got {type(value).__name__} {describe(value)}")
+
+
+cpdef bint check_mode(object mode) except -1:
+    """True for mode "inverted", False for "vanilla"; TypeError for a non-string, ValueError for
+    another string."""
+    if not isinstance(mode, str):
+        raise TypeError(
+            f"mode must be 'inverted' or 'vanilla', got {type(mode).__name__} {describe(mode)}"
+        )
+    if mode == "inverted":
+        return True
+    if mode == "vanilla":
+        return False
+    raise ValueError(f"mode must be 'inverted' or 'vanilla', got {describe(mode)}")
+
+
+cdef inline bint native_float(cnp.ndarray a):
+    cdef int kind = cnp.PyArray_TYPE(a)
+    return (
+        (kind == cnp.NPY_FLOAT16 or kind == cnp.NPY_FLOAT or kind == cnp.NPY_DOUBLE)
+        and cnp.PyArray_ISNOTSWAPPED(a)
+    )
+
+
+cpdef cnp.ndarray check_floating(object x, str name="x"):
+    """``x`` as an ndarray of float16, float32 or float64 in native byte order (byte-swapped
+    input is converted, in its own memory layout); TypeError for any other dtype."""
+    if type(x) is cnp.ndarray and native_float(<cnp.ndarray>x):  # the common case, quickly
+        return <cnp.ndarray>x
+    array = np.asarray(x)
+    if array.dtype.kind != "f" or array.dtype.itemsize not in (2, 4, 8):
+        raise TypeError(
+            f"{name} must have dtype float16, float32 or float64, got dtype {array.dtype}"
+        )
+    if not array.dtype.isnative:
+        array = array.astype(array.dtype.newbyteorder("="))
+    return array
+
+
+cpdef cnp.ndarray check_out(object out, object x):
+    """Where a result of ``x``'s shape and dtype may be written: ``x`` itself if writeable, or an
+    ndarray of that shape and dtype."""
+    if out is x and cnp.PyArray_ISWRITEABLE(<cnp.ndarray>x):  # in place
+        return x
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != x.shape:
+        raise ValueError(f"out has shape {out.shape}, but x has shape {x.shape}")
+    if out.dtype != x.dtype:
+        raise TypeError(
+            f"out has dtype {out.dtype}, but the result has dtype {x.dtype} (native byte order)"
+        )
+    if not out.flags.writeable:
+        raise ValueError("out is read-only")
+    return out
+
+
+cpdef cnp.ndarray empty_like(cnp.ndarray x):
+    """An uninitialised array of ``x``'s shape and dtype in ``x``'s memory layout (NumPy's
+    order="K": Fortran stays Fortran, a permutation of axes stays that permutation)."""
+    return PyArray_NewLikeArray(x, cnp.NPY_KEEPORDER, NULL, 0)
+
+
+cdef bint same_memory_layout(cnp.ndarray a, cnp.ndarray b):
+    """Same first byte and strides: element i of one is element i of the other."""
+    return cnp.PyArray_DATA(a) == cnp.PyArray_DATA(b) and (<object>a).strides == (<object>b).strides
+
+
+cpdef cnp.ndarray readable_before_written(cnp.ndarray x, cnp.ndarray out):
+    """``x``, or a copy of it where writing ``out`` element by element could change elements of
+    ``x`` not yet read (overlapping memory with another layout)."""
+    if out is not x and np.may_share_memory(x, out) and not same_memory_layout(x, out):
+        return x.copy(order="K")
+    return x
+
+
+# -- draws and streams ------------------------------------------------------------------------
+
+@cython.final
+cdef class Draw:
+    """The counters of one call: a 64-bit Philox key and the first of its counter blocks.
+
+    A draw is an immutable value. Every function that takes ``rng`` takes a draw, and uses
+    exactly its counters, so the same draw gives the same mask (or noise) again, for any array
+    of the same size: that is how a backward pass replays its forward without storing a mask.
+    :meth:`fastdrop.Philox.draw` hands out draws; ``key, offset = draw`` unpacks one.
+
+    Parameters
+    ----------
+    key : int
+        The key, in [0, 2**64).
+    offset : int, optional
+        The first counter block (of 128 elements), in [0, 2**64).
+
+    Examples
+    --------
+    >>> import numpy as np, fastdrop
+    >>> stream = fastdrop.Philox(2024)
+    >>> draw = stream.draw(1000)
+    >>> draw
+    fastdrop.Draw(key=2024, offset=0)
+    >>> y = fastdrop.dropout(np.ones(1000), 0.5, rng=draw)
+    >>> mask = fastdrop.dropout_mask(1000, 0.5, rng=draw)  # the same counters, the same mask
+    >>> bool(np.array_equal(mask, y != 0))
+    True
+    """
+
+    cdef readonly uint64_t key
+    cdef readonly uint64_t offset
+
+    def __init__(self, key, offset=0):
+        self.key = check_uint64(key, "key")
+        self.offset = check_uint64(offset, "offset")
+
+    def __repr__(self):
+        return f"fastdrop.Draw(key={self.key}, offset={self.offset})"
+
+    def __iter__(self):
+        return iter((self.key, self.offset))
+
+    def __eq__(self, other):
+        if type(other) is not Draw:
+            return NotImplemented
+        return self.key == (<Draw>other).key and self.offset == (<Draw>other).offset
+
+    def __hash__(self):
+        return hash((Draw, self.key, self.offset))
+
+    def __reduce__(self):
+        return Draw, (self.key, self.offset)
+
+
+cdef class PhiloxState:
+    """The state of a fastdrop.Philox stream (its subclass): the key and the next free counter
+    block. A mutex guards them (free-threaded Python has no GIL to do so), so threads sharing a
+    stream never get overlapping counters."""
+
+    cdef readonly uint64_t key
+    cdef uint64_t next_block
+    cdef bint passed_end  # next_block wrapped past 2**64 - 1: the stream is exhausted
+    cdef cython.pymutex lock
+
+    def __init__(self, uint64_t key, uint64_t offset):
+        with self.lock:  # __init__ again starts a new stream
+            self.key = key
+            self.next_block = offset
+            self.passed_end = False
+
+    @property
+    def offset(self):
+        """The first counter block the next call will use (past 2**64 - 1: exhausted)."""
+        with self.lock:
+            return self.next_block + (UINT64_LIMIT if self.passed_end else 0)
+
+    cdef uint64_t take_blocks(self, uint64_t blocks) except? 0:
+        """Reserves ``blocks`` counter blocks and returns the first."""
+        cdef uint64_t start
+        cdef bint exhausted
+        with self.lock:
+            start = self.next_block
+            exhausted = self.passed_end
+            if not exhausted:
+                self.next_block = start + blocks
+                self.passed_end = self.next_block < start
+        if exhausted:
+            raise ValueError(
+                f"Philox stream exhausted: its offset {start + UINT64_LIMIT} passed 2**64 - 1"
+            )
+        return start
+
+    def _take(self, uint64_t n):
+        """Reserves the blocks of n elements and returns the draw of a call over them."""
+        cdef uint64_t start = self.take_blocks(fd_blocks(n))
+        return make_draw(self.key, start)
+
+    def _continue_from(self, uint64_t offset, bint exhausted):
+        """Moves the next free block to offset (exhausted: past 2**64 - 1), for copies."""
+        with self.lock:
+            self.next_block = offset
+            self.passed_end = exhausted
+
+
+cdef Draw make_draw(uint64_t key, uint64_t offset):
+    cdef Draw draw = Draw.__new__(Draw)
+    draw.key = key
+    draw.offset = offset
+    return draw
+
+
+def entropy_key():
+    """A fresh 64-bit key from the operating system (fork-safe: nothing is cached)."""
+    return int.from_bytes(os.urandom(8), "little")
+
+
+cpdef int check_rng(object rng) except -1:
+    """Raise the error a bad ``rng`` deserves, without drawing from it."""
+    if type(rng) is not int and (rng is None or isinstance(rng, (PhiloxState, Draw, Generator))):
+        return 0
+    if is_integer(rng):  # after the others: an int is quick, but the ABC test of the rest is not
+        check_uint64(rng, "rng")
+        return 0
+    raise TypeError(
+        "rng must be None, an int in [0, 2**64), a numpy.random.Generator, a fastdrop.Philox or "
+        f"a fastdrop.Draw, got {type(rng).__name__}"
+    )
+
+
+cdef int take_draw(object rng, uint64_t n, uint64_t *key, uint64_t *offset) except -1:
+    """The key and offset of a call over n elements; ``rng`` passed check_rng. None: a fresh
+    key; an int: that key; a Generator: a key drawn from it; a Philox: the stream's next
+    counters; a Draw: its own. All but the last two start at offset 0."""
+    offset[0] = 0
+    if type(rng) is int:
+        key[0] = <uint64_t>rng
+    elif isinstance(rng, PhiloxState):
+        key[0] = (<PhiloxState>rng).key
+        offset[0] = (<PhiloxState>rng).take_blocks(fd_blocks(n))
+    elif type(rng) is Draw:
+        key[0] = (<Draw>rng).key
+        offset[0] = (<Draw>rng).offset
+    elif rng is None:
+        key[0] = entropy_key()
+    elif isinstance(rng, Generator):
+        key[0] = int(rng.integers(0, UINT64_LIMIT, dtype=np.uint64))
+    else:  # a NumPy integer
+        key[0] = int(rng)
+    return 0
+
+
+def resolve_draw(object rng, uint64_t n):
+    """The draw a call over n elements uses (``rng`` passed check_rng); a stream moves on."""
+    cdef uint64_t key, offset
+    take_draw(rng, n, &key, &offset)
+    return make_draw(key, offset)
+
+
+# -- the kernels ------------------------------------------------------------------------------
+
 def threshold(double p):
     return fd_threshold(p)
-
-
-def blocks(uint64_t n):
-    return fd_blocks(n)
 
 
 def philox4x32(cnp.ndarray counter, cnp.ndarray key, cnp.ndarray out):
@@ -146,174 +472,122 @@ cdef int run_dropout(cnp.ndarray x, cnp.ndarray out, uint8_t *mask, uint64_t key
     return check(status)
 
 
-def dropout(cnp.ndarray x, cnp.ndarray out, object mask, uint64_t key, uint64_t offset,
-            uint64_t threshold, double scale):
-    """Dropout of x into out (same shape and float dtype, native order); mask: None or a
-    C-contiguous bool array of the same size."""
-    cdef uint8_t *pm = NULL
-    if mask is not None:
-        pm = <uint8_t *>cnp.PyArray_DATA(<cnp.ndarray>mask)
-    run_dropout(x, out, pm, key, offset, threshold, scale)
+def dropout(x, p=0.5, *, rng=None, training=True, mode="inverted", out=None, return_mask=False):
+    """Drop each element of ``x`` with probability ``p``.
 
+    Training, element i is kept iff its 32-bit Philox uniform U_i < T with
+    T = 2**32 - round(p * 2**32): the keep probability is T / 2**32, within 2**-33 of 1 - p.
+    Dropped elements are set to +0.0 (a dropped NaN or inf becomes 0, as in Flax; PyTorch
+    multiplies by the mask and keeps NaN). Kept elements are multiplied by 1 / (1 - p) in
+    ``"inverted"`` mode (float16: the product in float32, then rounded to float16, as PyTorch's
+    CPU half arithmetic does) and left unchanged in
+    ``"vanilla"`` mode. At evaluation (``training=False``) inverted dropout is the identity and
+    vanilla dropout multiplies everything by 1 - p; no randomness is used.
 
-cdef extern from "Python.h":
-    ctypedef struct PyThreadState:
-        pass
-    PyThreadState *PyThreadState_Get()
-    uint64_t PyThreadState_GetID(PyThreadState *tstate)
+    Parameters
+    ----------
+    x : array_like
+        Input of dtype float16, float32 or float64, any shape (0-d and empty too), any strides.
+    p : float, optional
+        The drop probability, in [0, 1]. 0 keeps everything, 1 drops everything.
+    rng : None, int, numpy.random.Generator, fastdrop.Philox or fastdrop.Draw, optional
+        Where the mask comes from. None: fresh entropy every call. An int in [0, 2**64): that
+        Philox key at offset 0, the same mask every call. A Generator: a key drawn from it, so
+        consecutive calls differ and re-seeding reproduces them. A Philox: the stream's next
+        counters. A Draw (from :meth:`fastdrop.Philox.draw`): exactly its counters, so a
+        recorded draw replays a call. The mask depends only on the key, the offset, the element
+        count and p: not on dtype, strides, memory layout, SIMD path or threads.
+    training : bool, optional
+        Drop (True) or evaluate (False).
+    mode : {"inverted", "vanilla"}, optional
+        Where the 1 - p correction goes: inverted scales kept units by 1 / (1 - p) in
+        training; vanilla scales everything by 1 - p at evaluation.
+    out : numpy.ndarray, optional
+        Where to write the result: same shape as x, dtype of x in native byte order,
+        writeable; it may be a strided view and may be ``x`` itself (in place). If it overlaps
+        ``x`` in another way, x is read in full before anything is written.
+    return_mask : bool, optional
+        Also return the bool mask (True = kept), shape of x.
 
+    Returns
+    -------
+    y : numpy.ndarray
+        The result: ``out`` itself if given, else a new array in x's memory layout (as NumPy's
+        ``order="K"``: Fortran order, channels-last or any other order of axes is kept).
+    mask : numpy.ndarray of bool
+        Only with ``return_mask=True``, in x's memory layout. All True at evaluation.
+        Element i's bit follows its logical C-order index, whatever the layout.
 
-cdef class Counter:
-    """The state of a fastdrop.Philox stream (its subclass): the key, the next free counter block
-    and each thread's latest draw.
+    Raises
+    ------
+    TypeError
+        If p is not a real number (a string, None, a bool, a complex), x is not float16/32/64,
+        ``out`` is not an ndarray of x's dtype, or ``rng``, ``mode``, ``training`` or
+        ``return_mask`` has a wrong type.
+    ValueError
+        If p is outside [0, 1], mode is another string, ``out`` has another shape or is
+        read-only, ``rng`` is an int outside [0, 2**64), or a Philox stream is exhausted.
 
-    A mutex guards it all (free-threaded Python has no GIL to do so). Threads are told apart by
-    their thread state's id, which, unlike a thread ident, no later thread reuses.
+    Examples
+    --------
+    >>> import numpy as np, fastdrop
+    >>> x = np.ones(8, dtype=np.float32)
+    >>> y = fastdrop.dropout(x, 0.5, rng=42, out=x)   # in place
+    >>> y is x
+    True
+    >>> sorted(set(x.tolist())) in ([0.0, 2.0], [2.0], [0.0])
+    True
+    >>> fastdrop.dropout(np.ones(3), 0.5, training=False, mode="vanilla")
+    array([0.5, 0.5, 0.5])
     """
-    cdef readonly uint64_t key
-    cdef uint64_t next_block
-    cdef bint passed_end  # next_block wrapped past 2**64 - 1: the stream is exhausted
-    cdef cython.pymutex lock
-    # The latest draw and its thread; other threads' latest draws wait in earlier_draws (oldest
-    # first, THREADS_REMEMBERED - 1 at most), so a stream that one thread uses records its draws
-    # without a Python object.
-    cdef bint drawn
-    cdef uint64_t drawn_by
-    cdef uint64_t drawn_offset
-    cdef dict earlier_draws
-
-    def __cinit__(self, *args, **kwargs):
-        self.earlier_draws = {}
-
-    def __init__(self, uint64_t key, uint64_t offset):
-        with self.lock:  # __init__ again starts a new stream: no draws, not exhausted
-            self.key = key
-            self.next_block = offset
-            self.passed_end = False
-            self.drawn = False
-            self.earlier_draws = {}
-
-    @property
-    def offset(self):
-        """The first counter block the next call will use (past 2**64 - 1: exhausted)."""
-        with self.lock:
-            return self.next_block + (UINT64_LIMIT if self.passed_end else 0)
-
-    @property
-    def last_draw(self):
-        """The (key, offset) of the latest call this thread made with the stream, or None."""
-        cdef uint64_t me = PyThreadState_GetID(PyThreadState_Get())
-        cdef object offset
-        with self.lock:
-            if self.drawn and self.drawn_by == me:
-                offset = self.drawn_offset
-            else:
-                offset = self.earlier_draws.get(me)
-        return None if offset is None else (self.key, offset)
-
-    cdef uint64_t take_blocks(self, uint64_t blocks) except? 0:
-        """Reserves `blocks` counter blocks for this thread and returns the first."""
-        cdef uint64_t start, me = PyThreadState_GetID(PyThreadState_Get())
-        cdef bint exhausted
-        with self.lock:
-            start = self.next_block
-            exhausted = self.passed_end
-            if not exhausted:
-                self.next_block = start + blocks
-                self.passed_end = self.next_block < start
-                if self.drawn and self.drawn_by != me:
-                    self.earlier_draws[self.drawn_by] = self.drawn_offset
-                    self.earlier_draws.pop(me, None)  # this thread's draw is the latest now
-                    if len(self.earlier_draws) >= THREADS_REMEMBERED:
-                        del self.earlier_draws[next(iter(self.earlier_draws))]
-                self.drawn = True
-                self.drawn_by = me
-                self.drawn_offset = start
-        if exhausted:
-            raise ValueError(
-                f"Philox stream exhausted: its offset {start + UINT64_LIMIT} passed 2**64 - 1"
-            )
-        return start
-
-    def _take(self, uint64_t n):
-        """Reserves the blocks of n elements for this thread and returns the first."""
-        return self.take_blocks(fd_blocks(n))
-
-    def _continue_from(self, uint64_t offset, bint exhausted):
-        """Moves the next free block to offset (exhausted: past 2**64 - 1), for copies."""
-        with self.lock:
-            self.next_block = offset
-            self.passed_end = exhausted
-
-
-cdef object UINT64_LIMIT = (<object>1) << 64
-def common_dropout(object x, object p, object rng, object training, object mode, object out):
-    """fastdrop.dropout for the common call, or None for every other one (functional.dropout
-    then checks everything and reports errors): x an ndarray of float16/32/64 in native byte
-    order, p a float in [0, 1], rng an int key or a Philox, training a bool, mode valid, out None
-    or x itself, and no mask requested."""
-    cdef cnp.ndarray source, result
-    cdef int type_num
-    cdef double drop
-    cdef uint64_t key, offset = 0, threshold
-    cdef double scale
-    cdef bint inverted
-    cdef Counter counter
-
-    if type(x) is not cnp.ndarray or type(p) is not float:
-        return None
-    source = <cnp.ndarray>x
-    type_num = cnp.PyArray_TYPE(source)
-    if type_num != cnp.NPY_FLOAT16 and type_num != cnp.NPY_FLOAT and type_num != cnp.NPY_DOUBLE:
-        return None
-    if not cnp.PyArray_ISNOTSWAPPED(source):
-        return None
-    drop = <double>p
-    if not (0.0 <= drop <= 1.0):
-        return None
-    if training is not True and training is not False:
-        return None
-    if mode == "inverted":
-        inverted = True
-    elif mode == "vanilla":
-        inverted = False
-    else:
-        return None
+    # One path for every call: check every argument, allocate the result in x's layout, take
+    # the call's counters, run the kernel (fastdrop.dropout is this function itself: a Python
+    # wrapper would cost the small call a tenth of its time).
+    cdef double drop = check_p(p)
+    cdef bint inverted = check_mode(mode)
+    cdef bint train = check_bool(training, "training")
+    cdef bint with_mask = check_bool(return_mask, "return_mask")
+    check_rng(rng)
+    cdef cnp.ndarray source = check_floating(x)
+    cdef cnp.ndarray result
     if out is None:
-        result = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(source), cnp.PyArray_DIMS(source), type_num, 0)
-    elif out is x and cnp.PyArray_ISWRITEABLE(source):
-        result = source
+        result = empty_like(source)
     else:
-        return None
+        result = check_out(out, source)
+        source = readable_before_written(source, result)
+    cdef cnp.ndarray keep = None, keep_c_order = None
+    if with_mask:
+        keep = np.empty_like(source, np.bool_)  # in x's layout; the C core writes C order
+        if cnp.PyArray_IS_C_CONTIGUOUS(keep):
+            keep_c_order = keep
+        else:
+            keep_c_order = np.empty_like(keep, order="C")
 
-    if type(rng) is int:
-        if not 0 <= rng < UINT64_LIMIT:
-            return None
-    elif not isinstance(rng, Counter):  # a fastdrop.Philox
-        return None
-
-    if training is False:
+    # Everything is checked and allocated: only now may a stream move.
+    cdef uint64_t key = 0, offset = 0, threshold = FD_THRESHOLD_ONE
+    cdef double scale
+    cdef uint8_t *keep_data = NULL
+    if train:
+        take_draw(rng, <uint64_t>cnp.PyArray_SIZE(source), &key, &offset)
+        threshold = fd_threshold(drop)
+        scale = 1.0 / (1.0 - drop) if inverted and drop < 1.0 else 1.0
+    else:
         scale = 1.0 if inverted else 1.0 - drop
-        run_dropout(source, result, NULL, 0, 0, FD_THRESHOLD_ONE, scale)
+    if with_mask:
+        keep_data = <uint8_t *>cnp.PyArray_DATA(keep_c_order)
+    run_dropout(source, result, keep_data, key, offset, threshold, scale)
+    if not with_mask:
         return result
-    if type(rng) is int:
-        key = rng
-    else:
-        counter = <Counter>rng
-        key = counter.key
-        offset = counter.take_blocks(fd_blocks(<uint64_t>cnp.PyArray_SIZE(source)))
-    threshold = fd_threshold(drop)
-    scale = 1.0 / (1.0 - drop) if inverted and drop < 1.0 else 1.0
-    run_dropout(source, result, NULL, key, offset, threshold, scale)
-    return result
+    if keep_c_order is not keep:
+        keep[...] = keep_c_order
+    return result, keep
 
 
-def mask(cnp.ndarray out, uint64_t n, uint64_t key, uint64_t offset, uint64_t threshold,
-         bint packed):
+def mask(cnp.ndarray out, uint64_t n, Draw draw, uint64_t threshold, bint packed):
     """The keep-mask of n elements into C-contiguous uint8 out: n bytes, or ceil(n / 8) packed."""
     cdef fd_bernoulli rule
-    rule.key = key
-    rule.offset = offset
+    rule.key = draw.key
+    rule.offset = draw.offset
     rule.threshold = threshold
     cdef uint8_t *po = <uint8_t *>cnp.PyArray_DATA(out)
     cdef fd_status status
@@ -325,24 +599,27 @@ def mask(cnp.ndarray out, uint64_t n, uint64_t key, uint64_t offset, uint64_t th
     check(status)
 
 
-def normal(cnp.ndarray out, uint64_t key, uint64_t offset):
+def normal(cnp.ndarray out, Draw draw):
     """Standard normal variates (fd_normal) into C-contiguous float32 or float64 out."""
     cdef fd_dtype dtype = dtype_code(out)
     cdef uint64_t n = <uint64_t>cnp.PyArray_SIZE(out)
     cdef void *po = cnp.PyArray_DATA(out)
+    cdef uint64_t key = draw.key, offset = draw.offset
     cdef fd_status status
     with nogil:
         status = fd_normal(key, offset, n, dtype, po)
     check(status)
 
 
-def gaussian_dropout(cnp.ndarray x, cnp.ndarray out, uint64_t key, uint64_t offset, double sigma):
-    """Gaussian dropout (fd_gaussian_dropout) of C-contiguous float x into C-contiguous out of
-    its size and dtype: x itself, or an array that does not overlap it."""
+def gaussian_dropout(cnp.ndarray x, cnp.ndarray out, Draw draw, double sigma):
+    """Gaussian dropout (fd_gaussian_dropout: x (1 + sigma z), noise and product in one pass) of
+    C-contiguous float x into C-contiguous out of its size and dtype: x itself, or an array that
+    does not overlap it."""
     cdef fd_dtype dtype = dtype_code(x)
     cdef uint64_t n = <uint64_t>cnp.PyArray_SIZE(x)
     cdef const void *px = cnp.PyArray_DATA(x)
     cdef void *po = cnp.PyArray_DATA(out)
+    cdef uint64_t key = draw.key, offset = draw.offset
     cdef fd_status status
     with nogil:
         status = fd_gaussian_dropout(dtype, key, offset, n, sigma, px, po)

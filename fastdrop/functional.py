@@ -7,17 +7,17 @@ the GIL released for calls of 2**14 elements or more.
 from __future__ import annotations
 
 import math
-import numbers
 import operator
 import os
 from collections.abc import Iterable, Sequence
-from typing import Literal, SupportsFloat, SupportsIndex, cast, overload
+from typing import SupportsIndex, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from . import _core
-from .random import RNGLike, check_rng, is_integer, key_and_offset
+from ._core import check_bool, check_floating, check_p, check_rng, dropout, empty_like
+from .random import RNGLike, is_integer
 
 __all__ = [
     "dropout",
@@ -28,71 +28,14 @@ __all__ = [
     "standard_normal",
 ]
 
-_KEEP_ALL = 1 << 32  # the threshold that keeps every element (eval mode)
-_MODES = ("inverted", "vanilla")
-_ACCEPTED = "float16, float32 or float64"
-_NATIVE_FLOATS = frozenset(np.dtype(t) for t in (np.float16, np.float32, np.float64))
+# dropout itself is fastdrop._core.dropout (its docstring and types are there); doctest finds its
+# examples through this module.
+__test__ = {"dropout": dropout}
 
 # What the arguments accept, as the docstrings say: NumPy's scalars and arrays too.
 ShapeLike = SupportsIndex | Sequence[SupportsIndex] | npt.NDArray[np.integer]
 Probability = float | np.floating | np.integer
 Flag = bool | np.bool_
-
-
-def _rate_as_float(p: SupportsFloat) -> float:
-    """float(p) for a real p already checked; NaN, out of range like it, for an int or Fraction
-    too large for a float."""
-    try:
-        return float(p)
-    except OverflowError:
-        return math.nan
-
-
-def _check_p(p: object) -> float:
-    if type(p) is float and 0.0 <= p <= 1.0:  # the common case, without the slower ABC check
-        return p
-    if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real):
-        raise ValueError(f"p must be a real number in [0, 1] (the drop probability), got {p!r}")
-    value = _rate_as_float(p)
-    if not 0.0 <= value <= 1.0:  # also rejects NaN
-        raise ValueError(f"p must be in [0, 1] (the drop probability), got {p!r}")
-    return value
-
-
-def _check_floating(x: object) -> np.ndarray:
-    """x as an array of float16/32/64 in native byte order, or TypeError."""
-    if type(x) is np.ndarray and x.dtype in _NATIVE_FLOATS:  # the common case, quickly
-        return x
-    array = np.asarray(x)
-    if array.dtype.kind != "f" or array.dtype.itemsize not in (2, 4, 8):
-        raise TypeError(f"x must have dtype {_ACCEPTED}, got dtype {array.dtype}")
-    if not array.dtype.isnative:
-        array = array.astype(array.dtype.newbyteorder("="))
-    return array
-
-
-def _check_out(out: object, x: np.ndarray) -> np.ndarray:
-    if out is x and x.flags.writeable:  # in place
-        return x
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
-    if out.shape != x.shape:
-        raise ValueError(f"out has shape {out.shape}, but x has shape {x.shape}")
-    if out.dtype != x.dtype:
-        raise TypeError(
-            f"out has dtype {out.dtype}, but dropout of x writes {x.dtype} (native byte order)"
-        )
-    if not out.flags.writeable:
-        raise ValueError("out is read-only")
-    return out
-
-
-def _same_memory_layout(a: np.ndarray, b: np.ndarray) -> bool:
-    """Same first byte and strides: element i of one is element i of the other."""
-    return (
-        a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
-        and a.strides == b.strides
-    )
 
 
 def _check_shape(shape: object) -> tuple[int, ...]:
@@ -103,153 +46,12 @@ def _check_shape(shape: object) -> tuple[int, ...]:
         try:
             dims = tuple(operator.index(d) for d in cast(Iterable[SupportsIndex], shape))
         except TypeError:
-            raise TypeError(f"shape must be an int or a sequence of ints, got {shape!r}") from None
+            raise TypeError(
+                f"shape must be an int or a sequence of ints, got {_core.describe(shape)}"
+            ) from None
     if any(d < 0 for d in dims):
         raise ValueError(f"shape must not have negative extents, got {dims}")
     return dims
-
-
-@overload
-def dropout(
-    x: npt.ArrayLike,
-    p: Probability = ...,
-    *,
-    rng: RNGLike = ...,
-    training: Flag = ...,
-    mode: Literal["inverted", "vanilla"] = ...,
-    out: np.ndarray | None = ...,
-    return_mask: Literal[False] = ...,
-) -> np.ndarray: ...
-@overload
-def dropout(
-    x: npt.ArrayLike,
-    p: Probability = ...,
-    *,
-    rng: RNGLike = ...,
-    training: Flag = ...,
-    mode: Literal["inverted", "vanilla"] = ...,
-    out: np.ndarray | None = ...,
-    return_mask: Literal[True],
-) -> tuple[np.ndarray, np.ndarray]: ...
-@overload
-def dropout(
-    x: npt.ArrayLike,
-    p: Probability = ...,
-    *,
-    rng: RNGLike = ...,
-    training: Flag = ...,
-    mode: Literal["inverted", "vanilla"] = ...,
-    out: np.ndarray | None = ...,
-    return_mask: Flag,
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]: ...
-def dropout(
-    x: npt.ArrayLike,
-    p: Probability = 0.5,
-    *,
-    rng: RNGLike = None,
-    training: Flag = True,
-    mode: Literal["inverted", "vanilla"] = "inverted",
-    out: np.ndarray | None = None,
-    return_mask: Flag = False,
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    """Drop each element of ``x`` with probability ``p``.
-
-    Training, element i is kept iff its 32-bit Philox uniform U_i < T with
-    T = 2**32 - round(p * 2**32): the keep probability is T / 2**32, within 2**-33 of 1 - p.
-    Dropped elements are set to +0.0 (a dropped NaN or inf becomes 0, as in Flax; PyTorch
-    multiplies by the mask and keeps NaN). Kept elements are multiplied by 1 / (1 - p) in
-    ``"inverted"`` mode (float16: the product in float32, then rounded to float16, as PyTorch's
-    CPU half arithmetic does) and left unchanged in
-    ``"vanilla"`` mode. At evaluation (``training=False``) inverted dropout is the identity and
-    vanilla dropout multiplies everything by 1 - p; no randomness is used.
-
-    Parameters
-    ----------
-    x : array_like
-        Input of dtype float16, float32 or float64, any shape (0-d and empty too), any strides.
-    p : float, optional
-        The drop probability, in [0, 1]. 0 keeps everything, 1 drops everything.
-    rng : None, int, numpy.random.Generator or fastdrop.Philox, optional
-        Where the mask comes from. None: fresh entropy every call. An int in [0, 2**64): that
-        Philox key at offset 0, the same mask every call. A Generator: a key drawn from it, so
-        consecutive calls differ and re-seeding reproduces them. A Philox: the stream's next
-        counters. The mask depends only on the key, the offset, the element count and p: not
-        on dtype, strides, memory layout, SIMD path or threads.
-    training : bool, optional
-        Drop (True) or evaluate (False).
-    mode : {"inverted", "vanilla"}, optional
-        Where the 1 - p correction goes: inverted scales kept units by 1 / (1 - p) in
-        training; vanilla scales everything by 1 - p at evaluation.
-    out : numpy.ndarray, optional
-        Where to write the result: same shape as x, dtype of x in native byte order,
-        writeable; it may be a strided view and may be ``x`` itself (in place). If it overlaps
-        ``x`` in another way, x is read in full before anything is written.
-    return_mask : bool, optional
-        Also return the bool mask (True = kept), shape of x.
-
-    Returns
-    -------
-    y : numpy.ndarray
-        The result (``out`` itself if given).
-    mask : numpy.ndarray of bool
-        Only with ``return_mask=True``. All True at evaluation.
-
-    Raises
-    ------
-    ValueError
-        If p is not a real number in [0, 1], mode is unknown, ``out`` has another shape or is
-        read-only, ``rng`` is an int outside [0, 2**64), or a Philox stream is exhausted.
-    TypeError
-        If x is not float16/32/64, ``out`` is not an ndarray of x's dtype, ``rng`` or
-        ``training`` has a wrong type.
-
-    Examples
-    --------
-    >>> import numpy as np, fastdrop
-    >>> x = np.ones(8, dtype=np.float32)
-    >>> y = fastdrop.dropout(x, 0.5, rng=42, out=x)   # in place
-    >>> y is x
-    True
-    >>> sorted(set(x.tolist())) in ([0.0, 2.0], [2.0], [0.0])
-    True
-    >>> fastdrop.dropout(np.ones(3), 0.5, training=False, mode="vanilla")
-    array([0.5, 0.5, 0.5])
-    """
-    if return_mask is False:  # the common call, checked and run in C without Python overhead
-        result = _core.common_dropout(x, p, rng, training, mode, out)
-        if result is not None:
-            return result
-    p = _check_p(p)
-    if mode not in _MODES:
-        raise ValueError(f"mode must be 'inverted' or 'vanilla', got {mode!r}")
-    if not isinstance(training, (bool, np.bool_)):
-        raise TypeError(f"training must be a bool, got {type(training).__name__}")
-    if not isinstance(return_mask, (bool, np.bool_)):
-        raise TypeError(f"return_mask must be a bool, got {type(return_mask).__name__}")
-    check_rng(rng)
-    source = _check_floating(x)
-    if out is None:
-        result = np.empty(source.shape, source.dtype)
-    else:
-        result = _check_out(out, source)
-        if (
-            result is not source
-            and np.may_share_memory(source, result)
-            and not _same_memory_layout(source, result)
-        ):
-            source = source.copy()  # read all of x before out is written
-    mask = np.empty(source.shape, np.bool_) if return_mask else None
-
-    if training:
-        key, offset = key_and_offset(rng, source.size)
-        threshold = _core.threshold(p)
-        scale = 1.0 / (1.0 - p) if mode == "inverted" and p < 1.0 else 1.0
-    else:
-        key, offset = 0, 0
-        threshold = _KEEP_ALL
-        scale = 1.0 - p if mode == "vanilla" else 1.0
-    _core.dropout(source, result, mask, key, offset, threshold, scale)
-    return result if mask is None else (result, mask)
 
 
 def dropout_mask(
@@ -263,7 +65,7 @@ def dropout_mask(
         The shape of the array the mask is for.
     p : float, optional
         The drop probability, in [0, 1].
-    rng : None, int, numpy.random.Generator or fastdrop.Philox, optional
+    rng : None, int, numpy.random.Generator, fastdrop.Philox or fastdrop.Draw, optional
         As for :func:`dropout`.
     packed : bool, optional
         Return the mask bit-packed: ``np.packbits(mask.ravel(), bitorder="little")``, a 1-d
@@ -276,11 +78,12 @@ def dropout_mask(
 
     Raises
     ------
-    ValueError
-        If p is not a real number in [0, 1], an extent of ``shape`` is negative, ``rng`` is an
-        int outside [0, 2**64), or a Philox stream is exhausted.
     TypeError
-        If ``shape`` is not an int or a sequence of ints, or ``rng`` has a wrong type.
+        If ``shape`` is not an int or a sequence of ints, p is not a real number, or ``rng`` or
+        ``packed`` has a wrong type.
+    ValueError
+        If p is outside [0, 1], an extent of ``shape`` is negative, ``rng`` is an int outside
+        [0, 2**64), or a Philox stream is exhausted.
 
     Examples
     --------
@@ -294,14 +97,12 @@ def dropout_mask(
     True
     """
     dims = _check_shape(shape)
-    p = _check_p(p)
-    if not isinstance(packed, (bool, np.bool_)):
-        raise TypeError(f"packed must be a bool, got {type(packed).__name__}")
+    p = check_p(p)
+    packed = check_bool(packed, "packed")
     check_rng(rng)
     size = math.prod(dims)
     result = np.empty((size + 7) // 8, np.uint8) if packed else np.empty(dims, np.bool_)
-    key, offset = key_and_offset(rng, size)
-    _core.mask(result, size, key, offset, _core.threshold(p), bool(packed))
+    _core.mask(result, size, _core.resolve_draw(rng, size), _core.threshold(p), packed)
     return result
 
 
@@ -320,7 +121,7 @@ def standard_normal(
     ----------
     shape : int or sequence of int
         The shape of the result.
-    rng : None, int, numpy.random.Generator or fastdrop.Philox, optional
+    rng : None, int, numpy.random.Generator, fastdrop.Philox or fastdrop.Draw, optional
         As for :func:`dropout`; a stream moves past ceil(size / 128) blocks, as for a mask.
     dtype : float32 or float64, optional
         float32 rounds each float64 variate once.
@@ -349,13 +150,16 @@ def standard_normal(
     True
     """
     dims = _check_shape(shape)
-    kind = np.dtype(dtype)
-    if kind not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise TypeError(f"dtype must be float32 or float64, got {kind}")
+    try:
+        kind = np.dtype(dtype)
+    except TypeError:
+        kind = None
+    if kind is None or kind not in (np.dtype(np.float32), np.dtype(np.float64)):
+        shown = _core.describe(dtype) if kind is None else kind
+        raise TypeError(f"dtype must be float32 or float64, got {shown}")
     check_rng(rng)
     result = np.empty(dims, kind)
-    key, offset = key_and_offset(rng, result.size)
-    _core.normal(result, key, offset)
+    _core.normal(result, _core.resolve_draw(rng, result.size))
     return result
 
 
@@ -374,8 +178,8 @@ def gaussian_dropout(
     The noise is computed in float64 for float64 ``x`` and in float32 otherwise (float16 results
     are the float32 results rounded). With p = 0 the result is x, and a ``Philox`` still moves
     past the call's counters, as for :func:`dropout`. Because z is a pure function of (key,
-    offset, index), calling this on a gradient with the forward call's ``Philox(key,
-    offset=offset)`` multiplies it by the same noise: that is the backward pass.
+    offset, index), calling this on a gradient with the forward call's :class:`fastdrop.Draw`
+    multiplies it by the same noise: that is the backward pass.
 
     Parameters
     ----------
@@ -383,7 +187,7 @@ def gaussian_dropout(
         float16, float32 or float64, any shape and strides.
     p : float, optional
         In [0, 1): the drop rate whose variance p / (1 - p) the noise matches. 0 is the identity.
-    rng : None, int, numpy.random.Generator or fastdrop.Philox, optional
+    rng : None, int, numpy.random.Generator, fastdrop.Philox or fastdrop.Draw, optional
         As for :func:`dropout`.
     training : bool, optional
         Add noise (True) or return x unchanged (False).
@@ -393,16 +197,16 @@ def gaussian_dropout(
     Returns
     -------
     numpy.ndarray
-        The result (``out`` itself if given).
+        The result: ``out`` itself if given, else a new array in x's memory layout.
 
     Raises
     ------
-    ValueError
-        If p is not a real number in [0, 1), ``out`` has another shape or is read-only, ``rng``
-        is an int outside [0, 2**64), or a Philox stream is exhausted.
     TypeError
-        If x is not float16/32/64, ``out`` is not an ndarray of x's dtype, or ``rng`` or
-        ``training`` has a wrong type.
+        If p is not a real number, x is not float16/32/64, ``out`` is not an ndarray of x's
+        dtype, or ``rng`` or ``training`` has a wrong type.
+    ValueError
+        If p is outside [0, 1), ``out`` has another shape or is read-only, ``rng`` is an int
+        outside [0, 2**64), or a Philox stream is exhausted.
 
     Examples
     --------
@@ -410,27 +214,25 @@ def gaussian_dropout(
     >>> y = fastdrop.gaussian_dropout(np.ones(100_000), 0.2, rng=1)
     >>> bool(abs(y.mean() - 1) < 0.01 and abs(y.var() - 0.25) < 0.01)
     True
-    >>> stream = fastdrop.Philox(5)
-    >>> y = fastdrop.gaussian_dropout(np.full(4, 2.0), 0.2, rng=stream)
-    >>> key, offset = stream.last_draw
-    >>> g = fastdrop.gaussian_dropout(np.ones(4), 0.2, rng=fastdrop.Philox(key, offset=offset))
+    >>> draw = fastdrop.Philox(5).draw(4)
+    >>> y = fastdrop.gaussian_dropout(np.full(4, 2.0), 0.2, rng=draw)
+    >>> g = fastdrop.gaussian_dropout(np.ones(4), 0.2, rng=draw)  # the same noise again
     >>> bool(np.array_equal(y, 2.0 * g))
     True
     """
-    p = _check_p(p)
-    if p == 1.0:
-        raise ValueError("p must be in [0, 1) for Gaussian dropout: p = 1 has infinite variance")
-    if not isinstance(training, (bool, np.bool_)):
-        raise TypeError(f"training must be a bool, got {type(training).__name__}")
+    p = check_p(p, below_one=True)
+    training = check_bool(training, "training")
     check_rng(rng)
-    source = _check_floating(x)
-    result = np.empty(source.shape, source.dtype) if out is None else _check_out(out, source)
+    source = check_floating(x)
+    if out is None:
+        result = empty_like(source)
+    else:
+        result = _core.check_out(out, source)
+        source = _core.readable_before_written(source, result)
     if not training or p == 0.0:
         if training:
-            key_and_offset(rng, source.size)  # the counters are the call's, as in dropout
+            _core.resolve_draw(rng, source.size)  # the counters are the call's, as in dropout
         if result is not source:
-            if np.may_share_memory(source, result) and not _same_memory_layout(source, result):
-                source = source.copy()  # np.copyto misses overlaps of views with other strides
             np.copyto(result, source)
         return result
     noise = standard_normal(
@@ -551,11 +353,7 @@ def set_num_threads(n: int) -> None:
     1
     >>> fastdrop.set_num_threads(before)
     """
-    if not is_integer(n):
-        raise TypeError(f"the number of threads must be an int, got {type(n).__name__}")
-    if not 1 <= n <= _core.MAX_THREADS:
-        raise ValueError(f"the number of threads must be in [1, {_core.MAX_THREADS}], got {n}")
-    _core.set_num_threads(int(n))
+    _core.set_num_threads(_core.check_int(n, "the number of threads", 1, _core.MAX_THREADS))
 
 
 def get_num_threads() -> int:

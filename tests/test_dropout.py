@@ -51,6 +51,16 @@ def assert_unchanged(a: np.ndarray, before: np.ndarray) -> None:
     assert a.tobytes() == before.tobytes()
 
 
+def assert_layout_of(result: np.ndarray, x: np.ndarray) -> None:
+    """result is laid out as a new array like x in NumPy's order="K": np.empty_like(x)'s strides
+    on every axis of extent above 1 (the others have no say in where an element is)."""
+    like = np.empty_like(x, dtype=result.dtype)
+    assert result.shape == x.shape
+    for axis, extent in enumerate(x.shape):
+        if extent > 1:
+            assert result.strides[axis] == like.strides[axis], (result.strides, like.strides)
+
+
 def expected_dropout(x, p, key, offset=0, *, training=True, mode="inverted"):
     x = np.asarray(x)
     mask = reference.keep_mask(key, offset, x.shape, p)
@@ -96,40 +106,59 @@ def test_matches_reference(dtype, mode, training, p):
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("training", [True, False])
-@pytest.mark.parametrize("in_place", [True, False])
-def test_common_call_matches_general_path(dtype, mode, training, in_place):
-    # return_mask=False with an int or Philox rng and out None or x runs on the C fast path;
-    # return_mask=True always takes the general one. Results and streams must not differ.
+def test_call_forms_agree(dtype, mode, training):
+    """out None, out x (in place) and out another array, each with and without return_mask, and
+    an int, a Philox or a Draw as rng: the reference model's bits, the same mask, and a stream
+    moved past the call's blocks (in training only) whatever the form."""
     x = sample_values(dtype, (5, 300), seed=3)
+    start = 2**64 - 2  # the call runs on into the 96-bit counters
+    sources = [
+        (lambda: 77, 0),
+        (lambda: fastdrop.Philox(77, offset=start), start),
+        (lambda: fastdrop.Draw(77, start), start),
+    ]
     for p in [0.0, 0.1, 0.5, 1.0]:
-        for make_rng in (lambda: 77, lambda: fastdrop.Philox(77, offset=2**64 - 2)):
-            fast_rng, general_rng = make_rng(), make_rng()
-            fast_x, general_x = x.copy(), x.copy()
-            fast = fastdrop.dropout(
-                fast_x,
-                p,
-                rng=fast_rng,
-                training=training,
-                mode=mode,
-                out=fast_x if in_place else None,
-            )
-            general, _ = fastdrop.dropout(
-                general_x,
-                p,
-                rng=general_rng,
-                training=training,
-                mode=mode,
-                out=general_x if in_place else None,
-                return_mask=True,
-            )
-            assert_same_bits(fast, general)
-            assert (fast is fast_x) == in_place
-            if isinstance(fast_rng, fastdrop.Philox):
-                assert fast_rng.offset == general_rng.offset
-                assert fast_rng.last_draw == general_rng.last_draw
+        for make_rng, offset in sources:
+            expected = expected_dropout(x, p, 77, offset, training=training, mode=mode)
+            if training:
+                expected_mask = reference.keep_mask(77, offset, x.shape, p)
+            else:
+                expected_mask = np.ones(x.shape, bool)
+            for out_kind, return_mask in itertools.product(["none", "x", "other"], [False, True]):
+                rng = make_rng()
+                source = x.copy()
+                out = {"none": None, "x": source, "other": np.full_like(x, 7)}[out_kind]
+                result = fastdrop.dropout(
+                    source,
+                    p,
+                    rng=rng,
+                    training=training,
+                    mode=mode,
+                    out=out,
+                    return_mask=return_mask,
+                )
+                form = (p, type(rng).__name__, out_kind, return_mask)
+                if return_mask:
+                    y, mask = result
+                    assert mask.dtype == np.bool_, form
+                    assert np.array_equal(mask, expected_mask), form
+                else:
+                    y = result
+                assert_same_bits(y, expected)
+                if out is None:
+                    assert not np.shares_memory(y, source), form
+                    assert_unchanged(source, x)
+                else:
+                    assert y is out, form
+                if out_kind == "other":
+                    assert_unchanged(source, x)
+                if isinstance(rng, fastdrop.Philox):
+                    assert rng.offset == start + (12 if training else 0), form  # ceil(1500 / 128)
+                if isinstance(rng, fastdrop.Draw):
+                    assert rng == fastdrop.Draw(77, start), form
 
 
-def test_common_call_checks_rng_at_evaluation():
+def test_rng_is_checked_at_evaluation():
     x = np.ones(10, np.float32)
     for rng in ["7", -1, 2**64, 1.0]:
         with pytest.raises((TypeError, ValueError), match="rng"):
@@ -532,6 +561,49 @@ def test_mask_independent_of_layout(dtype, mode):
         assert np.array_equal(mask, expected_mask), name
         assert_same_bits(y, expected)
         assert_unchanged(x, x_before)  # x never modified (also not byte-swapped in place)
+        # results in x's layout (as np.empty_like), each element's bits by its logical index
+        assert_layout_of(y, x)
+        assert_layout_of(mask, x)
+        for training in (True, False):
+            assert_layout_of(fastdrop.dropout(x, 0.4, rng=23, training=training, mode=mode), x)
+            assert_layout_of(fastdrop.gaussian_dropout(x, 0.4, rng=23, training=training), x)
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2), (2, 1, 0), (1, 2, 0), (2, 0, 1), (0, 2, 1)])
+def test_results_keep_any_order_of_axes(order):
+    """A new result and its mask keep x's order of axes in memory (channels-last and every
+    other permutation, reversed axes read forwards); the bits by logical index do not change."""
+    base = sample_values(np.float32, (6, 7, 130), seed=17)
+    x = np.ascontiguousarray(base.transpose(order)).transpose(np.argsort(order))
+    assert np.array_equal(x, base, equal_nan=True)
+    for view in (x, x[::-1, :, ::-2]):
+        y, mask = fastdrop.dropout(view, 0.3, rng=18, return_mask=True)
+        assert_same_bits(y, expected_dropout(view, 0.3, 18))
+        assert np.array_equal(mask, reference.keep_mask(18, 0, view.shape, 0.3))
+        assert_layout_of(y, view)
+        assert_layout_of(mask, view)
+        assert all(stride > 0 for stride in y.strides + mask.strides)  # read forwards
+        assert y.flags.c_contiguous == (order == (0, 1, 2))
+        assert y.flags.f_contiguous == (order == (2, 1, 0))
+
+
+def test_mask_layout_does_not_depend_on_out_overlapping_x():
+    """With out given, the mask of return_mask=True is laid out the same way whether out
+    overlaps x or not (x Fortran-ordered, out C-ordered in both calls)."""
+    buffer = sample_values(np.float64, (2500,), seed=19)
+    x = buffer.reshape(50, 50).T  # Fortran-ordered
+    separate_out = np.empty((50, 50))
+    overlapping_out = buffer.reshape(50, 50)  # x's memory, C-ordered
+    assert x.flags.f_contiguous and np.may_share_memory(x, overlapping_out)
+    expected = expected_dropout(x, 0.5, 20)
+    _, separate_mask = fastdrop.dropout(
+        x.copy(order="F"), 0.5, rng=20, out=separate_out, return_mask=True
+    )
+    assert_same_bits(separate_out, expected)
+    _, overlapping_mask = fastdrop.dropout(x, 0.5, rng=20, out=overlapping_out, return_mask=True)
+    assert_same_bits(overlapping_out, expected)
+    assert np.array_equal(separate_mask, overlapping_mask)
+    assert separate_mask.strides == overlapping_mask.strides
 
 
 def test_mask_independent_of_dtype():
@@ -595,46 +667,106 @@ def test_none_rng_differs_between_calls():
 def test_philox_stream():
     x = sample_values(np.float32, (1000,), seed=13)
     stream = fastdrop.Philox(29)
-    assert stream.key == 29 and stream.offset == 0 and stream.last_draw is None
+    assert stream.key == 29 and stream.offset == 0
     first, first_mask = fastdrop.dropout(x, 0.5, rng=stream, return_mask=True)
-    assert stream.last_draw == (29, 0)
     assert stream.offset == 8  # ceil(1000 / 128)
     second = fastdrop.dropout(x, 0.5, rng=stream)
-    assert stream.last_draw == (29, 8)
+    assert stream.offset == 16
     assert not np.array_equal(first, second, equal_nan=True)
     assert_same_bits(first, expected_dropout(x, 0.5, 29, 0))
     assert_same_bits(second, expected_dropout(x, 0.5, 29, 8))
-    # replay a call from its last_draw
-    key, offset = stream.last_draw
-    assert_same_bits(fastdrop.dropout(x, 0.5, rng=fastdrop.Philox(key, offset=offset)), second)
+    # replay a call from its counters: a stream that starts there, or the Draw of them
+    assert_same_bits(fastdrop.dropout(x, 0.5, rng=fastdrop.Philox(29, offset=8)), second)
+    assert_same_bits(fastdrop.dropout(x, 0.5, rng=fastdrop.Draw(29, 8)), second)
     replay = fastdrop.dropout_mask(1000, 0.5, rng=fastdrop.Philox(29, offset=0))
     assert np.array_equal(replay, first_mask)
+    # a Draw taken first: the stream moves once, the draw gives the same call every time
+    draw = stream.draw(1000)
+    assert draw == fastdrop.Draw(29, 16) and stream.offset == 24
+    third = fastdrop.dropout(x, 0.5, rng=draw)
+    assert_same_bits(third, expected_dropout(x, 0.5, 29, 16))
+    assert_same_bits(fastdrop.dropout(x, 0.5, rng=draw), third)
+    mask = fastdrop.dropout_mask(1000, 0.5, rng=draw)
+    assert np.array_equal(mask, reference.keep_mask(29, 16, 1000, 0.5))
+    assert stream.offset == 24
 
 
 @pytest.mark.parametrize("sizes", [[0], [1], [128], [129], [1000, 1], [0, 0, 5], [256, 257, 3]])
 def test_philox_stream_advances_by_blocks(sizes):
+    """Each call starts where the stream is (its output is that of a Draw there) and moves the
+    stream past ceil(n / 128) blocks, as a draw does."""
     stream = fastdrop.Philox(30, offset=5)
     expected = 5
     for n in sizes:
-        fastdrop.dropout(np.ones(n), 0.5, rng=stream)
-        assert stream.last_draw == (30, expected)
+        x = np.ones(n)
+        y = fastdrop.dropout(x, 0.5, rng=stream)
+        assert_same_bits(y, fastdrop.dropout(x, 0.5, rng=fastdrop.Draw(30, expected)))
         expected += -(-n // 128)
         assert stream.offset == expected
-        fastdrop.dropout_mask(n, 0.5, rng=stream, packed=True)
-        assert stream.last_draw == (30, expected)
+        packed = fastdrop.dropout_mask(n, 0.5, rng=stream, packed=True)
+        here = fastdrop.Draw(30, expected)
+        assert np.array_equal(packed, fastdrop.dropout_mask(n, 0.5, rng=here, packed=True))
+        expected += -(-n // 128)
+        assert stream.offset == expected
+        assert stream.draw(n) == fastdrop.Draw(30, expected)
         expected += -(-n // 128)
         assert stream.offset == expected
 
 
 def test_philox_draw():
     stream = fastdrop.Philox(7)
-    assert stream.draw(300) == (7, 0)
-    assert stream.draw(1) == (7, 3)
-    assert stream.draw(0) == (7, 4)
-    assert stream.draw(128) == (7, 4)
-    assert stream.offset == 5
-    assert stream.last_draw == (7, 4)
-    assert repr(stream) == "fastdrop.Philox(7, offset=5)"
+    assert stream.draw(300) == fastdrop.Draw(7, 0)
+    assert stream.draw(1) == fastdrop.Draw(7, 3)
+    assert stream.draw(0) == fastdrop.Draw(7, 4)
+    assert stream.draw(128) == fastdrop.Draw(7, 4)
+    assert stream.draw(np.int64(129)) == fastdrop.Draw(7, 5)
+    assert stream.offset == 7
+    assert repr(stream) == "fastdrop.Philox(7, offset=7)"
+
+
+def test_draw_is_a_value():
+    draw = fastdrop.Draw(7, 3)
+    key, offset = draw
+    assert (key, offset) == (7, 3) and (draw.key, draw.offset) == (7, 3)
+    assert repr(draw) == "fastdrop.Draw(key=7, offset=3)"
+    assert draw == fastdrop.Draw(7, 3) and not draw != fastdrop.Draw(7, 3)
+    assert draw != fastdrop.Draw(7, 4) and draw != fastdrop.Draw(8, 3)
+    assert draw != (7, 3) and (7, 3) != draw and draw != [7, 3]  # only a Draw equals a Draw
+    assert hash(draw) == hash(fastdrop.Draw(np.uint64(7), np.int32(3)))
+    assert {draw: "call"}[fastdrop.Draw(7, 3)] == "call"
+    assert len({draw, fastdrop.Draw(7, 3), fastdrop.Draw(3, 7)}) == 2
+    assert fastdrop.Draw(7) == fastdrop.Draw(7, 0)
+    assert fastdrop.Draw(2**64 - 1, 2**64 - 1) == fastdrop.Draw(key=2**64 - 1, offset=2**64 - 1)
+    for duplicate in (copy.copy, copy.deepcopy, lambda d: pickle.loads(pickle.dumps(d))):
+        twin = duplicate(draw)
+        assert type(twin) is fastdrop.Draw and twin == draw
+    for name in ("key", "offset"):
+        with pytest.raises(AttributeError):
+            setattr(draw, name, 5)
+    assert draw == fastdrop.Draw(7, 3)
+    for bad, error in [(-1, ValueError), (2**64, ValueError), (1.0, TypeError), (True, TypeError)]:
+        with pytest.raises(error, match="key must be an int"):
+            fastdrop.Draw(bad)
+        with pytest.raises(error, match="offset must be an int"):
+            fastdrop.Draw(1, bad)
+
+
+def test_a_draw_replays_its_call_with_every_function():
+    """The same Draw gives the same counters to dropout, dropout_mask and standard_normal, as the
+    stream would have given them, and never moves a stream."""
+    stream = fastdrop.Philox(46, offset=2**32 - 1)
+    draw = stream.draw(3000)
+    x = sample_values(np.float64, (3000,), seed=16)
+    expected = expected_dropout(x, 0.3, 46, 2**32 - 1)
+    for _ in range(2):
+        assert_same_bits(fastdrop.dropout(x, 0.3, rng=draw), expected)
+        mask = fastdrop.dropout_mask(3000, 0.3, rng=draw)
+        assert np.array_equal(mask, reference.keep_mask(46, 2**32 - 1, 3000, 0.3))
+    twin = fastdrop.Philox(46, offset=2**32 - 1)
+    assert np.array_equal(
+        fastdrop.standard_normal(3000, rng=draw), fastdrop.standard_normal(3000, rng=twin)
+    )
+    assert stream.offset == twin.offset == 2**32 - 1 + 24
 
 
 @pytest.mark.parametrize(
@@ -645,7 +777,7 @@ def test_philox_copies_continue_from_the_same_offset(duplicate):
     fastdrop.dropout(np.ones(1000), 0.5, rng=stream)
     twin = duplicate(stream)
     assert type(twin) is fastdrop.Philox and twin is not stream
-    assert (twin.key, twin.offset, twin.last_draw) == (41, 17, None)
+    assert (twin.key, twin.offset) == (41, 17)
     x = np.ones(3000, np.float32)
     assert_same_bits(fastdrop.dropout(x, 0.3, rng=twin), fastdrop.dropout(x, 0.3, rng=stream))
     assert twin.offset == stream.offset == 17 + 24  # two streams, each moved on by its own call
@@ -697,15 +829,17 @@ def test_philox_init_again_starts_a_new_stream():
     stream = fastdrop.Philox(43, offset=2**64 - 1)
     stream.draw(300)
     stream.__init__(44, offset=5)
-    assert (stream.key, stream.offset, stream.last_draw) == (44, 5, None)
-    assert stream.draw(1) == (44, 5)
+    assert (stream.key, stream.offset) == (44, 5)
+    assert stream.draw(1) == fastdrop.Draw(44, 5)
+    assert stream.offset == 6
 
 
 def test_philox_stream_not_used_at_evaluation():
     stream = fastdrop.Philox(31)
-    fastdrop.dropout(np.ones(1000), 0.5, rng=stream, training=False)
+    y = fastdrop.dropout(np.ones(1000), 0.5, rng=stream, training=False)
     assert stream.offset == 0
-    assert stream.last_draw is None
+    assert np.all(y == 1)
+    assert stream.draw(1) == fastdrop.Draw(31, 0)  # the next call still gets block 0
 
 
 def test_philox_seed_none_uses_entropy():
@@ -731,31 +865,45 @@ def test_philox_offsets_carry_into_96_bits(offset):
 
 
 def test_philox_threads_get_disjoint_counters():
+    """4 threads x 50 calls of 300 elements, half on the stream, half with a Draw taken first:
+    the calls' blocks tile blocks 0 to 599, and each output is the one of its blocks."""
     import threading
 
+    from test_threads import place_calls
+
     stream = fastdrop.Philox(34)
-    draws = []
+    drawn, on_stream = [], []
     lock = threading.Lock()
 
     def work():
-        for _ in range(50):
-            fastdrop.dropout(np.ones(300), 0.5, rng=stream)
-            with lock:
-                draws.append(stream.last_draw)
+        for i in range(50):
+            if i % 2:
+                draw = stream.draw(300)
+                y = fastdrop.dropout(np.ones(300), 0.5, rng=draw)
+                with lock:
+                    drawn.append((draw, y))
+            else:
+                y = fastdrop.dropout(np.ones(300), 0.5, rng=stream)
+                with lock:
+                    on_stream.append((300, y != 0))
 
     threads = [threading.Thread(target=work) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    offsets = sorted(offset for _, offset in draws)
-    assert offsets == list(range(0, 3 * 200, 3))
     assert stream.offset == 600
+    assert len(drawn) == len(on_stream) == 100
+    offsets, _ = place_calls(34, 0, 600, 0.5, [(d, 300) for d, _ in drawn], on_stream)
+    starts = sorted(offsets + [d.offset for d, _ in drawn])
+    assert starts == list(range(0, 3 * 200, 3))
+    for draw, y in drawn:
+        assert_same_bits(y, expected_dropout(np.ones(300), 0.5, 34, draw.offset))
 
 
-def test_philox_last_draw_is_per_thread():
-    """Each thread sees its own latest draw whatever the order of the threads' draws; a thread
-    that has not drawn sees None, also after threads that did have ended."""
+def test_philox_draws_from_threads_are_consecutive():
+    """One stream for all threads: whichever thread takes the next counters, by a call on the
+    stream or a draw, gets the block after the last one taken."""
     import threading
 
     stream = fastdrop.Philox(35)
@@ -763,30 +911,29 @@ def test_philox_last_draw_is_per_thread():
     seen = {}
 
     def a():
-        fastdrop.dropout(np.ones(128), 0.5, rng=stream)  # block 3
-        seen["a"] = stream.last_draw
+        seen["a"] = stream.draw(128)  # block 3
+        seen["a mask"] = fastdrop.dropout_mask(128, 0.5, rng=seen["a"])
         a_drew.set()
         main_drew.wait(timeout=60)
-        seen["a after main"] = stream.last_draw
 
     def b():
-        seen["b before"] = stream.last_draw
-        stream.draw(10)  # block 5
-        seen["b"] = stream.last_draw
+        seen["b"] = stream.draw(10)  # block 5
 
     fastdrop.dropout(np.ones(300), 0.5, rng=stream)  # blocks 0 to 2
     thread = threading.Thread(target=a)
     thread.start()
     assert a_drew.wait(timeout=60)
-    assert stream.last_draw == (35, 0)
-    fastdrop.dropout_mask(1, 0.5, rng=stream)  # block 4
+    assert stream.offset == 4
+    mask = fastdrop.dropout_mask(1, 0.5, rng=stream)  # block 4
+    assert np.array_equal(mask, reference.keep_mask(35, 4, 1, 0.5))
     main_drew.set()
     thread.join()
     thread = threading.Thread(target=b)
     thread.start()
     thread.join()
-    assert seen == {"a": (35, 3), "a after main": (35, 3), "b before": None, "b": (35, 5)}
-    assert stream.last_draw == (35, 4)
+    assert seen["a"] == fastdrop.Draw(35, 3) and seen["b"] == fastdrop.Draw(35, 5)
+    assert np.array_equal(seen["a mask"], reference.keep_mask(35, 3, 128, 0.5))
+    assert stream.offset == 6
 
 
 # ---------------------------------------------------------------------------------------------
@@ -859,7 +1006,7 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
 
 
 def test_simd_path_default():
-    assert fastdrop.simd_path() in ("scalar", "avx2", "avx512")
+    assert fastdrop.simd_path() in ("scalar", "avx2", "avx512", "neon")
 
 
 def test_simd_path_scalar_by_environment():
@@ -998,27 +1145,48 @@ def test_num_threads_environment():
 
 
 def test_python_threads_share_a_stream():
-    """Concurrent calls on one Philox stream get disjoint counters and replayable masks."""
+    """Concurrent large calls (GIL released) on one Philox stream, on the stream and with Draws
+    taken first, get disjoint counters that tile the stream, and replayable masks."""
     import threading
 
+    from test_threads import place_calls
+
     stream = fastdrop.Philox(21)
-    results: list[tuple[tuple[int, int], np.ndarray]] = []
+    drawn: list[tuple[fastdrop.Draw, np.ndarray]] = []
+    on_stream: list[tuple[int, np.ndarray]] = []
     lock = threading.Lock()
 
     def work(seed: int) -> None:
         x = np.ones(2**18 + seed, np.float32)
-        for _ in range(5):
-            y = fastdrop.dropout(x, 0.25, rng=stream)
-            with lock:
-                results.append((stream.last_draw, y != 0))
+        for i in range(6):
+            if i % 2:
+                draw = stream.draw(x.size)
+                y = fastdrop.dropout(x, 0.25, rng=draw)
+                with lock:
+                    drawn.append((draw, y != 0))
+            else:
+                y = fastdrop.dropout(x, 0.25, rng=stream)
+                with lock:
+                    on_stream.append((x.size, y != 0))
 
     threads = [threading.Thread(target=work, args=(seed,)) for seed in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    spans = sorted((offset, offset + -(-mask.size // 128)) for (_, offset), mask in results)
-    assert all(end <= start for (_, end), (start, _) in itertools.pairwise(spans))
-    for (key, offset), mask in results:
-        replay = fastdrop.dropout_mask(mask.size, 0.25, rng=fastdrop.Philox(key, offset=offset))
-        assert np.array_equal(replay, mask)
+    drawn_sizes = [(draw, mask.size) for draw, mask in drawn]
+    offsets, replay = place_calls(21, 0, stream.offset, 0.25, drawn_sizes, on_stream)
+    spans = sorted(
+        (offset, offset + -(-n // 128)) for offset, (n, _) in zip(offsets, on_stream, strict=True)
+    )
+    spans += [(d.offset, d.offset + -(-mask.size // 128)) for d, mask in drawn]
+    spans.sort()
+    assert spans[0][0] == 0 and spans[-1][1] == stream.offset
+    assert all(end == start for (_, end), (start, _) in itertools.pairwise(spans))
+    for draw, mask in drawn:
+        first = draw.offset * 128
+        assert np.array_equal(replay[first : first + mask.size], mask)
+        assert np.array_equal(fastdrop.dropout_mask(mask.size, 0.25, rng=draw), mask)
+    for offset, (n, mask) in zip(offsets, on_stream, strict=True):
+        replayed = fastdrop.dropout_mask(n, 0.25, rng=fastdrop.Philox(21, offset=offset))
+        assert np.array_equal(replayed, mask)

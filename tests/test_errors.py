@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import fastdrop
+from fastdrop import nn
 
 ACCEPTED = "float16, float32 or float64"
 
@@ -33,18 +34,17 @@ class State:
         assert self.out.tobytes() == self.out_before.tobytes()
         assert self.generator.integers(2**63) == self.generator_before.integers(2**63)
         assert self.stream.offset == 3
-        assert self.stream.last_draw is None
 
 
 def rngs(state):
-    return [state.generator, state.stream]
+    return [state.generator, state.stream, fastdrop.Draw(2, 3)]
 
 
 def expect_dropout_error(exception, match, *, state=None, x=None, **kwargs):
-    """dropout(x, **kwargs) raises, with out given (or out=x) and with both kinds of stateful rng,
-    and writes/draws nothing."""
+    """dropout(x, **kwargs) raises, with out given (or out=x), with both kinds of stateful rng and
+    with a Draw, and writes/draws nothing."""
     for use_out in ("out", "x", None):
-        for rng_index in range(2):
+        for rng_index in range(3):
             s = state or State()
             arg = s.x if x is None else x
             call = dict(kwargs)
@@ -60,6 +60,10 @@ def expect_dropout_error(exception, match, *, state=None, x=None, **kwargs):
                 return
 
 
+# A real number outside [0, 1] is a ValueError; anything else (not a real number, or a bool) a
+# TypeError. The message names p, the rule and the value, a huge one by its size.
+P_RANGE = r"p must be in \[0, 1\] \(the drop probability\), got "
+P_TYPE = r"p must be a real number \(the drop probability\), got "
 BAD_P = [
     -0.1,
     1.1,
@@ -78,49 +82,137 @@ BAD_P = [
     -(10**400),
     Fraction(10**400, 3),
 ]
-BAD_P_TYPE = ["0.5", "", None, 1j, complex(0.5, 0), True, False, np.bool_(True), [0.5], (0.5,)]
+BAD_P_TYPE = [
+    "0.5",
+    "",
+    None,
+    1j,
+    complex(0.5, 0),
+    True,
+    False,
+    np.bool_(True),
+    [0.5],
+    (0.5,),
+    np.array(0.5),
+    b"0.5",
+]
+
+
+def _shown(p):
+    """p as the error message shows it: its repr, a huge int by its digits, a long repr cut."""
+    if isinstance(p, int) and abs(p) > 2**128:
+        return f"an int of about {len(str(abs(p)))} digits"
+    text = repr(p)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _bad_p_error(p):
+    """(exception, message pattern) that a bad p must raise."""
+    if any(p is bad for bad in BAD_P_TYPE):
+        return TypeError, P_TYPE + re.escape(f"{type(p).__name__} {_shown(p)}") + "$"
+    return ValueError, P_RANGE + re.escape(_shown(p)) + "$"
+
+
+def test_huge_p_is_shown_short():
+    assert _shown(10**400) == "an int of about 401 digits"
+    assert _shown(-(10**400)) == "an int of about 401 digits"
+    assert _shown(Fraction(10**400, 3)) == "Fraction(1" + "0" * 47 + "..."
 
 
 @pytest.mark.parametrize("p", BAD_P + BAD_P_TYPE, ids=repr)
 @pytest.mark.parametrize("training", [True, False])
 def test_dropout_bad_p(p, training):
-    expect_dropout_error(ValueError, re.escape(repr(p)), p=p, training=training)
-    assert "p must" in _message(ValueError, fastdrop.dropout, np.ones(3), p)
+    exception, match = _bad_p_error(p)
+    expect_dropout_error(exception, match, p=p, training=training)
+    assert re.search(match, _message(exception, fastdrop.dropout, np.ones(3), p))
 
 
 @pytest.mark.parametrize("p", BAD_P + BAD_P_TYPE, ids=repr)
 def test_dropout_mask_bad_p(p):
+    exception, match = _bad_p_error(p)
     generator = np.random.default_rng(3)
     before = copy.deepcopy(generator)
     stream = fastdrop.Philox(4)
-    for rng in (generator, stream, 5, None):
-        with pytest.raises(ValueError, match=r"p must .*" + re.escape(repr(p))):
+    for rng in (generator, stream, 5, None, fastdrop.Draw(4, 0)):
+        with pytest.raises(exception, match=match):
             fastdrop.dropout_mask((10, 10), p, rng=rng)
-        with pytest.raises(ValueError, match=re.escape(repr(p))):
+        with pytest.raises(exception, match=match):
             fastdrop.dropout_mask(100, p, rng=rng, packed=True)
     assert generator.random() == before.random()
-    assert stream.offset == 0 and stream.last_draw is None
+    assert stream.offset == 0
 
 
-@pytest.mark.parametrize("mode", ["bogus", "Inverted", "VANILLA", "", None, 1, "inverted "])
+MODE = r"mode must be 'inverted' or 'vanilla', got "
+
+
+P_BELOW_ONE = re.escape(
+    "p must be in [0, 1) (the drop probability; at 1 the scale 1 / (1 - p) or the variance "
+    "p / (1 - p) is infinite), got "
+)
+RATES_IN_0_1 = {
+    "Dropout": lambda p: nn.Dropout(p, rng=1),
+    "Dropout1d": lambda p: nn.Dropout1d(p, rng=1),
+    "Dropout2d": lambda p: nn.Dropout2d(p, rng=1),
+    "Dropout3d": lambda p: nn.Dropout3d(p, rng=1),
+}
+RATES_BELOW_1 = {
+    "gaussian_dropout": lambda p: fastdrop.gaussian_dropout(np.ones(3), p, rng=1),
+    "AlphaDropout": lambda p: nn.AlphaDropout(p, rng=1),
+    "GaussianDropout": lambda p: nn.GaussianDropout(p, rng=1),
+    "MLP": lambda p: nn.MLP([2, 3, 2], dropout=[0.0, p]),
+}
+
+
+@pytest.mark.parametrize("p", BAD_P + BAD_P_TYPE, ids=repr)
+def test_every_rate_follows_the_rule_of_dropout(p):
+    """The same bad p gives the same exception and message wherever a rate is taken; where p
+    must be below 1, only the rule's text differs."""
+    exception, match = _bad_p_error(p)
+    for make in RATES_IN_0_1.values():
+        with pytest.raises(exception, match=match):
+            make(p)
+    below_one = match if exception is TypeError else match.replace(P_RANGE, P_BELOW_ONE)
+    for make in RATES_BELOW_1.values():
+        with pytest.raises(exception, match=below_one):
+            make(p)
+
+
+@pytest.mark.parametrize("p", [1, 1.0, np.float32(1), np.float64(1), np.int64(1), Fraction(1)])
+@pytest.mark.parametrize("name", sorted(RATES_BELOW_1))
+def test_rate_of_one_where_the_scale_is_infinite(name, p):
+    with pytest.raises(ValueError, match=P_BELOW_ONE + re.escape(repr(p)) + "$"):
+        RATES_BELOW_1[name](p)
+    for make in RATES_IN_0_1.values():  # drops everything: valid
+        make(p)
+
+
+@pytest.mark.parametrize("mode", ["bogus", "Inverted", "VANILLA", "", "inverted "])
 def test_dropout_bad_mode(mode):
-    expect_dropout_error(
-        ValueError,
-        r"mode must be 'inverted' or 'vanilla'.*" + re.escape(repr(mode)),
-        p=0.5,
-        mode=mode,
-    )
-    expect_dropout_error(ValueError, "mode", p=0.5, mode=mode, training=False)
+    match = MODE + re.escape(repr(mode)) + "$"
+    expect_dropout_error(ValueError, match, p=0.5, mode=mode)
+    expect_dropout_error(ValueError, match, p=0.5, mode=mode, training=False)
+
+
+@pytest.mark.parametrize("mode", [None, 1, b"inverted", ["inverted"], True], ids=repr)
+def test_dropout_mode_not_a_string(mode):
+    match = MODE + re.escape(f"{type(mode).__name__} {mode!r}") + "$"
+    expect_dropout_error(TypeError, match, p=0.5, mode=mode)
+    expect_dropout_error(TypeError, match, p=0.5, mode=mode, training=False)
+
+
+def _flag_error(name, value):
+    return rf"{name} must be a bool, got " + re.escape(f"{type(value).__name__} {value!r}") + "$"
 
 
 @pytest.mark.parametrize("training", [1, 0, "yes", None, 1.0, np.array(True), [True]], ids=repr)
 def test_dropout_training_not_bool(training):
-    expect_dropout_error(TypeError, "training must be a bool", p=0.5, training=training)
+    expect_dropout_error(TypeError, _flag_error("training", training), p=0.5, training=training)
 
 
 @pytest.mark.parametrize("return_mask", [1, 0, "yes", None])
 def test_dropout_return_mask_not_bool(return_mask):
-    expect_dropout_error(TypeError, "return_mask must be a bool", p=0.5, return_mask=return_mask)
+    match = _flag_error("return_mask", return_mask)
+    expect_dropout_error(TypeError, match, p=0.5, return_mask=return_mask)
 
 
 BAD_DTYPES = [
@@ -229,9 +321,14 @@ def test_dropout_out_wrong_dtype(x_dtype, out_dtype):
         s.x_before = s.x.copy()
         bad_out = np.zeros(s.x.shape, out_dtype)
         bad_before = bad_out.copy()
+        native = s.x.dtype.newbyteorder("=")
         expect_dropout_error(
             TypeError,
-            r"out has dtype .*, but dropout of x writes",
+            re.escape(
+                f"out has dtype {bad_out.dtype}, but the result has dtype {native} "
+                "(native byte order)"
+            )
+            + "$",
             state=s,
             p=0.5,
             out=bad_out,
@@ -285,8 +382,10 @@ BAD_RNG_TYPE = [
     [1, 2],
     np.array(5),
     fastdrop.Philox,
+    fastdrop.Draw,
+    (2, 3),  # a draw's (key, offset) as a tuple is no Draw
 ]
-BAD_RNG_VALUE = [-1, 2**64, 2**70, -(2**63), np.int64(-5)]
+BAD_RNG_VALUE = [-1, 2**64, 2**70, -(2**63), np.int64(-5), 10**400]
 
 
 @pytest.mark.parametrize("rng", BAD_RNG_TYPE, ids=lambda r: type(r).__name__)
@@ -294,8 +393,11 @@ BAD_RNG_VALUE = [-1, 2**64, 2**70, -(2**63), np.int64(-5)]
 def test_dropout_rng_wrong_type(rng, training):
     expect_dropout_error(
         TypeError,
-        rf"rng must be None, an int in \[0, 2\*\*64\), a numpy.random.Generator or a "
-        rf"fastdrop.Philox, got {type(rng).__name__}",
+        re.escape(
+            "rng must be None, an int in [0, 2**64), a numpy.random.Generator, a "
+            f"fastdrop.Philox or a fastdrop.Draw, got {type(rng).__name__}"
+        )
+        + "$",
         p=0.5,
         rng=rng,
         training=training,
@@ -307,7 +409,7 @@ def test_dropout_rng_wrong_type(rng, training):
 def test_dropout_rng_out_of_range(rng, training):
     expect_dropout_error(
         ValueError,
-        rf"rng must be an int in \[0, 2\*\*64\), got {int(rng)}",
+        re.escape(f"rng must be an int in [0, 2**64), got {_shown(rng)}") + "$",
         p=0.5,
         rng=rng,
         training=training,
@@ -337,7 +439,7 @@ def test_dropout_mask_negative_shape(shape):
         with pytest.raises(ValueError, match="shape must not have negative extents"):
             fastdrop.dropout_mask(shape, 0.5, rng=rng, packed=True)
     assert generator.random() == before.random()
-    assert stream.offset == 0 and stream.last_draw is None
+    assert stream.offset == 0
 
 
 @pytest.mark.parametrize(
@@ -356,7 +458,7 @@ def test_dropout_mask_shape_not_ints(shape):
         ):
             fastdrop.dropout_mask(shape, 0.5, rng=rng)
     assert generator.random() == before.random()
-    assert stream.offset == 0 and stream.last_draw is None
+    assert stream.offset == 0
 
 
 @pytest.mark.parametrize("packed", [1, 0, "yes", None])
@@ -492,23 +594,81 @@ def test_philox_bad_arguments(kwargs, exception, match):
         fastdrop.Philox(**kwargs)
 
 
+@pytest.mark.parametrize(
+    ("args", "exception", "match"),
+    [
+        ((-1,), ValueError, r"key must be an int in \[0, 2\*\*64\), got -1$"),
+        ((2**64,), ValueError, r"key must be an int in \[0, 2\*\*64\), got 18446744073709551616$"),
+        ((10**400,), ValueError, r"key must be an int in \[0, 2\*\*64\), got an int of about 401 "),
+        ((1.5,), TypeError, r"key must be an int in \[0, 2\*\*64\), got float 1.5$"),
+        ((1.0,), TypeError, r"key must be an int in \[0, 2\*\*64\), got float 1.0$"),
+        (("1",), TypeError, r"key must be an int in \[0, 2\*\*64\), got str '1'$"),
+        ((True,), TypeError, r"key must be an int in \[0, 2\*\*64\), got bool True$"),
+        ((None,), TypeError, r"key must be an int in \[0, 2\*\*64\), got NoneType None$"),
+        ((np.int8(-1),), ValueError, "key must be an int"),
+        ((1, -1), ValueError, r"offset must be an int in \[0, 2\*\*64\), got -1$"),
+        ((1, 2**64), ValueError, r"offset must be an int in \[0, 2\*\*64\), got 1844674407"),
+        ((1, 1.5), TypeError, r"offset must be an int in \[0, 2\*\*64\), got float 1.5$"),
+        ((1, None), TypeError, "offset must be an int"),
+        ((1, False), TypeError, "offset must be an int"),
+        ((1, np.float64(2)), TypeError, "offset must be an int"),
+    ],
+    ids=repr,
+)
+def test_draw_bad_arguments(args, exception, match):
+    with pytest.raises(exception, match=match):
+        fastdrop.Draw(*args)
+
+
+def test_draw_is_immutable():
+    draw = fastdrop.Draw(1, 2)
+    for name in ("key", "offset"):
+        with pytest.raises(AttributeError):
+            setattr(draw, name, 3)
+    assert draw == fastdrop.Draw(1, 2)
+
+
 def test_philox_offset_is_keyword_only():
     with pytest.raises(TypeError):
         fastdrop.Philox(1, 2)  # type: ignore[misc]
 
 
-def test_philox_draw_negative_size():
+@pytest.mark.parametrize(
+    ("size", "exception", "match"),
+    [
+        (-1, ValueError, r"size must be an int in \[0, 2\*\*64\), got -1$"),
+        (np.int64(-1), ValueError, r"size must be an int in \[0, 2\*\*64\), got "),
+        (1.5, TypeError, r"size must be an int in \[0, 2\*\*64\), got float 1.5$"),
+        (1.0, TypeError, r"size must be an int in \[0, 2\*\*64\), got float 1.0$"),
+        (True, TypeError, r"size must be an int in \[0, 2\*\*64\), got bool True$"),
+        ("3", TypeError, r"size must be an int in \[0, 2\*\*64\), got str '3'$"),
+        (None, TypeError, r"size must be an int in \[0, 2\*\*64\), got NoneType None$"),
+    ],
+    ids=repr,
+)
+def test_philox_draw_bad_size(size, exception, match):
     stream = fastdrop.Philox(1, offset=10)
-    with pytest.raises(ValueError, match="size must be >= 0, got -1"):
-        stream.draw(-1)
-    assert stream.offset == 10 and stream.last_draw is None
+    with pytest.raises(exception, match=match):
+        stream.draw(size)
+    assert stream.offset == 10
+
+
+@pytest.mark.parametrize("size", [2**64, 10**400], ids=["2**64", "10**400"])
+def test_philox_draw_huge_size_is_a_value_error(size):
+    """An int of the right type out of range is a ValueError that names size (it was an
+    OverflowError from the conversion to uint64, naming nothing)."""
+    stream = fastdrop.Philox(1, offset=10)
+    with pytest.raises(ValueError, match=r"size must be an int"):
+        stream.draw(size)
+    assert stream.offset == 10
 
 
 def test_philox_stream_exhausted():
     stream = fastdrop.Philox(1, offset=2**64 - 1)
-    fastdrop.dropout(np.ones(129), 0.5, rng=stream)  # blocks 2**64 - 1 and 2**64 (96-bit)
+    y = fastdrop.dropout(np.ones(129), 0.5, rng=stream)  # blocks 2**64 - 1 and 2**64 (96-bit)
     assert stream.offset == 2**64 + 1
-    assert stream.last_draw == (1, 2**64 - 1)
+    # the call's counters were (1, 2**64 - 1)
+    assert np.array_equal(y, fastdrop.dropout(np.ones(129), 0.5, rng=fastdrop.Draw(1, 2**64 - 1)))
     x = np.ones(10, np.float32)
     out = np.full(10, 7.0, np.float32)
     for call in (
@@ -516,12 +676,13 @@ def test_philox_stream_exhausted():
         lambda: fastdrop.dropout(x, 0.5, rng=stream, out=out),
         lambda: fastdrop.dropout(x, 0.5, rng=stream, out=x),
         lambda: fastdrop.dropout_mask(10, 0.5, rng=stream),
+        lambda: fastdrop.gaussian_dropout(x, 0.5, rng=stream, out=out),
+        lambda: fastdrop.standard_normal(10, rng=stream),
         lambda: stream.draw(1),
     ):
         with pytest.raises(ValueError, match="Philox stream exhausted"):
             call()
         assert stream.offset == 2**64 + 1
-        assert stream.last_draw == (1, 2**64 - 1)
         assert np.all(x == 1) and np.all(out == 7)
     # evaluation uses no randomness, so it still works
     assert np.array_equal(fastdrop.dropout(x, 0.5, rng=stream, training=False), x)

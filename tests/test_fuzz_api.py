@@ -2,15 +2,16 @@
 standard_normal, philox4x32, Philox and the nn dropout layers, with valid and invalid arguments
 mixed in one call (shapes incl. 0-d and empty, strided/reversed/transposed views, every dtype,
 non-native byte order, unaligned memory, out aliasing, ndarray subclasses, array-likes, bad p,
-bad rng, exhausted streams).
+bad rng, Draws, exhausted streams).
 
 Oracle: a valid call gives exactly tests/reference.py's result (bit for bit; standard_normal to
-the tolerance of tests/test_noise.py, since fastdrop computes ln/sin/cos itself); an invalid call
-raises TypeError or ValueError with a message, leaves x and out byte-for-byte untouched and moves
-no stream. Budget: FASTDROP_FUZZ_EXAMPLES examples per target (default 400, about 10 s in all);
-a long run is ``FASTDROP_FUZZ_EXAMPLES=10000 pytest tests/test_fuzz_api.py`` (10 min). The number of
-executions is printed at the end of the run (tests/conftest.py) and, with FASTDROP_FUZZ_LOG=path,
-appended there as JSON.
+the tolerance of tests/test_noise.py, since fastdrop computes ln/sin/cos itself), in a new array
+laid out as x unless out is given; an invalid call raises the documented TypeError (wrong type)
+or ValueError (right type, out of range) with a message, leaves x and out byte-for-byte untouched
+and moves no stream. Budget: FASTDROP_FUZZ_EXAMPLES examples per target (default 400, about 10 s
+in all); a long run is ``FASTDROP_FUZZ_EXAMPLES=10000 pytest tests/test_fuzz_api.py`` (10 min).
+The number of executions is printed at the end of the run (tests/conftest.py) and, with
+FASTDROP_FUZZ_LOG=path, appended there as JSON.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import fractions
 import itertools
 import math
 import os
+import pickle
 import warnings
 
 import numpy as np
@@ -82,36 +84,35 @@ VALID_P = st.one_of(
     st.floats(0.0, 1.0, width=32).map(np.float32),
     st.sampled_from([np.float64(0.25), np.int64(0), np.uint8(1), fractions.Fraction(1, 3)]),
 )
-BAD_P = st.sampled_from(
-    [
-        -0.1,
-        1.1,
-        -1e-300,
-        1 + 2**-52,
-        2,
-        -1,
-        math.nan,
-        math.inf,
-        -math.inf,
-        np.float32(np.nan),
-        "0.5",
-        "",
-        None,
-        1j,
-        True,
-        np.bool_(False),
-        [0.5],
-        (0.5,),
-        np.array(0.5),
-        np.ones(3),
-    ]
+# A real number outside [0, 1] is a ValueError, any other type (a bool too) a TypeError.
+BAD_P = st.one_of(
+    st.sampled_from(
+        [
+            -0.1,
+            1.1,
+            -1e-300,
+            1 + 2**-52,
+            2,
+            -1,
+            math.nan,
+            math.inf,
+            -math.inf,
+            np.float32(np.nan),
+            np.int64(-1),
+            10**400,
+            fractions.Fraction(-1, 3),
+        ]
+    ).map(lambda p: (p, ValueError)),
+    st.sampled_from(
+        ["0.5", "", None, 1j, True, np.bool_(False), [0.5], (0.5,), np.array(0.5), np.ones(3)]
+    ).map(lambda p: (p, TypeError)),
 )
 
 
 @st.composite
 def probabilities(draw):
     if draw(st.integers(0, 9)) == 0:
-        return draw(BAD_P), ValueError
+        return draw(BAD_P)
     return draw(VALID_P), None
 
 
@@ -126,6 +127,8 @@ BAD_RNG = st.sampled_from(
         ([1, 2], TypeError),
         (np.array(5), TypeError),
         (np.random.PCG64(0), TypeError),
+        ((1, 0), TypeError),  # a (key, offset) tuple is no Draw
+        (fastdrop.Draw, TypeError),
         (-1, ValueError),
         (2**64, ValueError),
         (2**70, ValueError),
@@ -140,12 +143,15 @@ OFFSETS = st.one_of(
 
 
 class Rng:
-    """An rng argument, what it must make the call do, and how to check it afterwards."""
+    """An rng argument, what it must make the call do, and how to check it afterwards.
+
+    Where the key is known, the oracle's expected result is computed from (key, offset): a
+    match proves the call used exactly those counters."""
 
     def __init__(self, value, error=None, kind="int"):
         self.value, self.error, self.kind = value, error, kind
-        self.offset = value.offset if kind == "philox" else 0
-        self.last_draw = value.last_draw if kind == "philox" else None
+        self.offset = value.offset if kind in ("philox", "draw") else 0
+        self.counters = tuple(value) if kind == "draw" else None
         self.state = copy.deepcopy(value.bit_generator.state) if kind == "generator" else None
 
     @property
@@ -153,7 +159,7 @@ class Rng:
         """The key of the call, if the test can know it before the call."""
         if self.kind == "int":
             return int(self.value)
-        return self.value.key if self.kind == "philox" else None
+        return self.value.key if self.kind in ("philox", "draw") else None
 
     def __repr__(self):
         return f"Rng({self.value!r}, {self.error}, offset={self.offset})"
@@ -164,22 +170,24 @@ class Rng:
     def check_untouched(self):
         if self.kind == "philox":
             assert self.value.offset == self.offset
-            assert self.value.last_draw == self.last_draw
+        if self.kind == "draw":
+            assert tuple(self.value) == self.counters
         if self.kind == "generator":
             assert self.value.bit_generator.state == self.state
 
     def check_consumed(self, n):
         """After a successful call that drew a mask or variates for n elements."""
         if self.kind == "philox":
-            assert self.value.last_draw == (self.value.key, self.offset)
             assert self.value.offset == self.offset + _blocks(n)
+        elif self.kind == "draw":  # a value: used as it is, again and again
+            assert tuple(self.value) == self.counters
         elif self.kind == "generator":
             assert self.value.bit_generator.state != self.state
 
 
 @st.composite
 def rngs(draw):
-    choice = draw(st.integers(0, 11))
+    choice = draw(st.integers(0, 12))
     if choice <= 3:
         return Rng(draw(keys))
     if choice == 4:
@@ -194,6 +202,8 @@ def rngs(draw):
         return Rng(None, kind="none")
     if choice == 9:
         return Rng(np.random.default_rng(draw(st.integers(0, 2**32))), kind="generator")
+    if choice == 10:  # a Draw never runs out: its counters are 96-bit, as a stream's
+        return Rng(fastdrop.Draw(draw(keys), draw(OFFSETS)), kind="draw")
     value, error = draw(BAD_RNG)
     return Rng(value, error, kind="bad")
 
@@ -364,6 +374,17 @@ def _check_written_only(operand, result=None):
     assert np.array_equal(bits(operand.base)[~written], bits(operand.base_before)[~written])
 
 
+def _check_layout_of_x(result, x):
+    """A result fastdrop allocated is a base-class ndarray laid out as x (NumPy's order="K"):
+    the strides of np.empty_like(x), on the axes where a stride means something (extent > 1)."""
+    assert type(result) is np.ndarray
+    array = x if isinstance(x, np.ndarray) else x.array
+    expected = np.empty_like(array, dtype=result.dtype).strides
+    if result.size:
+        axes = [d for d, n in enumerate(result.shape) if n > 1]
+        assert [result.strides[d] for d in axes] == [expected[d] for d in axes]
+
+
 def _either_kept_or_dropped(y, x, p, training, mode):
     """Each element of y is x's kept value or +0.0: the check for an unknown (random) key."""
     kept = reference.dropout(x, p, np.ones(x.shape, bool), training=training, mode=mode)
@@ -399,7 +420,9 @@ def test_fuzz_dropout(tmp_dir, data):
     errors = {x_error, out_error, p_error, rng.error}
     if not isinstance(training, (bool, np.bool_)) or not isinstance(return_mask, (bool, np.bool_)):
         errors.add(TypeError)
-    if mode not in ("inverted", "vanilla"):
+    if not isinstance(mode, str):
+        errors.add(TypeError)
+    elif mode not in ("inverted", "vanilla"):
         errors.add(ValueError)
     if training and rng.exhausted():
         errors.add(ValueError)
@@ -418,6 +441,10 @@ def test_fuzz_dropout(tmp_dir, data):
     p = float(p)
     if out is not None:
         assert y is out.obj
+    else:
+        _check_layout_of_x(y, x)
+    if y_mask is not None:
+        _check_layout_of_x(y_mask, x)
     y = np.asarray(y)
     if training and rng.key is not None:
         mask = reference.keep_mask(rng.key, rng.offset, shape, p)
@@ -480,6 +507,8 @@ def test_fuzz_gaussian_dropout(tmp_dir, data):
     y = fastdrop.gaussian_dropout(x.obj, p, **kwargs)
     if out is not None:
         assert y is out.obj
+    else:
+        _check_layout_of_x(y, x)
     y = np.asarray(y)
     native = x_before.dtype.newbyteorder("=")
     if not noisy:
@@ -675,7 +704,7 @@ def test_fuzz_philox_stream(seed, offset, sizes):
     key = stream.key
     if seed is not None:
         assert key == int(seed)
-    position, last = int(offset), None  # the model: the next block, and the last draw
+    position = int(offset)  # the model: the next block
     for size in sizes:
         bad = (
             TypeError
@@ -687,10 +716,15 @@ def test_fuzz_philox_stream(seed, offset, sizes):
         if bad:
             _check_raises({bad}, lambda size=size: stream.draw(size))
         else:
-            last = (key, position)
-            assert stream.draw(size) == last
+            draw = stream.draw(size)
+            assert type(draw) is fastdrop.Draw
+            assert draw == fastdrop.Draw(key, position)
+            assert hash(draw) == hash(fastdrop.Draw(key, position))
+            assert tuple(draw) == (draw.key, draw.offset) == (key, position)
+            assert draw != (key, position)  # equal only to another Draw
+            assert pickle.loads(pickle.dumps(draw)) == draw
             position += _blocks(size)
-        assert stream.offset == position and stream.last_draw == last
+        assert stream.offset == position
     assert repr(stream) == f"fastdrop.Philox({key}, offset={position})"
 
 
@@ -786,7 +820,7 @@ def test_fuzz_layers(data):
     bad = np.zeros(shape, data.draw(st.sampled_from([np.int32, np.bool_, np.complex64])))
     if upper or uses_noise:  # every Dropout rejects a non-float x; the others when they add noise
         _check_raises({TypeError}, lambda: layer.forward(bad))
-        assert stream.offset == offset and stream.last_draw is None
+        assert stream.offset == offset and layer.last_draw is None
 
     y = layer.forward(x)
     assert x.tobytes() == x_before.tobytes()
@@ -798,10 +832,12 @@ def test_fuzz_layers(data):
             y_model += typed(layer.b)
             expected = y_model.astype(native.dtype)
     assert_same_bits(np.asarray(y).astype(native.dtype), expected)
+    _check_layout_of_x(y, x)
     if uses_noise:
-        assert layer.last_draw == (key, offset)
+        assert layer.last_draw == fastdrop.Draw(key, offset)
         assert stream.offset == offset + _blocks(math.prod(mask_shape))
     else:
+        assert layer.last_draw is None
         assert stream.offset == offset
 
     grad, _, _ = data.draw(float_views(shape, dtype))
@@ -809,6 +845,8 @@ def test_fuzz_layers(data):
     position = stream.offset
     g = layer.backward(grad)
     assert stream.offset == position  # backward replays, it never draws
+    if not np.shares_memory(g, grad):  # AlphaDropout's identity returns grad itself
+        _check_layout_of_x(g, grad)
     if name == "AlphaDropout" and uses_noise:
         with np.errstate(all="ignore"):
             a = np.asarray(layer.a, grad_native.dtype)

@@ -70,6 +70,10 @@ class Arguments:
         self.stream = fastdrop.Philox(self.key)
         self.exhausted = fastdrop.Philox(1, offset=2**64 - 1)
         self.exhausted.draw(1)
+        self.draw = fastdrop.Philox(self.key).draw(16)
+        self.huge = int("18446744073709551616")  # 2**64
+        self.x_fortran = np.asfortranarray(np.linspace(-1, 1, 16, dtype=np.float32).reshape(4, 4))
+        self.bad_mode = "".join(["scal", "ed"])
         self.layer = Dropout(self.p, rng=fastdrop.Philox(3))
         self.counter = np.array([[0, 1, 2, 3]], np.uint32)
         self.philox_key = np.array([5, 6], np.uint32)
@@ -87,7 +91,11 @@ def _raises(error, function, *args, **kwargs):
 
 
 CASES = {
-    "dropout fast path": lambda a: fastdrop.dropout(a.x, a.p, rng=a.key),
+    "dropout": lambda a: fastdrop.dropout(a.x, a.p, rng=a.key),
+    "dropout draw": lambda a: fastdrop.dropout(a.x, a.p, rng=a.draw, out=a.out),
+    "dropout Fortran order and mask": lambda a: fastdrop.dropout(
+        a.x_fortran, a.p, rng=a.draw, return_mask=True
+    ),
     "dropout stream in place": lambda a: fastdrop.dropout(a.out, a.p, rng=a.stream, out=a.out),
     "dropout out and mask": lambda a: fastdrop.dropout(
         a.x, a.p, rng=a.stream, out=a.out, return_mask=True
@@ -99,13 +107,28 @@ CASES = {
     "gaussian_dropout": lambda a: fastdrop.gaussian_dropout(a.x, a.p, rng=a.stream, out=a.out),
     "philox4x32": lambda a: fastdrop.philox4x32(a.counter, a.philox_key),
     "Philox": lambda a: fastdrop.Philox(a.key, offset=a.key).draw(16),
+    "stream draw": lambda a: a.stream.draw(16),
+    "Draw": lambda a: (
+        fastdrop.Draw(a.key, a.key) == a.draw,
+        hash(a.draw),
+        tuple(a.draw),
+        repr(a.draw),
+    ),
+    "gaussian_dropout Fortran order": lambda a: fastdrop.gaussian_dropout(
+        a.x_fortran, a.p, rng=a.draw
+    ),
     "threads": lambda a: fastdrop.set_num_threads(fastdrop.get_num_threads()),
     "Dropout layer": lambda a: a.layer.backward(a.layer.forward(a.x)),
+    "Dropout layer Fortran order": lambda a: a.layer.backward(a.layer.forward(a.x_fortran)),
     "bad p": lambda a: _raises(ValueError, fastdrop.dropout, a.x, a.bad_p, rng=a.stream),
     "bad p, mask": lambda a: _raises(ValueError, fastdrop.dropout_mask, 16, a.bad_p, rng=a.key),
     "bad dtype": lambda a: _raises(TypeError, fastdrop.dropout, a.x_int, a.p, rng=a.stream),
     "bad out": lambda a: _raises(TypeError, fastdrop.dropout, a.x, a.p, rng=a.key, out=a.out_f64),
     "bad rng": lambda a: _raises(TypeError, fastdrop.dropout, a.x, a.p, rng=a.bad_p, out=a.out),
+    "bad p type": lambda a: _raises(TypeError, fastdrop.dropout, a.x, a.bad_mode, rng=a.key),
+    "bad mode": lambda a: _raises(ValueError, fastdrop.dropout, a.x, a.p, mode=a.bad_mode),
+    "bad flag": lambda a: _raises(TypeError, fastdrop.dropout, a.x, a.p, training=a.bad_p),
+    "bad Draw": lambda a: _raises(ValueError, fastdrop.Draw, a.key, a.huge),
     "exhausted stream": lambda a: _raises(ValueError, fastdrop.dropout, a.x, a.p, rng=a.exhausted),
     "bad normal dtype": lambda a: _raises(
         TypeError, fastdrop.standard_normal, 16, rng=a.stream, dtype=np.int32

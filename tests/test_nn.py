@@ -144,9 +144,13 @@ def test_backward_is_grad_times_the_forward_mask():
     rng = np.random.default_rng(0)
     for _ in range(3):  # each forward takes new counters; backward follows the latest
         x = rng.standard_normal((64, 100)).astype(np.float32)
+        before = layer.stream.offset
         y = layer.forward(x)
+        assert layer.last_draw == fastdrop.Draw(9, before)  # the counters it took
+        assert layer.stream.offset == before + 50  # ceil(6400 / 128)
         key, offset = layer.last_draw
         mask = fastdrop.dropout_mask(x.shape, 0.25, rng=fastdrop.Philox(key, offset=offset))
+        assert np.array_equal(mask, fastdrop.dropout_mask(x.shape, 0.25, rng=layer.last_draw))
         scale = np.float32(1 / 0.75)
         np.testing.assert_array_equal(y, np.where(mask, x * scale, 0))
         grad = rng.standard_normal(x.shape).astype(np.float32)
@@ -217,7 +221,8 @@ def test_layers_sharing_a_stream_get_disjoint_counters():
     first, second = Dropout(0.5, rng=stream), Dropout(0.5, rng=stream)
     first.forward(np.ones(1000))
     second.forward(np.ones(1000))
-    assert first.last_draw == (5, 0) and second.last_draw == (5, 8)
+    assert first.last_draw == fastdrop.Draw(5, 0) and second.last_draw == fastdrop.Draw(5, 8)
+    assert stream.offset == 16
 
 
 def test_rate_and_rng_errors():
@@ -318,7 +323,7 @@ def mask_probabilities(masks, p):
 
 @pytest.mark.parametrize("p", [0.5, 0.3])
 def test_exact_ensemble_when_the_rest_is_linear(p):
-    """The seeds' claim: with only linear layers after dropout, the average over all 2^n
+    """The dropout paper's claim: with only linear layers after dropout, the average over all 2^n
     sub-networks (weighted by their probability) is the weight-scaled network, exactly."""
     n = 10
     x = np.random.default_rng(0).standard_normal((3, n))
@@ -412,7 +417,51 @@ def test_a_failed_forward_changes_nothing(name):
         with pytest.raises(ValueError, match="expects"):
             layer.forward(np.ones((2, 3)))
     assert layer.stream.offset == offset
+    assert layer.last_draw == twin.last_draw
     np.testing.assert_array_equal(layer.backward(grad), twin.backward(grad))
+
+
+@pytest.mark.parametrize("name", DROPOUT_LAYERS)
+def test_dropout_layers_keep_the_memory_layout(name):
+    """forward and backward return arrays in their input's memory layout (NumPy's order="K":
+    Fortran order, channels-last), in training and at evaluation, with the values C-ordered
+    input gives element by element."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 3, 4, 5)).astype(np.float32)
+    grad = rng.standard_normal(x.shape).astype(np.float32)
+    for training, order in itertools.product((True, False), [(3, 2, 1, 0), (0, 2, 3, 1)]):
+
+        def laid_out(a, order=order):
+            return np.ascontiguousarray(a.transpose(order)).transpose(np.argsort(order))
+
+        layer, twin = DROPOUT_LAYERS[name]().train(training), DROPOUT_LAYERS[name]().train(training)
+        y, y_c = layer.forward(laid_out(x)), twin.forward(x)
+        g, g_c = layer.backward(laid_out(grad)), twin.backward(grad)
+        assert layer.last_draw == twin.last_draw
+        assert (layer.last_draw is None) == (not training)
+        for result, expected in ((y, y_c), (g, g_c)):
+            assert result.dtype == expected.dtype == np.float32
+            np.testing.assert_array_equal(result, expected)
+            assert result.strides == np.empty_like(laid_out(x)).strides, (order, training)
+
+
+def test_a_layer_given_a_draw_starts_its_stream_there():
+    """rng=Draw: the layer's stream starts at the draw's counters; the first forward is the call
+    that Draw gives, the next ones follow on."""
+    x = np.ones((3, 100), np.float32)
+    layer = Dropout(0.5, rng=fastdrop.Draw(5, 10))
+    assert (layer.stream.key, layer.stream.offset) == (5, 10)
+    np.testing.assert_array_equal(
+        layer.forward(x), fastdrop.dropout(x, 0.5, rng=fastdrop.Draw(5, 10))
+    )
+    assert layer.last_draw == fastdrop.Draw(5, 10)
+    layer.forward(x)
+    assert layer.last_draw == fastdrop.Draw(5, 13) and layer.stream.offset == 16
+    gaussian = GaussianDropout(0.5, rng=fastdrop.Draw(5, 10))
+    np.testing.assert_array_equal(
+        gaussian.forward(x), fastdrop.gaussian_dropout(x, 0.5, rng=fastdrop.Draw(5, 10))
+    )
+    assert gaussian.last_draw == fastdrop.Draw(5, 10)
 
 
 @pytest.mark.parametrize("training", [True, False])

@@ -4,6 +4,7 @@ every dropout layer, with SciPy tests at ALPHA = 1e-6 on fixed keys (see test_st
 from __future__ import annotations
 
 import hashlib
+import re
 
 import numpy as np
 import pytest
@@ -52,13 +53,17 @@ def test_standard_normal_known_answer():
 
 
 def test_gaussian_dropout_with_p_zero_takes_its_counters():
-    """As dropout does: the call's blocks are used up, and the stream records the draw."""
+    """As dropout does: the call's blocks (0 and 1) are used up, and the next call gets the
+    counters after them."""
     stream = fastdrop.Philox(1)
     x = np.full(256, 2.0)
     np.testing.assert_array_equal(fastdrop.gaussian_dropout(x, 0.0, rng=stream), x)
-    assert stream.offset == 2 and stream.last_draw == (1, 0)
+    assert stream.offset == 2
     fastdrop.gaussian_dropout(x, 0.0, rng=stream, training=False)  # evaluation draws nothing
     assert stream.offset == 2
+    y = fastdrop.gaussian_dropout(x, 0.5, rng=stream)
+    np.testing.assert_array_equal(y, fastdrop.gaussian_dropout(x, 0.5, rng=fastdrop.Draw(1, 2)))
+    assert stream.offset == 4
 
 
 def test_float32_is_the_float64_variate_rounded_once():
@@ -172,24 +177,77 @@ def test_gaussian_dropout_is_x_times_the_noise(dtype):
     np.testing.assert_array_equal(fastdrop.gaussian_dropout(x, p, training=False), x)
 
 
-@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
-def test_the_one_pass_c_kernel_gives_gaussian_dropouts_bits(dtype):
-    """_core.gaussian_dropout (fd_gaussian_dropout: noise and product in one pass, for
-    contiguous arrays) gives fastdrop.gaussian_dropout's bytes, NaN, inf and in place included."""
-    from fastdrop import _core
+def _gaussian_dropout_in_numpy(x, p, draw):
+    """gaussian_dropout as NumPy computes it from standard_normal's noise: noise * sigma, + 1,
+    then x * noise into x's dtype, in float64 for float64 x and float32 otherwise."""
+    work = np.float64 if x.dtype == np.float64 else np.float32
+    noise = fastdrop.standard_normal(x.shape, rng=draw, dtype=work)
+    noise *= work(np.sqrt(p / (1 - p)))
+    noise += work(1)
+    result = np.empty_like(x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        np.multiply(x, noise, out=result, casting="same_kind")
+    return result
 
-    source = np.random.default_rng(5).standard_normal(3 * 128 + 77).astype(dtype)
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_the_one_pass_kernel_gives_the_bits_of_numpys_steps(dtype):
+    """Contiguous arrays take one C pass (noise and product together, fd_gaussian_dropout): the
+    same bytes as NumPy's steps on standard_normal's noise, with inf, NaN, -0 and large values,
+    across the counter's carry, in place, into an overlapping out, and as a strided x (which
+    takes NumPy's steps) gives."""
+    n = 3 * 128 + 77
+    source = np.random.default_rng(5).standard_normal(n).astype(dtype)
     source[3:400:41] = [np.inf, -np.inf, np.nan, 0.0, -0.0, 1e4, 3e-5, np.inf, 2.0, -1.5]
     for p in (0.1, 0.5, 0.9):
         for offset in (0, 2**64 - 2):
-            expected = fastdrop.gaussian_dropout(source, p, rng=fastdrop.Philox(7, offset=offset))
-            sigma = float(np.sqrt(p / (1 - p)))
-            got = np.empty_like(source)
-            _core.gaussian_dropout(source, got, 7, offset, sigma)
-            np.testing.assert_array_equal(got.view(np.uint8), expected.view(np.uint8))
+            draw = fastdrop.Draw(7, offset)
+            expected = _gaussian_dropout_in_numpy(source, p, draw).view(np.uint8)
+            got = fastdrop.gaussian_dropout(source, p, rng=draw)
+            np.testing.assert_array_equal(got.view(np.uint8), expected)
             in_place = source.copy()
-            _core.gaussian_dropout(in_place, in_place, 7, offset, sigma)
-            np.testing.assert_array_equal(in_place.view(np.uint8), expected.view(np.uint8))
+            fastdrop.gaussian_dropout(in_place, p, rng=draw, out=in_place)
+            np.testing.assert_array_equal(in_place.view(np.uint8), expected)
+            shared = np.empty(n + 5, dtype)
+            shared[:n] = source
+            fastdrop.gaussian_dropout(shared[:n], p, rng=draw, out=shared[5:])
+            np.testing.assert_array_equal(shared[5:].view(np.uint8), expected)
+            strided = np.empty(2 * n, dtype)[::2]
+            strided[...] = source
+            got = fastdrop.gaussian_dropout(strided, p, rng=draw)
+            np.testing.assert_array_equal(np.ascontiguousarray(got).view(np.uint8), expected)
+
+
+@pytest.mark.parametrize("layout", ["F", "transposed", "reversed"])
+def test_gaussian_noise_keeps_the_input_layout(layout):
+    """A new result is laid out as x (NumPy's order="K"); element i gets the noise of its logical
+    C-order index, as for a C-contiguous x."""
+    c_order = np.random.default_rng(1).standard_normal((6, 5, 4)).astype(np.float32)
+    x = {
+        "F": np.asfortranarray(c_order),
+        "transposed": np.ascontiguousarray(c_order.transpose(2, 0, 1)).transpose(1, 2, 0),
+        "reversed": c_order[::-1, :, ::-1].copy()[::-1, :, ::-1],
+    }[layout]
+    np.testing.assert_array_equal(x, c_order)
+    layout_of_x = np.empty_like(x).strides
+    calls = [
+        lambda a: fastdrop.gaussian_dropout(a, 0.3, rng=9),
+        lambda a: fastdrop.gaussian_dropout(a, 0.0, rng=9),
+        lambda a: fastdrop.gaussian_dropout(a, 0.3, training=False),
+        lambda a: GaussianDropout(0.3, rng=9).forward(a),
+        lambda a: AlphaDropout(0.3, rng=9).forward(a),
+        lambda a: GaussianDropout(0.3, rng=9).eval().forward(a),
+        lambda a: AlphaDropout(0.3, rng=9).eval().forward(a),
+    ]
+    for call in calls:
+        y = call(x)
+        assert y.strides == layout_of_x
+        np.testing.assert_array_equal(y, call(c_order))
+    for layer in (GaussianDropout(0.3, rng=9), AlphaDropout(0.3, rng=9)):
+        layer.forward(c_order)
+        g = layer.backward(x)
+        assert g.strides == layout_of_x
+        np.testing.assert_array_equal(g, layer.backward(c_order))
 
 
 def test_gaussian_dropout_rejects_bad_input_and_writes_nothing():
@@ -197,8 +255,18 @@ def test_gaussian_dropout_rejects_bad_input_and_writes_nothing():
     out = np.full(5, 7.0)
     stream = fastdrop.Philox(2)
     bad_calls = [
-        ({"p": 1.0}, ValueError, "infinite variance"),
-        ({"p": -0.5}, ValueError, "p must be"),
+        (
+            {"p": 1.0},
+            ValueError,
+            re.escape(
+                "p must be in [0, 1) (the drop probability; at 1 the scale 1 / (1 - p) or the "
+                "variance p / (1 - p) is infinite), got 1.0"
+            ),
+        ),
+        ({"p": -0.5}, ValueError, r"p must be in \[0, 1\) .*, got -0.5$"),
+        ({"p": "0.5"}, TypeError, r"p must be a real number \(the drop probability\), got str"),
+        ({"p": None}, TypeError, "p must be a real number"),
+        ({"p": True}, TypeError, "p must be a real number"),
         ({"p": 0.5, "training": 1}, TypeError, "training"),
         ({"p": 0.5, "rng": 1.5}, TypeError, "rng"),
     ]

@@ -183,17 +183,35 @@ def dropout_cases(draw):
     }
 
 
+def make_rng(key, offset, as_draw):
+    """The rng of a call at (key, offset): the int key itself at offset None (offset 0), else
+    a Philox stream at offset, or the Draw of it."""
+    if offset is None:
+        return key
+    return fastdrop.Draw(key, offset) if as_draw else fastdrop.Philox(key, offset=offset)
+
+
+def assert_layout_of(result, x):
+    """result is laid out as a new array like x in NumPy's order="K": np.empty_like(x)'s
+    strides on every axis of extent above 1 (the others have no say in where an element is)."""
+    like = np.empty_like(x, dtype=result.dtype)
+    for axis, extent in enumerate(x.shape):
+        if extent > 1:
+            assert result.strides[axis] == like.strides[axis], (result.strides, like.strides)
+
+
 @SETTINGS
 @given(
     case=dropout_cases(),
     p=probabilities,
     key=keys,
     offset=st.one_of(st.none(), offsets),
+    as_draw=st.booleans(),
     mode=st.sampled_from(["inverted", "vanilla"]),
     training=st.booleans(),
     return_mask=st.booleans(),
 )
-def test_dropout_matches_reference(case, p, key, offset, mode, training, return_mask):
+def test_dropout_matches_reference(case, p, key, offset, as_draw, mode, training, return_mask):
     shape, x_spec, out_spec = case["shape"], case["x_spec"], case["out_spec"]
     n = math.prod(shape)
     x_need = x_spec.need(shape)
@@ -225,7 +243,7 @@ def test_dropout_matches_reference(case, p, key, offset, mode, training, return_
     base_before = base.copy()
     watched_before = None if watched is None else watched.copy()
 
-    rng = key if offset is None else fastdrop.Philox(key, offset=offset)
+    rng = make_rng(key, offset, as_draw)
     call_offset = 0 if offset is None else offset
     mask = reference.keep_mask(key, call_offset, shape, p)
     expected = reference.dropout(x_before, p, mask, training=training, mode=mode)
@@ -237,20 +255,22 @@ def test_dropout_matches_reference(case, p, key, offset, mode, training, return_
         y, y_mask = result
         assert y_mask.dtype == np.bool_ and y_mask.shape == shape
         assert np.array_equal(y_mask, mask if training else np.ones(shape, bool))
+        if out is None:
+            assert_layout_of(y_mask, x)
     else:
         y = result
     if out is not None:
         assert y is out
+    else:
+        assert_layout_of(y, x)  # a new result keeps x's memory layout
     assert_same_bits(y, expected)
 
-    # the stream moved by ceil(n / 128) blocks, and only in training
-    if offset is not None:
-        if training:
-            assert rng.last_draw == (key, offset)
-            assert rng.offset == offset + -(-n // 128)
-        else:
-            assert rng.last_draw is None
-            assert rng.offset == offset
+    # a stream moved by ceil(n / 128) blocks, and only in training; a Draw is a value
+    if isinstance(rng, fastdrop.Philox):
+        assert rng.key == key
+        assert rng.offset == offset + (-(-n // 128) if training else 0)
+    elif isinstance(rng, fastdrop.Draw):
+        assert rng == fastdrop.Draw(key, offset)
 
     # x untouched unless out writes over it; nothing outside out written
     if out is None or not np.may_share_memory(x, out):
@@ -269,10 +289,11 @@ def test_dropout_matches_reference(case, p, key, offset, mode, training, return_
     p=probabilities,
     key=keys,
     offset=st.one_of(st.none(), offsets),
+    as_draw=st.booleans(),
     packed=st.booleans(),
 )
-def test_dropout_mask_matches_reference(shape, p, key, offset, packed):
-    rng = key if offset is None else fastdrop.Philox(key, offset=offset)
+def test_dropout_mask_matches_reference(shape, p, key, offset, as_draw, packed):
+    rng = make_rng(key, offset, as_draw)
     expected = reference.keep_mask(key, offset or 0, shape, p)
     mask = fastdrop.dropout_mask(shape, p, rng=rng, packed=packed)
     if packed:
@@ -281,9 +302,11 @@ def test_dropout_mask_matches_reference(shape, p, key, offset, packed):
     else:
         assert mask.dtype == np.bool_
         assert np.array_equal(mask, expected)
-    if offset is not None:
+    if isinstance(rng, fastdrop.Philox):
+        assert rng.key == key
         assert rng.offset == offset + -(-expected.size // 128)
-        assert rng.last_draw == (key, offset)
+    elif isinstance(rng, fastdrop.Draw):
+        assert rng == fastdrop.Draw(key, offset)
 
 
 @settings(max_examples=150, deadline=None)
@@ -294,20 +317,26 @@ def test_dropout_mask_matches_reference(shape, p, key, offset, packed):
     p=probabilities,
 )
 def test_philox_stream_sequence(sizes, key, offset, p):
+    """Calls on a stream and draws from it, in any order, each start where the stream is and
+    move it past ceil(n / 128) blocks; each call is replayed by its Draw or a stream there."""
     stream = fastdrop.Philox(key, offset=offset)
     expected_offset = offset
     for i, n in enumerate(sizes):
-        if i % 2:
+        if i % 3 == 0:
+            mask = fastdrop.dropout_mask(n, p, rng=stream)
+        elif i % 3 == 1:
             y, mask = fastdrop.dropout(np.ones(n, np.float32), p, rng=stream, return_mask=True)
             assert np.array_equal(mask, y != 0)
         else:
-            mask = fastdrop.dropout_mask(n, p, rng=stream)
-        assert stream.last_draw == (key, expected_offset)
+            draw = stream.draw(n)
+            assert draw == fastdrop.Draw(key, expected_offset)
+            y, mask = fastdrop.dropout(np.ones(n, np.float32), p, rng=draw, return_mask=True)
+            assert np.array_equal(mask, y != 0)
         assert np.array_equal(mask, reference.keep_mask(key, expected_offset, n, p))
-        # a replay from last_draw gives the same mask
-        replay = fastdrop.dropout_mask(
-            n, p, rng=fastdrop.Philox(*stream.last_draw[:1], offset=stream.last_draw[1])
-        )
+        # a replay from the call's counters gives the same mask
+        replay = fastdrop.dropout_mask(n, p, rng=fastdrop.Draw(key, expected_offset))
+        assert np.array_equal(replay, mask)
+        replay = fastdrop.dropout_mask(n, p, rng=fastdrop.Philox(key, offset=expected_offset))
         assert np.array_equal(replay, mask)
         expected_offset += -(-n // 128)
         assert stream.offset == expected_offset
@@ -327,6 +356,8 @@ def test_mask_independent_of_dtype_and_order(shape, dtypes, orders, p, key):
         x = np.ones(shape, dtype, order=order)
         y, mask = fastdrop.dropout(x, p, rng=key, return_mask=True)
         assert np.array_equal(mask, y != 0)
+        assert_layout_of(y, x)
+        assert_layout_of(mask, x)
         masks.append(mask)
     assert np.array_equal(masks[0], masks[1])
     assert np.array_equal(masks[0], fastdrop.dropout_mask(shape, p, rng=key))

@@ -43,6 +43,7 @@ def test_each_function_across_the_carry(carry):
         return fastdrop.Philox(KEY, offset=offset)
 
     assert np.array_equal(fastdrop.dropout_mask(N, P, rng=stream()), expected)
+    assert np.array_equal(fastdrop.dropout_mask(N, P, rng=fastdrop.Draw(KEY, offset)), expected)
     packed = fastdrop.dropout_mask(N, P, rng=stream(), packed=True)
     assert np.array_equal(packed, np.packbits(expected, bitorder="little"))
     for dtype in (np.float16, np.float32, np.float64):
@@ -51,7 +52,7 @@ def test_each_function_across_the_carry(carry):
         assert np.array_equal(mask, expected)
         assert_same_bits(y, reference.dropout(x, P, expected))
         in_place = x.copy()
-        fastdrop.dropout(in_place, P, rng=stream(), out=in_place)  # the C fast path
+        fastdrop.dropout(in_place, P, rng=stream(), out=in_place)
         assert_same_bits(in_place, reference.dropout(x, P, expected))
     z = fastdrop.standard_normal(N, rng=stream())
     # fastdrop computes ln, sin and cos itself: the tolerance of tests/test_noise.py
@@ -76,7 +77,7 @@ def test_a_stream_of_calls_across_the_carry(carry):
             mask = fastdrop.dropout_mask(n, P, rng=stream)
         else:
             mask = layer.forward(np.ones(n, np.float32)) != 0
-            assert layer.last_draw == (KEY, position)
+            assert layer.last_draw == fastdrop.Draw(KEY, position)
         assert np.array_equal(mask, reference.keep_mask(KEY, position, n, P))
         position += _blocks(n)
         assert stream.offset == position
@@ -107,7 +108,8 @@ def test_an_exhausted_stream_refuses_every_call():
     ):
         with pytest.raises(ValueError, match="Philox stream exhausted"):
             call()
-        assert stream.offset == 2**64 + 2 and stream.last_draw == (KEY, 2**64 - 1)
+        assert (stream.key, stream.offset) == (KEY, 2**64 + 2)
+        assert layer.last_draw is None and gaussian.last_draw is None  # no forward recorded
         assert np.all(x == 1) and np.all(out == 7)
 
 

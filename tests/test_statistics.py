@@ -120,8 +120,8 @@ def test_inverted_dropout_expectation_is_exact_for_constant_input(p, dtype):
 
 
 # ---------------------------------------------------------------------------------------------
-# The two-input neuron of the seed documents: z = w1 * x1 + w2 * x2 under vanilla dropout.
-# fastdrop's p is the DROP probability; the second seed document writes p for the KEEP
+# The two-input neuron of README's "Why 1/(1-p)": z = w1 * x1 + w2 * x2 under vanilla dropout.
+# fastdrop's p is the DROP probability; the dropout paper writes p for the KEEP
 # probability, which is 1 - p here. Vanilla dropout does not scale in training, so
 # E[z] = (1 - p) * (w1 * x1 + w2 * x2), and evaluation multiplies by 1 - p to match.
 
@@ -266,7 +266,11 @@ def test_consecutive_calls_of_a_stream_are_independent(p):
     n = 1_000_003  # not a multiple of 128: the second call starts at the next whole block
     first = fastdrop.dropout_mask(n, p, rng=stream)
     second = fastdrop.dropout_mask(n, p, rng=stream)
-    assert stream.last_draw[1] == -(-n // 128)
+    blocks = -(-n // 128)
+    assert stream.offset == 2 * blocks
+    assert np.array_equal(
+        second, fastdrop.dropout_mask(n, p, rng=fastdrop.Draw(stream.key, blocks))
+    )
     _assert_independent(first, second, f"consecutive calls, p = {p}")
 
 

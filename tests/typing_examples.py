@@ -24,7 +24,10 @@ mask = fastdrop.dropout_mask((np.int64(2), 3), rng=None)
 z: np.ndarray = fastdrop.standard_normal(np.int32(10), rng=2, dtype=np.float32)
 y = fastdrop.gaussian_dropout(x, 0.2, rng=np.int8(4), training=True)
 words: np.ndarray = fastdrop.philox4x32([0, 0, 0, 0], np.array([1, 2], np.uint32))
-key_offset: tuple[int, int] = fastdrop.Philox(None).draw(np.int16(300))
+draw: fastdrop.Draw = fastdrop.Philox(None).draw(np.int16(300))
+key, offset = draw
+y = fastdrop.dropout(x, 0.5, rng=draw)
+y = fastdrop.gaussian_dropout(x, 0.5, rng=fastdrop.Draw(np.uint64(1), offset=2))
 rate = float(Fraction(1, 3))
 
 for layer in (
@@ -33,6 +36,7 @@ for layer in (
     Dropout2d(0.5),
     AlphaDropout(rate, rng=fastdrop.Philox(3)),
     GaussianDropout(np.float64(0.1), rng=np.random.default_rng(2)),
+    Dropout(0.5, rng=draw),
 ):
     grad: np.ndarray = layer.backward(layer.forward(x.reshape(1, 4, 8, 1)))
 

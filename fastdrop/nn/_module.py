@@ -8,6 +8,8 @@ from typing import TypeVar
 
 import numpy as np
 
+from .._core import check_bool
+
 __all__ = ["Module", "Parameter", "Sequential"]
 
 _M = TypeVar("_M", bound="Module")
@@ -151,9 +153,7 @@ class Module:
 
     def train(self: _M, mode: bool = True) -> _M:
         """Set training mode (``mode=False``: evaluation) here and in every child; returns self."""
-        if not isinstance(mode, (bool, np.bool_)):
-            raise TypeError(f"mode must be a bool, got {type(mode).__name__}")
-        self.training = bool(mode)
+        self.training = check_bool(mode, "mode")
         for child in self.children():
             child.train(mode)
         return self

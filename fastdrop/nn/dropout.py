@@ -8,21 +8,24 @@ backward, not one mask element per activation as in PyTorch.
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
 
-from ..functional import (
-    Probability,
-    _check_floating,
-    _rate_as_float,
-    dropout,
-    dropout_mask,
-    gaussian_dropout,
+from .._core import (
+    check_bool,
+    check_floating,
+    check_mode,
+    check_p,
+    check_rng,
+    empty_like,
+    resolve_draw,
 )
-from ..random import Philox, check_rng, is_integer, key_and_offset
+from ..functional import Probability, dropout, dropout_mask, gaussian_dropout
+from ..random import Draw, Philox, is_integer
 from ._module import Module
-from .layers import SELU_ALPHA, SELU_SCALE, _constants_type, _gradient
+from .layers import SELU_ALPHA, SELU_SCALE, _gradient
 
 __all__ = [
     "AlphaDropout",
@@ -33,55 +36,77 @@ __all__ = [
     "GaussianDropout",
 ]
 
-RNGSeed = None | int | np.integer | np.random.Generator | Philox
+RNGSeed = None | int | np.integer | np.random.Generator | Philox | Draw
 
 
 def _stream(rng: RNGSeed) -> Philox:
-    """The layer's Philox stream: a stream shared with other layers, or one under the key that
-    ``rng`` gives a single call (fresh entropy, the int itself, a key drawn from a Generator)."""
+    """The layer's Philox stream: a stream shared with other layers, or one of its own that
+    starts at the counters ``rng`` gives a single call (fresh entropy, the int itself, a key
+    drawn from a Generator, a Draw's key and offset)."""
     check_rng(rng)
-    return rng if isinstance(rng, Philox) else Philox(key_and_offset(rng, 0)[0])
+    if isinstance(rng, Philox):
+        return rng
+    start = resolve_draw(rng, 0)
+    return Philox(start.key, offset=start.offset)
 
 
-def _check_rate(p: object, *, upper_inclusive: bool) -> float:
-    if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, float, np.floating, np.integer)):
-        raise TypeError(f"p must be a real number, got {type(p).__name__}")
-    value = _rate_as_float(p)
-    if not (0.0 <= value <= 1.0 if upper_inclusive else 0.0 <= value < 1.0):
-        bounds = "[0, 1]" if upper_inclusive else "[0, 1)"
-        raise ValueError(f"p must be in {bounds}, got {p!r}")
-    return value
+def _zero_where_dropped(y: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """y with its dropped elements (mask False, broadcast) set to +0.0, by selection: a dropped
+    NaN or inf becomes 0, as in fastdrop.dropout."""
+    np.copyto(y, y.dtype.type(0), where=~mask)
+    return y
 
 
 class _ReplayedNoise(Module):
-    """What the layers share: the rate, the stream, and the (key, offset) of the last forward.
+    """What the layers share: the rate, the stream, and the draw of the last forward.
 
-    Backward follows its forward: the forward's noise after a training forward, the evaluation
-    rule after an evaluation one, whatever ``training`` says in between. A forward that raises
-    changes nothing: neither the stream nor what backward replays.
+    A training forward takes a :class:`fastdrop.Draw` from the stream and keeps it as
+    :attr:`last_draw`; backward applies the same noise again from that draw (None after an
+    evaluation forward, or one that drew nothing: backward then follows the evaluation rule),
+    whatever ``training`` says in between. A forward that raises changes nothing: neither the
+    stream nor what backward replays. ``training`` is checked at every forward: it must be a
+    bool.
     """
 
-    def __init__(self, p: Probability, rng: RNGSeed, *, upper_inclusive: bool = True) -> None:
+    def __init__(self, p: Probability, rng: RNGSeed, *, below_one: bool = False) -> None:
         super().__init__()
-        self.p = _check_rate(p, upper_inclusive=upper_inclusive)
+        self.p = check_p(p, below_one)
         self.stream = _stream(rng)
-        self.last_draw: tuple[int, int] | None = None  # what backward replays
+        self.last_draw: Draw | None = None  # what backward replays
         self._shape: tuple[int, ...] | None = None
 
-    def _replay(self, grad: np.ndarray) -> Philox | None:
-        """A stream that gives backward the forward's noise again; None if that forward drew
-        none (evaluation, or a rate of 0)."""
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = check_floating(x)
+        elements = self._noise_elements(x.shape)  # checked in either mode
+        draw = None
+        if check_bool(self.training, "training") and elements is not None:
+            draw = self.stream.draw(elements)
+        y = self._apply(x, draw)
+        self._shape, self.last_draw = x.shape, draw
+        return y
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        return self._apply(self._gradient(grad), self.last_draw)
+
+    def _noise_elements(self, shape: tuple[int, ...]) -> int | None:
+        """How many noise values a training forward of that shape draws; None: none at all (a
+        rate of 0, where the noise is the identity)."""
+        return None if self.p == 0.0 else math.prod(shape)
+
+    def _apply(self, x: np.ndarray, draw: Draw | None) -> np.ndarray:
+        """x with the noise of ``draw`` (None: the evaluation rule), in x's layout."""
+        raise NotImplementedError
+
+    def _gradient(self, grad: object) -> np.ndarray:
+        """grad checked against the last forward: a float array of its output's shape."""
         if self._shape is None:
             raise RuntimeError(f"{type(self).__name__}.backward needs a forward call first")
+        grad = check_floating(grad, "grad")
         _gradient(grad, self._shape, type(self).__name__)
-        if self.last_draw is None:
-            return None
-        key, offset = self.last_draw
-        return Philox(key, offset=offset)
+        return grad
 
-    def _record(self, shape: tuple[int, ...], draw: tuple[int, int] | None) -> None:
-        self._shape = shape
-        self.last_draw = draw
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
 
 
 class Dropout(_ReplayedNoise):
@@ -94,9 +119,11 @@ class Dropout(_ReplayedNoise):
     mode : {"inverted", "vanilla"}, optional
         Inverted scales kept units by 1 / (1 - p) in training and is the identity at evaluation;
         vanilla trains unscaled and multiplies by 1 - p at evaluation.
-    rng : None, int, numpy.random.Generator or fastdrop.Philox, optional
-        The layer's Philox stream: fresh entropy, that key, a key drawn from the Generator, or a
-        stream shared with other layers. Every training forward takes new counters from it.
+    rng : None, int, numpy.random.Generator, fastdrop.Philox or fastdrop.Draw, optional
+        The layer's Philox stream: fresh entropy, that key, a key drawn from the Generator, a
+        stream shared with other layers, or a stream that starts at a draw's counters. Every
+        training forward takes a new :class:`fastdrop.Draw` from it and keeps it as
+        ``last_draw``, which backward replays.
     axes : None, int or tuple of int, optional
         Axes along which one mask value is shared (for example the time axis for "locked"
         variational dropout, or the spatial axes for channel dropout). None: every element has
@@ -124,8 +151,7 @@ class Dropout(_ReplayedNoise):
         axes: int | tuple[int, ...] | None = None,
     ) -> None:
         super().__init__(p, rng)
-        if mode not in ("inverted", "vanilla"):
-            raise ValueError(f"mode must be 'inverted' or 'vanilla', got {mode!r}")
+        check_mode(mode)
         self.mode = mode
         if axes is not None:
             listed = (axes,) if is_integer(axes) else axes
@@ -144,41 +170,30 @@ class Dropout(_ReplayedNoise):
         shared = {a % ndim for a in self.axes}
         return tuple(1 if d in shared else n for d, n in enumerate(shape))
 
-    def _scale(self) -> float:
-        return 1.0 / (1.0 - self.p) if self.mode == "inverted" and self.p < 1.0 else 1.0
+    def _noise_elements(self, shape: tuple[int, ...]) -> int:
+        """The mask's size (at any rate, as fastdrop.dropout takes its counters at p = 0 too)."""
+        mask_shape = self._mask_shape(shape)
+        return math.prod(shape if mask_shape is None else mask_shape)
 
-    def _shared(self, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """fastdrop.dropout's rule, mask broadcast: float16 scaled in float32, then rounded."""
-        work = np.float32 if x.dtype == np.float16 else x.dtype
-        with np.errstate(over="ignore", invalid="ignore"):  # inf, NaN silently, as in dropout
-            scaled = (x.astype(work) * np.asarray(self._scale(), work)).astype(x.dtype)
-        return np.where(mask, scaled, x.dtype.type(0))
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        x = _check_floating(x)
-        mask_shape = self._mask_shape(x.shape)  # checked in either mode, before the stream moves
-        draw = None
-        if not self.training:
-            y = dropout(x, self.p, training=False, mode=self.mode)
-        elif mask_shape is None:
-            y = dropout(x, self.p, rng=self.stream, mode=self.mode)
-            draw = self.stream.last_draw
-        else:
-            mask = dropout_mask(mask_shape, self.p, rng=self.stream)
-            draw = self.stream.last_draw
-            y = self._shared(x, mask)
-        self._record(x.shape, draw)
-        return y
-
-    def backward(self, grad: np.ndarray) -> np.ndarray:
-        grad = _check_floating(grad)
-        stream = self._replay(grad)
-        if stream is None:
-            return dropout(grad, self.p, training=False, mode=self.mode)  # as the forward
-        mask_shape = self._mask_shape(grad.shape)
+    def _apply(self, x: np.ndarray, draw: Draw | None) -> np.ndarray:
+        """fastdrop.dropout of x with the draw's mask (None: at evaluation), in x's layout."""
+        if draw is None:
+            return dropout(x, self.p, training=False, mode=self.mode)
+        mask_shape = self._mask_shape(x.shape)
         if mask_shape is None:
-            return dropout(grad, self.p, rng=stream, mode=self.mode)
-        return self._shared(grad, dropout_mask(mask_shape, self.p, rng=stream))
+            return dropout(x, self.p, rng=draw, mode=self.mode)
+        # One mask value shared along self.axes: fastdrop.dropout's rule with the mask broadcast
+        # (float16 scaled in float32, then rounded).
+        work = np.float32 if x.dtype == np.float16 else x.dtype.type
+        scale = 1.0 / (1.0 - self.p) if self.mode == "inverted" and self.p < 1.0 else 1.0
+        y = empty_like(x)
+        with np.errstate(over="ignore", invalid="ignore"):  # inf, NaN silently, as in dropout
+            np.multiply(x.astype(work, copy=False), work(scale), out=y, casting="same_kind")
+        return _zero_where_dropped(y, dropout_mask(mask_shape, self.p, rng=draw))
+
+    def extra_repr(self) -> str:
+        axes = "" if self.axes is None else f", axes={self.axes}"
+        return f"p={self.p}, mode={self.mode!r}{axes}"
 
 
 class _ChannelDropout(Dropout):
@@ -196,6 +211,9 @@ class _ChannelDropout(Dropout):
                 f"got shape {shape}"
             )
         return shape[: len(shape) - k] + (1,) * k
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
 
 
 class Dropout1d(_ChannelDropout):
@@ -258,7 +276,7 @@ class AlphaDropout(_ReplayedNoise):
     ----------
     p : float, optional
         The drop probability, in [0, 1).
-    rng : None, int, numpy.random.Generator or fastdrop.Philox, optional
+    rng : None, int, numpy.random.Generator, fastdrop.Philox or fastdrop.Draw, optional
         As for :class:`Dropout`.
 
     Examples
@@ -271,34 +289,34 @@ class AlphaDropout(_ReplayedNoise):
     """
 
     def __init__(self, p: Probability = 0.5, rng: RNGSeed = None) -> None:
-        super().__init__(p, rng, upper_inclusive=False)
+        super().__init__(p, rng, below_one=True)
         saturation = -SELU_SCALE * SELU_ALPHA
         keep = 1.0 - self.p
         self.a = (keep * (1.0 + self.p * saturation**2)) ** -0.5
         self.b = -self.a * saturation * self.p
         self.saturation = saturation
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        x = _check_floating(x)  # before the stream moves
-        if not self.training or self.p == 0.0:
-            self._record(x.shape, None)
-            return x.copy()
-        mask = dropout_mask(x.shape, self.p, rng=self.stream)
-        draw = self.stream.last_draw
+    def _apply(self, x: np.ndarray, draw: Draw | None) -> np.ndarray:
+        """a * (x where kept, else the saturation) + b, in x's dtype and layout (None: a copy)."""
+        if draw is None:
+            return x.copy(order="K")
+        typed = x.dtype.type
+        y = empty_like(x)
+        np.copyto(y, x)
+        np.copyto(y, typed(self.saturation), where=~dropout_mask(x.shape, self.p, rng=draw))
         with np.errstate(over="ignore", invalid="ignore"):  # inf, NaN silently, as in dropout
-            typed = _constants_type(x)
-            y = typed(self.a) * np.where(mask, x, typed(self.saturation)) + typed(self.b)
-        self._record(x.shape, draw)
-        return y.astype(x.dtype, copy=False)
+            np.multiply(y, typed(self.a), out=y)
+            np.add(y, typed(self.b), out=y)
+        return y
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
-        grad = _check_floating(grad)
-        stream = self._replay(grad)
-        if stream is None:
+        grad = self._gradient(grad)
+        if self.last_draw is None:
             return grad
-        mask = dropout_mask(grad.shape, self.p, rng=stream)
+        y = empty_like(grad)
         with np.errstate(over="ignore", invalid="ignore"):
-            return np.where(mask, grad * np.asarray(self.a, grad.dtype), 0).astype(grad.dtype)
+            np.multiply(grad, grad.dtype.type(self.a), out=y)
+        return _zero_where_dropped(y, dropout_mask(grad.shape, self.p, rng=self.last_draw))
 
 
 class GaussianDropout(_ReplayedNoise):
@@ -309,7 +327,7 @@ class GaussianDropout(_ReplayedNoise):
     ----------
     p : float, optional
         In [0, 1).
-    rng : None, int, numpy.random.Generator or fastdrop.Philox, optional
+    rng : None, int, numpy.random.Generator, fastdrop.Philox or fastdrop.Draw, optional
         As for :class:`Dropout`.
 
     Examples
@@ -323,18 +341,10 @@ class GaussianDropout(_ReplayedNoise):
     """
 
     def __init__(self, p: Probability = 0.5, rng: RNGSeed = None) -> None:
-        super().__init__(p, rng, upper_inclusive=False)
+        super().__init__(p, rng, below_one=True)
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        x = _check_floating(x)
-        if not self.training or self.p == 0.0:
-            self._record(x.shape, None)
-            return x.copy()
-        y = gaussian_dropout(x, self.p, rng=self.stream)
-        self._record(x.shape, self.stream.last_draw)
-        return y
-
-    def backward(self, grad: np.ndarray) -> np.ndarray:
-        grad = _check_floating(grad)
-        stream = self._replay(grad)
-        return grad if stream is None else gaussian_dropout(grad, self.p, rng=stream)
+    def _apply(self, x: np.ndarray, draw: Draw | None) -> np.ndarray:
+        """x times the draw's noise (None: the identity, as a copy)."""
+        if draw is None:
+            return gaussian_dropout(x, self.p, training=False)
+        return gaussian_dropout(x, self.p, rng=draw)

@@ -13,11 +13,12 @@ from typing import Any, Literal, TypeAlias, overload
 import numpy as np
 import numpy.typing as npt
 
+from .._core import check_bool, check_int, check_mode, check_p
 from .._progress import Progress
 from ..functional import Probability
 from ..random import Philox, is_integer
 from ._module import Module, Sequential, temporary_mode
-from .dropout import Dropout, _check_rate
+from .dropout import Dropout
 from .layers import Linear, ReLU, SoftmaxCrossEntropy, Tanh, softmax
 from .optim import SGD
 
@@ -52,9 +53,7 @@ def _check_sizes(sizes: object) -> list[int]:
         raise TypeError(f"sizes must be a sequence of ints, got {type(sizes).__name__}")
     if len(sizes) < 2:
         raise ValueError(f"sizes must list at least two layer widths, got {sizes!r}")
-    if not all(is_integer(n) and n >= 1 for n in sizes):
-        raise ValueError(f"sizes must be positive ints, got {sizes!r}")
-    return [int(n) for n in sizes]
+    return [check_int(n, "each of sizes", 1) for n in sizes]
 
 
 def _check_rates(dropout: object, layers: int) -> list[float]:
@@ -66,13 +65,12 @@ def _check_rates(dropout: object, layers: int) -> list[float]:
             f"dropout must give one rate per layer input ({layers}, input layer first), "
             f"got {dropout!r}"
         )
-    return [_check_rate(rate, upper_inclusive=False) for rate in dropout]
+    return [check_p(rate, below_one=True) for rate in dropout]
 
 
 def _check_counts(**counts: int) -> None:
     for name, value in counts.items():
-        if not is_integer(value) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        check_int(value, name, 1)
 
 
 class _EarlyStopping:
@@ -81,8 +79,8 @@ class _EarlyStopping:
     """
 
     def __init__(self, patience: int | None, has_validation: bool) -> None:
-        if patience is not None and (not is_integer(patience) or patience < 1):
-            raise ValueError(f"patience must be a positive int or None, got {patience!r}")
+        if patience is not None:
+            check_int(patience, "patience (or None)", 1)
         if patience is not None and not has_validation:
             raise ValueError("early stopping (patience) needs validation_data or validation_split")
         self.patience = patience
@@ -216,15 +214,12 @@ class MLP(Module):
         self.rates = _check_rates(dropout, len(self.sizes) - 1)
         if activation not in ("relu", "tanh"):
             raise ValueError(f"activation must be 'relu' or 'tanh', got {activation!r}")
-        if mode not in ("inverted", "vanilla"):
-            raise ValueError(f"mode must be 'inverted' or 'vanilla', got {mode!r}")
+        check_mode(mode)
         self.activation, self.mode = activation, mode
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
-        if not isinstance(standardize, (bool, np.bool_)):
-            raise TypeError(f"standardize must be a bool, got {type(standardize).__name__}")
-        self.standardize = bool(standardize)
+        self.standardize = check_bool(standardize, "standardize")
         self.input_shift: np.ndarray | None = None
         self.input_scale: np.ndarray | None = None
         init_seed, order_seed, mask_seed = _seed_sequence(rng).spawn(3)
@@ -584,8 +579,7 @@ class MLP(Module):
         if mc_samples is None:
             with temporary_mode(self, False):
                 return softmax(self._logits(X))
-        if not is_integer(mc_samples) or mc_samples < 1:
-            raise ValueError(f"mc_samples must be a positive int or None, got {mc_samples!r}")
+        check_int(mc_samples, "mc_samples (or None)", 1)
         mean = np.zeros((X.shape[0], self.sizes[-1]), np.float64)
         square = np.zeros_like(mean)
         with temporary_mode(self, True):
