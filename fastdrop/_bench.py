@@ -370,8 +370,9 @@ def dropout_row(
 
     Candidates: ``np.multiply(x, c, out=x)`` with c = 1/(1-p) in x's dtype (the memory-bound
     floor), ``rng_floor`` (:func:`rng_floor`), ``fastdrop.dropout(x, p, rng=stream, out=x)``,
-    :func:`naive_dropout` (named ``naive_numpy``) and optionally :func:`uint8_dropout` (``numpy_u8``) and PyTorch. x
-    (standard normal) is restored from a pristine copy, untimed, before every sample.
+    :func:`naive_dropout` (named ``naive_numpy``) and optionally :func:`uint8_dropout`
+    (``numpy_u8``) and PyTorch. x (standard normal) is restored from a pristine copy, untimed,
+    before every sample.
 
     Parameters
     ----------
@@ -438,7 +439,8 @@ def dropout_row(
         "ns_per_element": {k: v / n for k, v in medians.items()},
         "fastdrop_gb_per_s": 2 * dtype.itemsize * n / medians["fastdrop"],
         "vs_multiply": medians["fastdrop"] / medians["multiply"],
-        "vs_floor_plus_multiply": medians["fastdrop"] / (medians["rng_floor"] + medians["multiply"]),
+        "vs_floor_plus_multiply": medians["fastdrop"]
+        / (medians["rng_floor"] + medians["multiply"]),
         "speedup_vs_naive_numpy": medians["naive_numpy"] / medians["fastdrop"],
         "samples_ns": {c.name: c.samples for c in candidates},
     }
