@@ -9,10 +9,11 @@
  * vector layer of seventeen one-line operations that each path defines (here, below); each path's
  * file keeps only its layer, its driver (how many chains its registers hold) and what only its
  * ISA does well; everything that the compiler vectorises by itself (the float32 and float64 group
- * loops here, the normals' Box-Muller arithmetic) stays in fd_kernels_impl.h. A full portable-SIMD layer (SIMDe, Highway) would bring a dependency and
- * hide the one operation that differs, the 32x32 -> 64-bit multiply: x86 keeps a word in the low
- * half of a 64-bit lane, as vpmuludq reads it; NEON keeps 4 words a vector and takes their
- * products with umull and umull2 and de-interleaves the high and low words (uzp2, uzp1).
+ * loops here, the normals' Box-Muller arithmetic) stays in fd_kernels_impl.h. A full
+ * portable-SIMD layer (SIMDe, Highway) would bring a dependency and hide the one operation that
+ * differs, the 32x32 -> 64-bit multiply: x86 keeps a word in the low half of a 64-bit lane, as
+ * vpmuludq reads it; NEON keeps 4 words a vector and takes their products with umull and umull2
+ * and de-interleaves the high and low words (uzp2, uzp1).
  * benchmarks/NEON.md has the figures behind the choice and the model's estimates for this path.
  */
 #include "fd_kernels.h"
