@@ -92,7 +92,8 @@ static inline void fd_floor_part(void *arg, int part, int parts)
     fd_part_range(call->n, part, parts, &i, &end);
     for (; i < end; i += FD_CHUNK_ELEMENTS) {
         const uint64_t left = end - i;
-        const size_t blocks = (size_t)fd_blocks(left < FD_CHUNK_ELEMENTS ? left : FD_CHUNK_ELEMENTS);
+        const size_t blocks =
+            (size_t)fd_blocks(left < FD_CHUNK_ELEMENTS ? left : FD_CHUNK_ELEMENTS);
         const uint64_t first = i / FD_BLOCK_ELEMENTS;
         if (call->count)
             fold ^= call->kernels->philox_floor(call->key, call->offset, first, blocks, call->c3,

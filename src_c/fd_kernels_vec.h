@@ -178,7 +178,8 @@ static void fdv_flush_ties(const fd_bernoulli *rule, uint64_t first, uint32_t *i
 }
 
 /* normal_philox (fd_normal_impl.h): the block's prefix once, then its 64 pairs' c3 = 64 + j in
- * lanes, four chains at a time (a path takes it with #define FD_NORMAL_PHILOX fdv_normal_philox). */
+ * lanes, four chains at a time (a path takes it with #define FD_NORMAL_PHILOX
+ * fdv_normal_philox). */
 static void fdv_normal_philox(uint64_t key, uint64_t offset, uint64_t block, uint64_t lo[FD_PAIRS],
                               uint64_t hi[FD_PAIRS])
 {
@@ -231,7 +232,8 @@ static uint32_t fdv_philox_floor(uint64_t key, uint64_t offset, uint64_t first, 
                                   fdv_xor(s[h].x[2], s[h].x[3]));
         }
         for (h = 0; h < 4; h++) fdv_store_words(words + FDV_LANES * h, sum[h]);
-        for (b = 0; b < 4 * FDV_LANES && g + b < nblocks; b++) fold ^= words[b]; /* blocks in the call */
+        for (b = 0; b < 4 * FDV_LANES && g + b < nblocks; b++) /* the call's blocks only */
+            fold ^= words[b];
     }
     return fold;
 }
