@@ -55,6 +55,10 @@ cdef extern from "fd_dropout.h" nogil:
     fd_status fd_mask_packed_box(const fd_bernoulli *rule, const fd_box *box, uint8_t *packed)
     fd_status fd_normal_box(uint64_t key, uint64_t offset, const fd_box *box, fd_dtype dtype,
                             void *out)
+    fd_status fd_gaussian_dropout(fd_dtype dtype, uint64_t key, uint64_t offset, uint64_t n,
+                                  double sigma, const void *x, void *out)
+    fd_status fd_floor_mask(const fd_bernoulli *rule, uint64_t n)
+    fd_status fd_floor_normal(uint64_t key, uint64_t offset, uint64_t n)
     fd_status fd_simd_select(const char *name)
     const char *fd_simd_path()
     const char *fd_simd_available()
@@ -733,3 +737,33 @@ def dropout_box(cnp.ndarray x, cnp.ndarray out, object mask, tuple whole, tuple 
     cdef const fd_box *box = fill_box(&arrays, whole, start, (<object>x).shape)
     cdef uint8_t *keep = NULL if mask is None else <uint8_t *>cnp.PyArray_DATA(<cnp.ndarray>mask)
     run_dropout(x, out, keep, draw.key, draw.offset, threshold, scale, box)
+
+
+def gaussian_dropout(cnp.ndarray x, cnp.ndarray out, Draw draw, double sigma):
+    """Gaussian dropout (fd_gaussian_dropout: x (1 + sigma z), noise and product in one pass) of
+    C-contiguous float x into C-contiguous out of its size and dtype: x itself, or an array that
+    does not overlap it."""
+    cdef fd_dtype dtype = dtype_code(x)
+    cdef uint64_t n = <uint64_t>cnp.PyArray_SIZE(x)
+    cdef const void *px = cnp.PyArray_DATA(x)
+    cdef void *po = cnp.PyArray_DATA(out)
+    cdef uint64_t key = draw.key, offset = draw.offset
+    cdef fd_status status
+    with nogil:
+        status = fd_gaussian_dropout(dtype, key, offset, n, sigma, px, po)
+    check(status)
+
+
+def floor(uint64_t n, uint64_t key, uint64_t offset, object threshold):
+    """The RNG floor of a call of n elements (benchmarks): the Philox outputs of a mask under
+    threshold (fd_floor_mask), or of normals if threshold is None (fd_floor_normal), generated
+    by the active path and discarded."""
+    cdef fd_bernoulli rule
+    cdef fd_status status
+    cdef bint normal = threshold is None
+    rule.key = key
+    rule.offset = offset
+    rule.threshold = 0 if normal else <uint64_t>threshold
+    with nogil:
+        status = fd_floor_normal(key, offset, n) if normal else fd_floor_mask(&rule, n)
+    check(status)

@@ -174,7 +174,7 @@ def _gaussian_chunk(
     *,
     whole: tuple[int, ...],
     draw: Draw,
-    p: float,
+    sigma: float,
 ) -> np.ndarray:
     from .functional import _apply_noise, _noise_dtype
 
@@ -182,7 +182,7 @@ def _gaussian_chunk(
     source = _core.check_floating(chunk)
     noise = np.empty(source.shape, _noise_dtype(source.dtype))
     _core.normal(noise, draw, whole, _start(block_info, 0))
-    return _apply_noise(source, noise, p, _core.empty_like(source))
+    return _apply_noise(source, noise, sigma, _core.empty_like(source))
 
 
 # -- the functions ----------------------------------------------------------------------------
@@ -244,7 +244,7 @@ def gaussian_dropout(x: Any, p: float, rng: Any, training: bool, out: object) ->
         meta=_empty_meta(x.ndim, dtype),
         whole=x.shape,
         draw=draw,
-        p=p,
+        sigma=math.sqrt(p / (1.0 - p)),
     )
 
 
