@@ -29,6 +29,7 @@ cdef extern from "fd_dropout.h" nogil:
         FD_FLOAT16
         FD_FLOAT32
         FD_FLOAT64
+        FD_BFLOAT16
     ctypedef struct fd_bernoulli:
         uint64_t key
         uint64_t offset
@@ -204,16 +205,38 @@ cdef inline bint native_float(cnp.ndarray a):
     )
 
 
-cpdef cnp.ndarray check_floating(object x, str name="x"):
-    """``x`` as an ndarray of float16, float32 or float64 in native byte order (byte-swapped
-    input is converted, in its own memory layout); TypeError for any other dtype."""
+# NumPy has no bfloat16: ml_dtypes (and libraries built on it) registers one at run time, under a
+# type number of its own. A 2-byte dtype named "bfloat16" is taken for it (its layout, the top
+# half of a float32, is the format's definition); the number of the first one seen is kept, so
+# that later arrays of it are recognised as quickly as NumPy's floats.
+cdef int bfloat16_type = -1
+
+
+cdef bint is_bfloat16(object dtype) except -1:
+    global bfloat16_type
+    if dtype.num == bfloat16_type:
+        return True
+    if dtype.name != "bfloat16" or dtype.itemsize != 2:
+        return False
+    if bfloat16_type < 0:
+        bfloat16_type = dtype.num
+    return True
+
+
+cpdef cnp.ndarray check_floating(object x, str name="x", bint bfloat16=False):
+    """``x`` as an ndarray of float16, float32 or float64 (or, with ``bfloat16``, a bfloat16
+    such as ml_dtypes.bfloat16) in native byte order (byte-swapped input is converted, in its own
+    memory layout); TypeError for any other dtype."""
     if type(x) is cnp.ndarray and native_float(<cnp.ndarray>x):  # the common case, quickly
         return <cnp.ndarray>x
     array = np.asarray(x)
+    if bfloat16 and is_bfloat16(array.dtype):
+        return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
     if array.dtype.kind != "f" or array.dtype.itemsize not in (2, 4, 8):
-        raise TypeError(
-            f"{name} must have dtype float16, float32 or float64, got dtype {array.dtype}"
+        accepted = "float16, float32, float64 or bfloat16" if bfloat16 else (
+            "float16, float32 or float64"
         )
+        raise TypeError(f"{name} must have dtype {accepted}, got dtype {array.dtype}")
     if not array.dtype.isnative:
         array = array.astype(array.dtype.newbyteorder("="))
     return array
@@ -435,7 +458,7 @@ def philox4x32(cnp.ndarray counter, cnp.ndarray key, cnp.ndarray out):
 cdef fd_dtype dtype_code(cnp.ndarray a) except *:
     cdef int size = cnp.PyArray_ITEMSIZE(a)
     if size == 2:
-        return FD_FLOAT16
+        return FD_BFLOAT16 if cnp.PyArray_TYPE(a) == bfloat16_type else FD_FLOAT16
     if size == 4:
         return FD_FLOAT32
     return FD_FLOAT64
@@ -475,15 +498,16 @@ def dropout(x, p=0.5, *, rng=None, training=True, mode="inverted", out=None, ret
     T = 2**32 - round(p * 2**32): the keep probability is T / 2**32, within 2**-33 of 1 - p.
     Dropped elements are set to +0.0 (a dropped NaN or inf becomes 0, as in Flax; PyTorch
     multiplies by the mask and keeps NaN). Kept elements are multiplied by 1 / (1 - p) in
-    ``"inverted"`` mode (float16: the product in float32, then rounded to float16, as PyTorch's
-    CPU half arithmetic does) and left unchanged in
-    ``"vanilla"`` mode. At evaluation (``training=False``) inverted dropout is the identity and
-    vanilla dropout multiplies everything by 1 - p; no randomness is used.
+    ``"inverted"`` mode (float16 and bfloat16: the product in float32, then rounded to nearest
+    even, as PyTorch's CPU half arithmetic does) and left unchanged in ``"vanilla"`` mode. At
+    evaluation (``training=False``) inverted dropout is the identity and vanilla dropout
+    multiplies everything by 1 - p; no randomness is used.
 
     Parameters
     ----------
     x : array_like
-        Input of dtype float16, float32 or float64, any shape (0-d and empty too), any strides.
+        Input of dtype float16, float32, float64 or bfloat16 (``ml_dtypes.bfloat16``: NumPy has
+        none of its own), any shape (0-d and empty too), any strides.
     p : float, optional
         The drop probability, in [0, 1]. 0 keeps everything, 1 drops everything.
     rng : None, int, numpy.random.Generator, fastdrop.Philox or fastdrop.Draw, optional
@@ -517,9 +541,9 @@ def dropout(x, p=0.5, *, rng=None, training=True, mode="inverted", out=None, ret
     Raises
     ------
     TypeError
-        If p is not a real number (a string, None, a bool, a complex), x is not float16/32/64,
-        ``out`` is not an ndarray of x's dtype, or ``rng``, ``mode``, ``training`` or
-        ``return_mask`` has a wrong type.
+        If p is not a real number (a string, None, a bool, a complex), x is not float16/32/64
+        or bfloat16, ``out`` is not an ndarray of x's dtype, or ``rng``, ``mode``, ``training``
+        or ``return_mask`` has a wrong type.
     ValueError
         If p is outside [0, 1], mode is another string, ``out`` has another shape or is
         read-only, ``rng`` is an int outside [0, 2**64), or a Philox stream is exhausted.
@@ -544,7 +568,7 @@ def dropout(x, p=0.5, *, rng=None, training=True, mode="inverted", out=None, ret
     cdef bint train = check_bool(training, "training")
     cdef bint with_mask = check_bool(return_mask, "return_mask")
     check_rng(rng)
-    cdef cnp.ndarray source = check_floating(x)
+    cdef cnp.ndarray source = check_floating(x, "x", True)
     cdef cnp.ndarray result
     if out is None:
         result = empty_like(source)
