@@ -51,12 +51,17 @@ cdef extern from "fd_dropout.h" nogil:
     void fd_set_num_threads(int n)
     int fd_get_num_threads()
     int FD_MAX_THREADS
+    int FD_MAX_NDIM
 
 cdef extern from "numpy/arrayobject.h":
     # descr NULL: the prototype's dtype. Not declared by NumPy's own .pxd.
     object PyArray_NewLikeArray(cnp.ndarray prototype, int order, void *descr, int subok)
 
 MAX_THREADS = FD_MAX_THREADS
+# The codes of fd_dtype by dtype name, for fastdrop.torch's dropout_strided.
+DTYPE_CODES = {
+    "float16": FD_FLOAT16, "float32": FD_FLOAT32, "float64": FD_FLOAT64, "bfloat16": FD_BFLOAT16
+}
 cdef object UINT64_LIMIT = (<object>1) << 64
 cdef object UINT64_MAX = UINT64_LIMIT - 1
 # Looked up once: a module attribute lookup costs as much as a check.
@@ -93,12 +98,25 @@ def simd_available():
     return fd_simd_available().decode().split(",")
 
 
-def set_num_threads(int n):
+cdef bint threads_chosen = False
+
+
+def set_num_threads(int n, bint chosen=True):
+    """Threads per call; ``chosen``: the user's choice (fastdrop.set_num_threads or
+    FASTDROP_NUM_THREADS), which fastdrop.torch leaves alone, rather than a default it may
+    replace by PyTorch's thread count."""
+    global threads_chosen
     fd_set_num_threads(n)
+    threads_chosen = chosen
 
 
 def get_num_threads():
     return fd_get_num_threads()
+
+
+def num_threads_chosen():
+    """Whether the thread count is the user's choice (see set_num_threads)."""
+    return threads_chosen
 
 
 # -- the rules on arguments: each written once, here --------------------------------------------
@@ -468,6 +486,12 @@ cdef fd_dtype dtype_code(cnp.ndarray a) except *:
 cdef int64_t GIL_FREE_ELEMENTS = 1 << 14
 
 
+cpdef double inverted_scale(double p):
+    """What inverted dropout multiplies kept elements by in training: 1 / (1 - p), and 1 at
+    p = 1 (where nothing is kept)."""
+    return 1.0 / (1.0 - p) if p < 1.0 else 1.0
+
+
 cdef int run_dropout(cnp.ndarray x, cnp.ndarray out, uint8_t *mask, uint64_t key,
                      uint64_t offset, uint64_t threshold, double scale) except -1:
     cdef fd_bernoulli rule
@@ -489,6 +513,58 @@ cdef int run_dropout(cnp.ndarray x, cnp.ndarray out, uint8_t *mask, uint64_t key
             status = fd_dropout(dtype, &rule, scale, ndim, shape, px, x_strides, po, out_strides,
                                 mask)
     return check(status)
+
+
+cdef enum:
+    STRIDED_MAX_NDIM = 64  # FD_MAX_NDIM; the C core refuses more itself
+
+
+cdef int fill_strides(object values, Py_ssize_t ndim, int64_t unit, int64_t *into) except -1:
+    cdef Py_ssize_t d
+    if len(values) != ndim:
+        raise ValueError(f"{len(values)} strides for {ndim} dimensions")
+    for d in range(ndim):
+        into[d] = <int64_t>values[d] * unit
+    return 0
+
+
+def dropout_strided(int dtype, uint64_t key, uint64_t offset, uint64_t threshold, double scale,
+                    object shape, size_t x, object x_strides, size_t out, object out_strides):
+    """fd_dropout over memory given by address: fastdrop.torch's route (a tensor's data_ptr(),
+    size() and stride(), which count elements), without copies. ``dtype`` is a code of fd_dtype
+    (DTYPE_CODES); the caller owns the memory, has checked the shape and strides against it, and
+    made ``out`` writable (it may be ``x``, with the same strides)."""
+    cdef int64_t c_shape[STRIDED_MAX_NDIM]
+    cdef int64_t c_x_strides[STRIDED_MAX_NDIM]
+    cdef int64_t c_out_strides[STRIDED_MAX_NDIM]
+    cdef Py_ssize_t ndim = len(shape), d
+    cdef int64_t size, count = 1
+    cdef fd_bernoulli rule
+    cdef fd_status status
+    if not 0 <= dtype <= FD_BFLOAT16:
+        raise ValueError(f"dtype code {dtype} is not one of fd_dtype's")
+    if ndim > STRIDED_MAX_NDIM:
+        raise ValueError(f"{ndim} dimensions, more than {STRIDED_MAX_NDIM}")
+    size = 4 if dtype == FD_FLOAT32 else 8 if dtype == FD_FLOAT64 else 2
+    for d in range(ndim):  # count: the element count as far as the GIL's rule needs it
+        c_shape[d] = shape[d]
+        if c_shape[d] <= 0:
+            count = 0
+        elif count < GIL_FREE_ELEMENTS:
+            count = GIL_FREE_ELEMENTS if c_shape[d] >= GIL_FREE_ELEMENTS else count * c_shape[d]
+    fill_strides(x_strides, ndim, size, c_x_strides)
+    fill_strides(out_strides, ndim, size, c_out_strides)
+    rule.key = key
+    rule.offset = offset
+    rule.threshold = threshold
+    if count < GIL_FREE_ELEMENTS:
+        status = fd_dropout(<fd_dtype>dtype, &rule, scale, <int>ndim, c_shape,
+                            <const void *>x, c_x_strides, <void *>out, c_out_strides, NULL)
+    else:
+        with nogil:
+            status = fd_dropout(<fd_dtype>dtype, &rule, scale, <int>ndim, c_shape,
+                                <const void *>x, c_x_strides, <void *>out, c_out_strides, NULL)
+    check(status)
 
 
 def dropout(x, p=0.5, *, rng=None, training=True, mode="inverted", out=None, return_mask=False):
@@ -590,7 +666,7 @@ def dropout(x, p=0.5, *, rng=None, training=True, mode="inverted", out=None, ret
     if train:
         take_draw(rng, <uint64_t>cnp.PyArray_SIZE(source), &key, &offset)
         threshold = fd_threshold(drop)
-        scale = 1.0 / (1.0 - drop) if inverted and drop < 1.0 else 1.0
+        scale = inverted_scale(drop) if inverted else 1.0
     else:
         scale = 1.0 if inverted else 1.0 - drop
     if with_mask:
