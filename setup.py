@@ -11,6 +11,7 @@ C_HEADERS = [
     "src_c/fd_dropout.h",
     "src_c/fd_kernels.h",
     "src_c/fd_kernels_impl.h",
+    "src_c/fd_kernels_vec.h",
     "src_c/fd_philox.h",
     "src_c/fd_threads.h",
 ]
@@ -19,6 +20,7 @@ C_SOURCES = [
     "src_c/fd_dropout.c",
     "src_c/fd_kernels_avx2.c",
     "src_c/fd_kernels_avx512.c",
+    "src_c/fd_kernels_neon.c",
     "src_c/fd_kernels_scalar.c",
     "src_c/fd_mask.c",
     "src_c/fd_normal.c",

@@ -1,11 +1,11 @@
 """Bytes a dropout layer holds between forward and backward, per layer, for one batch.
 
-fastdrop.nn's dropout layers keep the (key, offset) of their forward call and regenerate the
-mask in backward, so they hold O(1) bytes; storing the mask costs one byte per activation as a
-bool array (8 for the seeds' float64 mask), and PyTorch's dropout saves a mask tensor for its
-backward. Measured, not computed: tracemalloc counts what NumPy allocates during the forward
-call and is still alive after it (minus the output), and PyTorch's saved tensors are counted
-with torch.autograd.graph.saved_tensors_hooks (when PyTorch is importable).
+fastdrop.nn's dropout layers keep the draw (key, offset) of their forward call and regenerate
+the mask in backward, so they hold O(1) bytes; storing the mask costs one byte per activation as
+a bool array (8 for naive NumPy dropout's float64 mask), and PyTorch's dropout saves a mask
+tensor for its backward. Measured, not computed: tracemalloc counts what NumPy allocates during
+the forward call and is still alive after it (minus the output), and PyTorch's saved tensors
+are counted with torch.autograd.graph.saved_tensors_hooks (when PyTorch is importable).
 
     python benchmarks/dropout_memory.py
 """
@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from fastdrop._mlp_demo import SeedDropout
+from fastdrop._mlp_demo import NaiveDropout
 from fastdrop.nn import AlphaDropout, Dropout, Dropout1d, GaussianDropout, Module
 
 SHAPES = [(128, 1024), (512, 4096)]
@@ -77,7 +77,7 @@ def main() -> None:
         "fastdrop.nn.AlphaDropout": lambda: AlphaDropout(0.5, rng=1),
         "fastdrop.nn.GaussianDropout": lambda: GaussianDropout(0.5, rng=1),
         "NumPy, bool mask kept": lambda: BoolMaskDropout(0.5),
-        "seeds' NumPy (float64 mask)": lambda: SeedDropout(0.5, seed=1),
+        "naive NumPy (float64 mask)": lambda: NaiveDropout(0.5, seed=1),
     }
     header = "".join(f"{'x'.join(map(str, shape)) + ' f32':>18}" for shape in SHAPES)
     print(f"{'bytes held between forward and backward':<40}{header}")

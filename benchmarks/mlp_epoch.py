@@ -1,4 +1,4 @@
-"""The share of an MLP training epoch spent in dropout: fastdrop versus the seeds' NumPy dropout.
+"""The share of an MLP training epoch spent in dropout: fastdrop versus naive NumPy dropout.
 
 The network of the dropout paper's MNIST runs, 784-1024-1024-10 (ReLU, dropout 0.2 on the input
 and 0.5 on each hidden layer), float32, batch 128, trained by fastdrop.nn's SGD on random data of
@@ -32,7 +32,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     X = rng.random((args.batches * BATCH, SIZES[0]), dtype=np.float32)
     y = rng.integers(0, SIZES[-1], X.shape[0])
-    models = {kind: MLP(SIZES, dropout=RATES, rng=1) for kind in ("fastdrop", "seeds")}
+    models = {kind: MLP(SIZES, dropout=RATES, rng=1) for kind in ("fastdrop", "naive")}
     results = interleaved_shares(models, X, y, args.repeat, batch_size=BATCH, lr=0.01)
     print(
         f"fastdrop {fastdrop.__version__} ({fastdrop.simd_path()}, "
@@ -44,7 +44,7 @@ def main() -> None:
     )
     print(f"{'dropout':<26}{'epoch (ms)':>12}{'in dropout':>12}{'per batch':>12}")
     for kind, (seconds, share) in results.items():
-        label = "fastdrop.nn.Dropout" if kind == "fastdrop" else "seeds' NumPy dropout"
+        label = "fastdrop.nn.Dropout" if kind == "fastdrop" else "naive NumPy dropout"
         per_batch = 1e3 * seconds * share / args.batches
         print(f"{label:<26}{1e3 * seconds:>12.1f}{100 * share:>11.2f}%{per_batch:>9.3f} ms")
 

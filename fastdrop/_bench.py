@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -54,32 +55,39 @@ def parse_size(text: str) -> int:
     Raises
     ------
     ValueError
-        If ``text`` is not such a count.
+        If ``text`` is not such a count; the message says which rule it breaks.
 
     Examples
     --------
     >>> parse_size("2^18"), parse_size("2**10"), parse_size(" 1000 ")
     (262144, 1024, 1000)
+    >>> parse_size("-5")
+    Traceback (most recent call last):
+    ...
+    ValueError: size '-5' is not in [1, 2^40]
     """
-    for power in ("**", "^"):
-        if power in text:
-            base, exponent = (int(part) for part in text.split(power))  # ValueError if not 2
-            if base < 1:
-                raise ValueError(f"base must be positive in {text!r}")
-            if not 0 <= exponent <= MAX_SIZE.bit_length():  # no giant ints from a typo
-                raise ValueError(f"exponent out of range in {text!r}")
-            value = base**exponent
-            break
+    parts = [part.strip() for part in re.split(r"\*\*|\^", text)]
+    if len(parts) > 2 or not all(re.fullmatch(r"[+-]?\d+", part) for part in parts):
+        raise ValueError(f"size {text!r} is not a whole number or a power such as 2^18")
+    limit = MAX_SIZE.bit_length() - 1
+    if len(parts) == 2:
+        base, exponent = int(parts[0]), int(parts[1])
+        if base < 1:
+            raise ValueError(f"size {text!r}: the base must be at least 1")
+        if not 0 <= exponent <= limit:  # no giant ints from a typo
+            raise ValueError(f"size {text!r}: the exponent must be in [0, {limit}]")
+        value = base**exponent
     else:
-        value = int(text)
+        value = int(parts[0])
     if not 1 <= value <= MAX_SIZE:
-        raise ValueError(f"size {text!r} is not in [1, 2^{MAX_SIZE.bit_length() - 1}]")
+        raise ValueError(f"size {text!r} is not in [1, 2^{limit}]")
     return value
 
 
 def bytes_needed(n: int, dtype: np.dtype) -> int:
     """About the most memory a dropout row of n elements holds at once: x, its pristine copy
-    and the seeds' float64 temporaries (two at a time).
+    and naive NumPy dropout's temporaries (its float64 uniforms and their mask, at most 16 bytes
+    an element).
 
     Examples
     --------
@@ -228,6 +236,38 @@ def header(threads: int, torch_version: str | None) -> dict[str, object]:
     return facts
 
 
+def naive_dropout(x: np.ndarray, p: float, rng: np.random.Generator) -> np.ndarray:
+    """Naive NumPy dropout, the reference fastdrop-bench times: ``x * (rng.random(x.shape) <
+    keep) / keep`` with keep = 1 - p.
+
+    What a NumPy user writes first: a float64 uniform per element, a bool mask from it, then two
+    passes over x, each making a new array.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        The input (not modified).
+    p : float
+        The drop probability, in [0, 1).
+    rng : numpy.random.Generator
+        Where the uniforms come from.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new array of x's dtype: each element 0 or x / keep.
+
+    Examples
+    --------
+    >>> x = np.ones(1000, np.float32)
+    >>> y = naive_dropout(x, 0.5, np.random.default_rng(0))
+    >>> y.dtype, sorted(set(y.tolist()))
+    (dtype('float32'), [0.0, 2.0])
+    """
+    keep = 1.0 - p
+    return x * (rng.random(x.shape) < keep) / keep
+
+
 def uint8_dropout(x: np.ndarray, p: float, bits: np.random.BitGenerator) -> np.ndarray:
     """Hand-tuned NumPy dropout, in place: keep iff a random byte >= round(256 p).
 
@@ -284,13 +324,12 @@ def _torch_candidate(
 def dropout_row(
     n: int, dtype: np.dtype, p: float, repeat: int, torch: Any | None, numpy_peer: bool
 ) -> dict[str, object]:
-    """Time in-place dropout of n elements against np.multiply, the seeds' code and peers.
+    """Time in-place dropout of n elements against np.multiply, naive NumPy dropout and peers.
 
     Candidates: ``np.multiply(x, c, out=x)`` with c = 1/(1-p) in x's dtype (the memory-bound
-    floor), ``fastdrop.dropout(x, p, rng=stream, out=x)``, the seeds'
-    ``x * ((np.random.rand(*x.shape) < keep) / keep)`` and optionally :func:`uint8_dropout`
-    and PyTorch. x (standard normal) is restored from a pristine copy, untimed, before every
-    sample.
+    floor), ``fastdrop.dropout(x, p, rng=stream, out=x)``, :func:`naive_dropout` (named
+    ``naive_numpy``) and optionally :func:`uint8_dropout` (``numpy_u8``) and PyTorch. x
+    (standard normal) is restored from a pristine copy, untimed, before every sample.
 
     Parameters
     ----------
@@ -311,31 +350,28 @@ def dropout_row(
     -------
     dict
         size, dtype, p, ns_per_element (medians), fastdrop_gb_per_s (2 * itemsize bytes per
-        element), vs_multiply, speedup_vs_seeds and samples_ns (every sample, ns per call).
+        element), vs_multiply, speedup_vs_naive_numpy and samples_ns (every sample, ns per call).
 
     Examples
     --------
     >>> row = dropout_row(1000, np.dtype(np.float32), 0.5, 2, None, True)
     >>> sorted(row["samples_ns"]), len(row["samples_ns"]["fastdrop"])
-    (['fastdrop', 'multiply', 'numpy_u8', 'seeds'], 2)
+    (['fastdrop', 'multiply', 'naive_numpy', 'numpy_u8'], 2)
     """
     rng = np.random.default_rng(0)
     pristine = rng.standard_normal(n).astype(dtype)
     x = pristine.copy()
-    keep = 1.0 - p
-    scale = dtype.type(1.0 / keep)
+    scale = dtype.type(1.0 / (1.0 - p))
     stream = fastdrop.Philox(1)
+    uniforms = np.random.default_rng(1)
 
     def reset() -> None:
         np.copyto(x, pristine)
 
-    def seeds() -> object:  # the seeds' NumPy dropout, as written there
-        return x * ((np.random.rand(*x.shape) < keep) / keep)  # noqa: NPY002 (as the seeds)
-
     candidates = [
         Candidate("multiply", lambda: np.multiply(x, scale, out=x), reset),
         Candidate("fastdrop", lambda: fastdrop.dropout(x, p, rng=stream, out=x), reset),
-        Candidate("seeds", seeds, reset),
+        Candidate("naive_numpy", lambda: naive_dropout(x, p, uniforms), reset),
     ]
     if numpy_peer:
         bits = np.random.SFC64(1)
@@ -357,7 +393,7 @@ def dropout_row(
         "ns_per_element": {k: v / n for k, v in medians.items()},
         "fastdrop_gb_per_s": 2 * dtype.itemsize * n / medians["fastdrop"],
         "vs_multiply": medians["fastdrop"] / medians["multiply"],
-        "speedup_vs_seeds": medians["seeds"] / medians["fastdrop"],
+        "speedup_vs_naive_numpy": medians["naive_numpy"] / medians["fastdrop"],
         "samples_ns": {c.name: c.samples for c in candidates},
     }
     return row

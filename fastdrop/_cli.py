@@ -27,12 +27,12 @@ def _list(convert: Callable[[str], T], name: str) -> Callable[[str], list[T]]:
 
     def parse(text: str) -> list[T]:
         items = [item for item in re.split(r"[,\s]+", text.strip()) if item]
+        if not items:
+            raise argparse.ArgumentTypeError(f"no {name} in {text!r}")
         try:
-            if items:
-                return [convert(item) for item in items]
-        except ValueError:
-            pass
-        raise argparse.ArgumentTypeError(f"bad {name} list {text!r}")
+            return [convert(item) for item in items]
+        except ValueError as error:  # its message names the value and the rule
+            raise argparse.ArgumentTypeError(str(error)) from None
 
     return parse
 
@@ -43,14 +43,18 @@ def _flat(lists: list[list[T]]) -> list[T]:
 
 def _dtype(text: str) -> np.dtype:
     if text not in DTYPES:
-        raise ValueError(text)
+        raise ValueError(f"dtype {text!r} is not one of {', '.join(DTYPES)}")
     return np.dtype(text)
 
 
 def _probability(text: str) -> float:
-    value = float(text)
+    """A drop probability in [0, 1): at p = 1 np.multiply's scale 1/(1-p) is infinite."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"p {text!r} is not a number") from None
     if not 0.0 <= value < 1.0:
-        raise ValueError(text)
+        raise ValueError(f"p must be in [0, 1), got {text}")
     return value
 
 
@@ -66,8 +70,10 @@ def parser() -> argparse.ArgumentParser:
     parse = argparse.ArgumentParser(
         prog="fastdrop-bench",
         description="In-place dropout and mask generation: fastdrop against np.multiply "
-        "(the memory-bandwidth bound), the seeds' NumPy code and, with --peers, PyTorch and "
-        "hand-tuned NumPy. Medians of interleaved repeats; ns per element.",
+        "(the memory-bandwidth bound), naive NumPy dropout (x * (rng.random(x.shape) < keep) "
+        "/ keep) and, with --peers, PyTorch and hand-tuned NumPy. Medians of interleaved "
+        "repeats; ns per element. A legend under the tables says what each column means.",
+        allow_abbrev=False,  # "--rep 3" is an error, not a guess at "--repeat"
     )
     parse.add_argument(
         "--sizes",
@@ -94,9 +100,9 @@ def parser() -> argparse.ArgumentParser:
         "--threads",
         type=int,
         default=1,
-        help="threads for fastdrop and PyTorch (default 1; 0: fastdrop's default)",
+        help="threads for fastdrop and PyTorch, in [0, 256] (default 1; 0: fastdrop's default)",
     )
-    parse.add_argument("--repeat", type=int, default=7, help="timed rounds (default 7)")
+    parse.add_argument("--repeat", type=int, default=7, help="timed rounds, >= 1 (default 7)")
     parse.add_argument(
         "--peers", action="store_true", help="also time PyTorch (if installed) and hand-tuned NumPy"
     )
@@ -114,6 +120,74 @@ def _import_torch(wanted: bool) -> ModuleType | None:
     return torch
 
 
+# Printed under the tables: what a newcomer needs to read them (README.md, Semantics, has more).
+DROPOUT_LEGEND = """\
+  fastdrop  fastdrop.dropout(x, p, rng=stream, out=x); all times are ns per element, medians
+  GB/s      bytes fastdrop reads and writes per second: 2 x itemsize per element
+  multiply  np.multiply(x, 1/(1-p), out=x): the same bytes moved, no random bits
+  ratio     fastdrop's time / multiply's
+  naive     naive NumPy dropout: x * (rng.random(x.shape) < keep) / keep, keep = 1 - p
+  speed-up  naive's time / fastdrop's"""
+PEER_LEGEND = {
+    "numpy_u8": "  numpy_u8  hand-tuned NumPy: keep where a random byte >= round(256 p), in "
+    "L2-sized chunks",
+    "torch": "  torch     torch.nn.functional.dropout(t, p, training=True, inplace=True)",
+}
+MASK_LEGEND = """\
+  bool      fastdrop.dropout_mask(n, p): n bools
+  packed    fastdrop.dropout_mask(n, p, packed=True): n bits, 8 to a byte
+  copyto    np.copyto of n uint8: n bytes read and n written
+  bool/copy, packed/copy: their time / copyto's"""
+P_NOTE = """
+Why p = 0.1 can be slower than p = 0.5: each element's 32-bit random number is compared with
+the keep threshold one bit plane at a time, top bit first (one Philox call makes a plane for
+128 elements). p = 0.5 is settled by the first plane; p = 0.1 needs up to 8 planes, plus 24 more
+bits for the ties (1 element in 256). See "Semantics" in README.md."""
+
+
+def _print_dropout_table(results: list[dict[str, Any]]) -> None:
+    print(
+        "\nIn-place dropout, ns per element (median); ratio to np.multiply(x, c, out=x) "
+        "in the same run"
+    )
+    peers = [
+        name for name in ("numpy_u8", "torch") if any(name in r["ns_per_element"] for r in results)
+    ]
+    title = (
+        f"{'size':>6} {'dtype':>8} {'p':>5} {'fastdrop':>9} {'GB/s':>7} {'multiply':>9} "
+        f"{'ratio':>6} {'naive':>8} {'speed-up':>9}" + "".join(f" {n:>9}" for n in peers)
+    )
+    print(title)
+    for row in results:
+        ns = row["ns_per_element"]
+        print(
+            f"{_bench.size_label(row['size']):>6} {row['dtype']:>8} {row['p']:>5} "
+            f"{ns['fastdrop']:>9.3f} {row['fastdrop_gb_per_s']:>7.1f} {ns['multiply']:>9.3f} "
+            f"{row['vs_multiply']:>6.2f} {ns['naive_numpy']:>8.2f} "
+            f"{row['speedup_vs_naive_numpy']:>8.1f}x"
+            + "".join(f" {ns[n]:>9.3f}" if n in ns else f" {'n/a':>9}" for n in peers)
+        )
+    print(DROPOUT_LEGEND)
+    for name in peers:
+        print(PEER_LEGEND[name])
+
+
+def _print_mask_table(mask_results: list[dict[str, Any]]) -> None:
+    print("\ndropout_mask, ns per element (median); ratio to np.copyto of as many uint8")
+    print(
+        f"{'size':>6} {'p':>5} {'bool':>8} {'packed':>8} {'copyto':>8} {'bool/copy':>10} "
+        f"{'packed/copy':>12}"
+    )
+    for row in mask_results:
+        ns = row["ns_per_element"]
+        print(
+            f"{_bench.size_label(row['size']):>6} {row['p']:>5} {ns['bool']:>8.3f} "
+            f"{ns['packed']:>8.3f} {ns['copyto']:>8.3f} {row['bool_vs_copyto']:>10.2f} "
+            f"{row['packed_vs_copyto']:>12.2f}"
+        )
+    print(MASK_LEGEND)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its tables; returns the exit status.
 
@@ -125,18 +199,19 @@ def main(argv: list[str] | None = None) -> int:
     0
     """
     started = time.perf_counter()
-    args = parser().parse_args(argv)
+    command = parser()
+    args = command.parse_args(argv)
     sizes, dtypes, ps = _flat(args.sizes), _flat(args.dtypes), _flat(args.p)
     if args.repeat < 1:
-        parser().error("--repeat must be at least 1")
+        command.error(f"--repeat must be at least 1, got {args.repeat}")
     if not 0 <= args.threads <= 256:
-        parser().error("--threads must be in [0, 256]")
-    if args.json and (problem := unwritable(args.json)):
-        parser().error(f"--json: {problem}")
+        command.error(f"--threads must be in [0, 256], got {args.threads}")
+    if args.json is not None and (problem := unwritable(args.json)):
+        command.error(f"--json: {problem}")
     memory = _bench.physical_memory()
     needed = max(_bench.bytes_needed(n, dtype) for n in sizes for dtype in dtypes)
     if memory is not None and needed > memory:
-        parser().error(
+        command.error(
             f"--sizes: the largest row needs about {needed / 2**30:.1f} GiB, more than this "
             f"machine's {memory / 2**30:.1f} GiB"
         )
@@ -174,41 +249,12 @@ def main(argv: list[str] | None = None) -> int:
         progress.close()
         fastdrop.set_num_threads(before)
 
-    print(
-        "\nIn-place dropout, ns per element (median); ratio to np.multiply(x, c, out=x) "
-        "in the same run"
-    )
-    peers = [
-        name for name in ("numpy_u8", "torch") if any(name in r["ns_per_element"] for r in results)
-    ]
-    title = (
-        f"{'size':>6} {'dtype':>8} {'p':>5} {'fastdrop':>9} {'GB/s':>7} {'multiply':>9} "
-        f"{'ratio':>6} {'seeds':>8} {'speed-up':>9}" + "".join(f" {n:>9}" for n in peers)
-    )
-    print(title)
-    for row in results:
-        ns = row["ns_per_element"]
-        print(
-            f"{_bench.size_label(row['size']):>6} {row['dtype']:>8} {row['p']:>5} "
-            f"{ns['fastdrop']:>9.3f} {row['fastdrop_gb_per_s']:>7.1f} {ns['multiply']:>9.3f} "
-            f"{row['vs_multiply']:>6.2f} {ns['seeds']:>8.2f} {row['speedup_vs_seeds']:>8.1f}x"
-            + "".join(f" {ns[n]:>9.3f}" if n in ns else f" {'n/a':>9}" for n in peers)
-        )
-    print("\ndropout_mask, ns per element (median); ratio to np.copyto of as many uint8")
-    print(
-        f"{'size':>6} {'p':>5} {'bool':>8} {'packed':>8} {'copyto':>8} {'bool/copy':>10} "
-        f"{'packed/copy':>12}"
-    )
-    for row in mask_results:
-        ns = row["ns_per_element"]
-        print(
-            f"{_bench.size_label(row['size']):>6} {row['p']:>5} {ns['bool']:>8.3f} "
-            f"{ns['packed']:>8.3f} {ns['copyto']:>8.3f} {row['bool_vs_copyto']:>10.2f} "
-            f"{row['packed_vs_copyto']:>12.2f}"
-        )
+    _print_dropout_table(results)
+    _print_mask_table(mask_results)
+    print(P_NOTE)
     wall = time.perf_counter() - started
     print(f"\n# {args.repeat} repeats, wall time {wall:.1f} s")
-    if args.json:
+    if args.json is not None:
         report = {
             "header": facts,
             "repeat": args.repeat,

@@ -1,16 +1,18 @@
 """``fastdrop-mlp``: the dropout paper's findings, reproduced on scikit-learn's 8x8 digits.
 
-Srivastava et al. (2014) report that dropout lowers test error, that max-norm helps it further,
-that weight scaling matches averaging about 50 sampled networks, and the seeds add that vanilla
-and inverted dropout are the same network. This trains the same MLP with and without dropout
-over several seeds and prints those comparisons with their spread, plus the time dropout adds
-to a training epoch with fastdrop and with the seeds' NumPy dropout.
+Srivastava et al. (2014) report that dropout lowers test error, that max-norm helps it further
+and that weight scaling matches averaging about 50 sampled networks; vanilla and inverted dropout
+are the same network with rescaled weights. This trains the same MLP with and without dropout
+from several random seeds and prints those comparisons with their spread, plus the time dropout
+adds to a training epoch with fastdrop and with naive NumPy dropout.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import math
+import os
 import statistics
 import sys
 import time
@@ -28,14 +30,14 @@ MC_SAMPLES = (1, 5, 10, 50, 100)
 TEST_ROWS = 600  # of the 1,797 digits; the rest train
 
 
-class SeedDropout(Module):
-    """The seeds' inverted dropout, as they write it: ``u = (np.random.rand(*h.shape) > p) /
-    (1 - p); h * u``, keeping the float64 mask ``u`` for backward.
+class NaiveDropout(Module):
+    """Naive NumPy dropout as a layer: ``u = (rng.random(h.shape) < keep) / keep; h * u`` with
+    keep = 1 - p, keeping the float64 mask ``u`` for backward (as textbook NumPy code does).
 
     Examples
     --------
     >>> import numpy as np
-    >>> layer = SeedDropout(0.5, seed=0)
+    >>> layer = NaiveDropout(0.5, seed=0)
     >>> y = layer.forward(np.ones((2, 3), np.float32))
     >>> bool(np.array_equal(layer.backward(np.ones((2, 3), np.float32)), y))
     True
@@ -44,13 +46,14 @@ class SeedDropout(Module):
     def __init__(self, p: float, seed: int) -> None:
         super().__init__()
         self.p = p
-        self.random = np.random.RandomState(seed)  # the algorithm of np.random.rand
+        self.random = np.random.default_rng(seed)
         self.mask: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         if not self.training:
             return x
-        self.mask = (self.random.rand(*x.shape) > self.p) / (1 - self.p)
+        keep = 1 - self.p
+        self.mask = (self.random.random(x.shape) < keep) / keep
         return (x * self.mask).astype(x.dtype, copy=False)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
@@ -96,8 +99,9 @@ class Timed(Module):
 def dropout_share(
     model: MLP, X: np.ndarray, y: np.ndarray, kind: str, *, seed: int = 0, **fit_options: object
 ) -> tuple[float, float]:
-    """One training epoch of ``model`` with its dropout layers done by ``kind`` ("fastdrop" or
-    "seeds"): the epoch's seconds and the seconds spent in the dropout layers.
+    """One training epoch of ``model`` with its dropout layers done by ``kind`` ("fastdrop", or
+    "naive" for :class:`NaiveDropout`): the epoch's seconds and the seconds spent in the dropout
+    layers.
 
     The model's layer list is changed for the epoch and restored afterwards.
     """
@@ -105,7 +109,7 @@ def dropout_share(
     timed = []
     for i, layer in enumerate(original):
         if isinstance(layer, Dropout):
-            inner = layer if kind == "fastdrop" else SeedDropout(layer.p, seed + i)
+            inner = layer if kind == "fastdrop" else NaiveDropout(layer.p, seed + i)
             timed.append(Timed(inner))
             model.network.modules[i] = timed[-1]
     try:
@@ -185,34 +189,41 @@ def parser() -> argparse.ArgumentParser:
         description="Dropout's findings (Srivastava et al. 2014) on the 8x8 digits: test error "
         "without/with dropout and max-norm, weight scaling vs Monte-Carlo averaging, vanilla vs "
         "inverted dropout, and the time dropout adds to an epoch.",
+        allow_abbrev=False,  # "--p 2" is an error, not "--plot 2"
     )
-    result.add_argument("--seeds", type=int, default=3, help="runs per configuration (default 3)")
-    result.add_argument("--epochs", type=int, default=60, help="epochs per run (default 60)")
-    result.add_argument("--hidden", type=int, default=256, help="units per hidden layer (256)")
-    result.add_argument("--layers", type=int, default=2, help="hidden layers (default 2)")
-    result.add_argument("--input-p", type=float, default=0.1, help="input drop rate (0.1)")
-    result.add_argument("--hidden-p", type=float, default=0.5, help="hidden drop rate (0.5)")
-    result.add_argument("--max-norm", type=float, default=2.0, help="max-norm bound c (2.0)")
-    result.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (0.05)")
-    result.add_argument("--plot", metavar="FILE.png", help="draw error curves (needs matplotlib)")
+    add = result.add_argument
+    add("--seeds", type=int, default=3, help="runs (random seeds) per configuration, >= 1 (3)")
+    add("--epochs", type=int, default=60, help="epochs per run, >= 1 (60)")
+    add("--hidden", type=int, default=256, help="units per hidden layer, >= 1 (256)")
+    add("--layers", type=int, default=2, help="hidden layers, >= 1 (2)")
+    add("--input-p", type=float, default=0.1, help="input drop rate, in [0, 1) (0.1)")
+    add("--hidden-p", type=float, default=0.5, help="hidden drop rate, in [0, 1) (0.5)")
+    add("--max-norm", type=float, default=2.0, help="max-norm bound c, > 0 (2.0)")
+    add("--lr", type=float, default=0.05, help="SGD learning rate, > 0 (0.05)")
+    add(
+        "--plot",
+        metavar="FILE.png",
+        help="draw error curves (needs matplotlib; the extension names the format: .png, .pdf, "
+        ".svg, ...)",
+    )
     return result
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo; returns the exit status."""
-    args = parser().parse_args(argv)
-    if args.seeds < 1 or args.epochs < 1 or args.hidden < 1 or args.layers < 1:
-        parser().error("--seeds, --epochs, --hidden and --layers must be positive")
+    command = parser()
+    args = command.parse_args(argv)
+    for option in ("seeds", "epochs", "hidden", "layers"):
+        if (count := getattr(args, option)) < 1:
+            command.error(f"--{option} must be at least 1, got {count}")
     for option, rate in (("--input-p", args.input_p), ("--hidden-p", args.hidden_p)):
         if not 0.0 <= rate < 1.0:
-            parser().error(f"{option} must be in [0, 1), got {rate:g}")
+            command.error(f"{option} must be in [0, 1), got {rate:g}")
     for option, value in (("--max-norm", args.max_norm), ("--lr", args.lr)):
         if not 0.0 < value < math.inf:
-            parser().error(f"{option} must be positive and finite, got {value:g}")
-    if args.plot:  # before the runs, not after them
-        _pyplot()
-        if problem := unwritable(args.plot):
-            parser().error(f"--plot: {problem}")
+            command.error(f"{option} must be positive and finite, got {value:g}")
+    if args.plot is not None and (problem := plot_problem(args.plot)):  # before the runs
+        command.error(f"--plot: {problem}")
     started = time.perf_counter()
     X, y, X_test, y_test = load_digits()
     sizes = [X.shape[1]] + [args.hidden] * args.layers + [10]
@@ -290,14 +301,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  {'same predictions, trained apart':<34} {spread(agreement)} % of test images")
     print(f"  {'vanilla weights x (1 - p), inverted':<34} max |Δ probability| = {max(gaps):.1e}")
 
-    timed = {kind: MLP(sizes, dropout=rates, rng=0) for kind in ("fastdrop", "seeds")}
+    timed = {kind: MLP(sizes, dropout=rates, rng=0) for kind in ("fastdrop", "naive")}
     results = interleaved_shares(timed, X, y, repeat=7, lr=args.lr)
     print("\nTime dropout adds to a training epoch (median of 7, interleaved)")
     for kind, (seconds, share) in results.items():
-        label = "fastdrop" if kind == "fastdrop" else "the seeds' NumPy dropout"
+        label = "fastdrop" if kind == "fastdrop" else "naive NumPy dropout"
         print(f"  {label:<34} {100 * share:5.2f} % of {1000 * seconds:.1f} ms")
 
-    if args.plot:
+    if args.plot is not None:
         plot(histories, args.plot)
         print(f"\nerror curves: {args.plot}")
     print(f"\nwall time {time.perf_counter() - started:.0f} s")
@@ -305,15 +316,45 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _pyplot() -> ModuleType:
-    """matplotlib.pyplot, drawing to files; or exit with what to install."""
-    try:
-        import matplotlib
+    """matplotlib.pyplot, drawing to files (ImportError without matplotlib)."""
+    import matplotlib
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        sys.exit('--plot needs matplotlib: python -m pip install "fastdrop[plot]"')
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     return plt
+
+
+def plot_problem(path: str) -> str | None:
+    """Why :func:`plot` could not write ``path``, or None; checked before the training runs.
+
+    matplotlib must import and write the format that the file's extension names: a small figure
+    with text is saved to memory in it, which also finds what the list of formats does not say
+    (.pgf needs LaTeX, .avif a Pillow built with it). Then the file must be writable.
+
+    Examples
+    --------
+    >>> plot_problem("curves.txt")  # doctest: +ELLIPSIS
+    "'curves.txt' must end in one of ....pdf, ....png, ... (the extension names the format)"
+    """
+    try:
+        plt = _pyplot()
+    except ImportError:
+        return 'it needs matplotlib: python -m pip install "fastdrop[plot]"'
+    extension = os.path.splitext(path)[1][1:].lower()
+    figure = plt.figure(figsize=(1, 1))
+    try:
+        formats = sorted(figure.canvas.get_supported_filetypes())
+        if extension not in formats:
+            listed = ", ".join(f".{name}" for name in formats)
+            return f"{path!r} must end in one of {listed} (the extension names the format)"
+        figure.text(0.5, 0.5, "error (%)")
+        figure.savefig(io.BytesIO(), format=extension)
+    except Exception as error:  # what stops matplotlib here would stop it after the runs
+        return f"matplotlib cannot write .{extension} files here: {error}"
+    finally:
+        plt.close(figure)
+    return unwritable(path)
 
 
 def plot(histories: dict[str, dict[str, list[float]]], path: str) -> None:

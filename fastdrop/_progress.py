@@ -18,6 +18,8 @@ def unwritable(path: str) -> str | None:
     >>> unwritable("/nonexistent-directory/out.json")
     'cannot write /nonexistent-directory/out.json: No such file or directory'
     """
+    if not path:
+        return "the file name is empty"
     existed = os.path.lexists(path)
     try:
         with open(path, "a", encoding="utf-8"):

@@ -38,6 +38,19 @@
 #define FD_X86_SIMD 0
 #endif
 
+/* Little-endian ARM64 builds have the NEON path (part of the AArch64 baseline: no flags, no
+ * run-time check); MSVC's _M_ARM64 excludes ARM64EC, which is x64 code to the rest of the core.
+ * Big-endian AArch64 takes the scalar path (the NEON file reinterprets 64-bit lanes as 32-bit
+ * ones, whose order differs there). */
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__aarch64__) && defined(__ARM_NEON) && \
+    !defined(__AARCH64EB__)
+#define FD_ARM_NEON 1
+#elif FD_MSVC && defined(_M_ARM64)
+#define FD_ARM_NEON 1
+#else
+#define FD_ARM_NEON 0
+#endif
+
 /* A static function always inlined, or never, whatever the compiler's heuristics say: the SIMD
  * paths rely on the first so that a loop's flags are constants in each kernel (the comment above
  * fd_kernels_avx512.c's apply16 says why). */
@@ -49,12 +62,14 @@
 #define FD_STATIC_NOINLINE __attribute__((noinline)) static
 #endif
 
-/* Unroll the next loop 4 times (GCC and Clang; MSVC has no such pragma, and before Visual Studio
- * 2019 no _Pragma). */
+/* Unroll the next loop 4 (or 8) times (GCC and Clang; MSVC has no such pragma, and before Visual
+ * Studio 2019 no _Pragma). */
 #if FD_MSVC
 #define FD_UNROLL4
+#define FD_UNROLL8
 #else
 #define FD_UNROLL4 _Pragma("GCC unroll 4")
+#define FD_UNROLL8 _Pragma("GCC unroll 8")
 #endif
 
 /* A hint that the cache line at p is written soon (nothing where the compiler has no hint). */

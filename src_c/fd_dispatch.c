@@ -98,6 +98,9 @@ static const struct {
     {&fd_kernels_avx512, cpu_runs_avx512},
     {&fd_kernels_avx2, cpu_runs_avx2},
 #endif
+#if FD_ARM_NEON
+    {&fd_kernels_neon, cpu_runs_any}, /* NEON is part of AArch64 */
+#endif
     {&fd_kernels_scalar, cpu_runs_any},
 };
 #define N_PATHS (sizeof paths / sizeof paths[0])

@@ -38,6 +38,9 @@ extern const fd_kernels fd_kernels_scalar;
 extern const fd_kernels fd_kernels_avx2;
 extern const fd_kernels fd_kernels_avx512;
 #endif
+#if FD_ARM_NEON
+extern const fd_kernels fd_kernels_neon;
+#endif
 
 /* The table fd_simd_select chose (the scalar one until then). */
 const fd_kernels *fd_active_kernels(void);

@@ -1,11 +1,11 @@
 /*
  * The AVX2 path: the kernels of the scalar path compiled for AVX2 inside this file only (nothing
- * else is built with AVX2 flags), with Philox fused into the plane comparison (4 lanes of 64
- * bits), the ties' Philox in the same lanes in up to four chains, p = 0.5's keep words straight
- * from them, bool masks by byte shuffles, float64 dropout in vectors aligned to out, and float16
- * through F16C's conversions. fd_dispatch.c selects it only on CPUs (with F16C) and operating
- * systems that run it. MSVC needs no target for intrinsics: it builds the intrinsics as they are
- * and the plain C parts for the baseline ISA.
+ * else is built with AVX2 flags), with Philox fused into the plane comparison and the ties'
+ * Philox (fd_kernels_vec.h, over the vector layer below: 4 lanes of 64 bits), p = 0.5's keep
+ * words straight from its lanes, bool masks by byte shuffles, float64 dropout in vectors aligned
+ * to out, and float16 through F16C's conversions. fd_dispatch.c selects it only on CPUs (with
+ * F16C) and operating systems that run it. MSVC needs no target for intrinsics: it builds the
+ * intrinsics as they are and the plain C parts for the baseline ISA.
  */
 #include "fd_kernels.h"
 
@@ -22,178 +22,80 @@
 
 #define FD_COMPARE_PLANES compare_planes_avx2
 #define FD_BOOL_GROUPS bool_groups_avx2
-#define FD_FLUSH_TIES flush_ties_avx2
+#define FD_FLUSH_TIES fdv_flush_ties
 #define FD_SCALE_GROUPS_F16 scale_groups_f16_avx2
 #define FD_GROUPS_64
 #include "fd_kernels_impl.h"
 
-/* High and low halves of the 32x32-bit products of 8 lanes of a with the constant m: even lanes
- * from one widening multiply, odd lanes (shifted down) from another. */
-static inline void mulhilo8(__m256i a, __m256i m, __m256i *hi, __m256i *lo)
+/* The vector layer of fd_kernels_vec.h: 4 lanes of 64 bits, each word in a lane's low half (the
+ * widening multiply reads only those; 32-bit operations leave them apart from the high halves). */
+typedef __m256i fdv;
+#define FDV_LANES 4
+#define FDV_UNROLL_ROUNDS FD_UNROLL8
+#define FDV_UNROLL_CHAINS
+#define fdv_shr(a, n) _mm256_srli_epi32((a), (n))
+
+FD_STATIC_FORCEINLINE fdv fdv_set1(uint32_t w) { return _mm256_set1_epi64x(w); }
+FD_STATIC_FORCEINLINE fdv fdv_iota(void) { return _mm256_setr_epi64x(0, 1, 2, 3); }
+FD_STATIC_FORCEINLINE fdv fdv_load_words(const uint32_t *p)
 {
-    __m256i even = _mm256_mul_epu32(a, m);
-    __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);
-    *hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
-    *lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+    return _mm256_cvtepu32_epi64(_mm_loadu_si128((const __m128i *)p));
 }
-
-/* fd_philox_lanes, 8 lanes per step; the last n % 8 lanes go through the portable loop. */
-static void philox_lanes_avx2(size_t n, uint32_t *x0, uint32_t *x1, uint32_t *x2, uint32_t *x3,
-                              uint64_t key)
-{
-    const __m256i m0 = _mm256_set1_epi64x(FD_PHILOX_M0), m1 = _mm256_set1_epi64x(FD_PHILOX_M1);
-    const __m256i w0 = _mm256_set1_epi32((int)FD_PHILOX_W0), w1 = _mm256_set1_epi32((int)FD_PHILOX_W1);
-    size_t i;
-    for (i = 0; i + 8 <= n; i += 8) {
-        __m256i c0 = _mm256_loadu_si256((const __m256i *)(x0 + i));
-        __m256i c1 = _mm256_loadu_si256((const __m256i *)(x1 + i));
-        __m256i c2 = _mm256_loadu_si256((const __m256i *)(x2 + i));
-        __m256i c3 = _mm256_loadu_si256((const __m256i *)(x3 + i));
-        __m256i k0 = _mm256_set1_epi32((int)(uint32_t)key);
-        __m256i k1 = _mm256_set1_epi32((int)(uint32_t)(key >> 32));
-        int round;
-        for (round = 0; round < FD_PHILOX_ROUNDS; round++) {
-            __m256i hi0, lo0, hi1, lo1;
-            mulhilo8(c0, m0, &hi0, &lo0);
-            mulhilo8(c2, m1, &hi1, &lo1);
-            c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), k0);
-            c1 = lo1;
-            c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), k1);
-            c3 = lo0;
-            k0 = _mm256_add_epi32(k0, w0);
-            k1 = _mm256_add_epi32(k1, w1);
-        }
-        _mm256_storeu_si256((__m256i *)(x0 + i), c0);
-        _mm256_storeu_si256((__m256i *)(x1 + i), c1);
-        _mm256_storeu_si256((__m256i *)(x2 + i), c2);
-        _mm256_storeu_si256((__m256i *)(x3 + i), c3);
-    }
-    fd_philox_lanes(n - i, x0 + i, x1 + i, x2 + i, x3 + i, key);
-}
-
-/* An odd count's last plane, of the lanes (blocks) from `first`, through philox_lanes_avx2 in
- * memory, compared into k and u (see compare_planes). */
-static void last_plane_lanes(const fd_bernoulli *rule, uint64_t first, size_t lanes, int plane,
-                             uint32_t k[4][FD_CHUNK_BLOCKS], uint32_t u[4][FD_CHUNK_BLOCKS],
-                             prefetcher *pf)
-{
-    const uint32_t t_bit = 0u - (uint32_t)((rule->threshold >> (31 - plane)) & 1u);
-    uint32_t r[4][FD_CHUNK_BLOCKS];
-    int w;
-    size_t b;
-    for (b = 0; b < lanes; b++)
-        set_counter(rule, first + b, (uint32_t)plane, &r[0][b], &r[1][b], &r[2][b], &r[3][b]);
-    philox_lanes_avx2(lanes, r[0], r[1], r[2], r[3], rule->key);
-    for (w = 0; w < 4; w++)
-        for (b = 0; b < lanes; b++) compare_plane(&k[w][b], &u[w][b], r[w][b], t_bit);
-    for (b = 0; b < lanes; b += FD_LANE_VECTOR) prefetch_some(pf, FD_PREFETCH_LINES);
-}
-
-/* Four Philox4x32-10 lanes in the low halves of 64-bit lanes (the high halves are ignored:
- * the widening multiply reads only the low ones, and xor never carries between halves). */
-typedef struct {
-    __m256i x[4];
-} philox4;
-
-/* The rounds of a plane's Philox that do not depend on the plane, done once for all planes:
- * c3 = plane enters round 1 only through an xor into word 2, which round 2 multiplies into
- * words 0 and 1; words 2 and 3 of round 2, and the rest of round 1, are the same for every plane. */
-typedef struct {
-    __m256i word2;     /* word 2 after round 1 but the xor of c3 */
-    __m256i word1;     /* word 1 after round 1, xor round 2's key word 0 */
-    __m256i after2[2]; /* words 2 and 3 after round 2 */
-} philox4_prefix;
-
-static inline __m256i xor3(__m256i a, __m256i b, __m256i c)
-{
-    return _mm256_xor_si256(_mm256_xor_si256(a, b), c);
-}
-
-static inline void philox4_prefix_of(philox4_prefix *q, const __m256i counter[3], uint64_t key)
-{
-    const __m256i m0 = _mm256_set1_epi64x(FD_PHILOX_M0), m1 = _mm256_set1_epi64x(FD_PHILOX_M1);
-    const uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
-    const __m256i p0 = _mm256_mul_epu32(counter[0], m0), p1 = _mm256_mul_epu32(counter[2], m1);
-    const __m256i word0 = xor3(_mm256_srli_epi64(p1, 32), counter[1], _mm256_set1_epi64x(k0));
-    const __m256i q0 = _mm256_mul_epu32(word0, m0); /* round 2 */
-    q->word2 = _mm256_xor_si256(_mm256_srli_epi64(p0, 32), _mm256_set1_epi64x(k1));
-    q->word1 = _mm256_xor_si256(p1, _mm256_set1_epi64x((uint32_t)(k0 + FD_PHILOX_W0)));
-    q->after2[0] = xor3(_mm256_srli_epi64(q0, 32), p0,
-                        _mm256_set1_epi64x((uint32_t)(k1 + FD_PHILOX_W1)));
-    q->after2[1] = q0;
-}
-
-/* The state after round 2 for counter word c3 (each lane's own, in its low half). */
-static inline void philox4_from_prefix(philox4 *s, const philox4_prefix *q, __m256i c3)
-{
-    const __m256i m1 = _mm256_set1_epi64x(FD_PHILOX_M1);
-    const __m256i p1 = _mm256_mul_epu32(_mm256_xor_si256(q->word2, c3), m1);
-    s->x[0] = _mm256_xor_si256(_mm256_srli_epi64(p1, 32), q->word1);
-    s->x[1] = p1;
-    s->x[2] = q->after2[0];
-    s->x[3] = q->after2[1];
-}
-
-/* Rounds 3 to 10 of `chains` philox4 states at once: independent chains for the out-of-order core
- * (a constant count, so that the loop over them unrolls). */
-static inline void philox4_rounds(philox4 *s, int chains, uint64_t key)
-{
-    const __m256i m0 = _mm256_set1_epi64x(FD_PHILOX_M0), m1 = _mm256_set1_epi64x(FD_PHILOX_M1);
-    uint32_t k0 = (uint32_t)key + 2 * FD_PHILOX_W0, k1 = (uint32_t)(key >> 32) + 2 * FD_PHILOX_W1;
-    int round, h;
-    for (round = 2; round < FD_PHILOX_ROUNDS; round++) {
-        for (h = 0; h < chains; h++) {
-            const __m256i p0 = _mm256_mul_epu32(s[h].x[0], m0), p1 = _mm256_mul_epu32(s[h].x[2], m1);
-            s[h].x[0] = xor3(_mm256_srli_epi64(p1, 32), s[h].x[1], _mm256_set1_epi64x(k0));
-            s[h].x[1] = p1;
-            s[h].x[2] = xor3(_mm256_srli_epi64(p0, 32), s[h].x[3], _mm256_set1_epi64x(k1));
-            s[h].x[3] = p0;
-        }
-        k0 += FD_PHILOX_W0;
-        k1 += FD_PHILOX_W1;
-    }
-}
-
-/* Counter words c0, c1, c2 (fd_dropout.h) of the call's blocks `block` (64-bit lanes), made in
- * registers: set_counter's scalar stores, read back as vectors, cost the planes 17% in
- * store-forwarding stalls. */
-static inline void counters_of(const fd_bernoulli *rule, __m256i block, __m256i counter[3])
-{
-    const __m256i offset = _mm256_set1_epi64x((long long)rule->offset);
-    const __m256i sign = _mm256_set1_epi64x(INT64_MIN); /* AVX2 compares signed: flip both */
-    const __m256i c = _mm256_add_epi64(offset, block);
-    counter[0] = c;
-    counter[1] = _mm256_srli_epi64(c, 32);
-    counter[2] = _mm256_srli_epi64( /* the carry: c < offset */
-        _mm256_cmpgt_epi64(_mm256_xor_si256(offset, sign), _mm256_xor_si256(c, sign)), 63);
-}
-
-/* compare_plane on the 4 blocks of a philox4: plane `plane`'s bits are its outputs. */
-static inline void compare_plane4(__m256i kept[4], __m256i undecided[4], const philox4 *s,
-                                  const fd_bernoulli *rule, int plane)
-{
-    int w;
-    if ((rule->threshold >> (31 - plane)) & 1u)
-        for (w = 0; w < 4; w++) {
-            kept[w] = _mm256_or_si256(kept[w], _mm256_andnot_si256(s->x[w], undecided[w]));
-            undecided[w] = _mm256_and_si256(undecided[w], s->x[w]);
-        }
-    else
-        for (w = 0; w < 4; w++) undecided[w] = _mm256_andnot_si256(s->x[w], undecided[w]);
-}
-
 /* The low halves of four 64-bit lanes, as four 32-bit words. */
 static inline __m128i low_halves(__m256i v)
 {
     const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0);
     return _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v, even));
 }
-
-/* Blocks block to block + 3, in 64-bit lanes. */
-static inline __m256i blocks_from(uint64_t block)
+FD_STATIC_FORCEINLINE void fdv_store_words(uint32_t *p, fdv v)
 {
-    return _mm256_add_epi64(_mm256_set1_epi64x((long long)block), _mm256_setr_epi64x(0, 1, 2, 3));
+    _mm_storeu_si128((__m128i *)p, low_halves(v));
 }
+FD_STATIC_FORCEINLINE fdv fdv_xor(fdv a, fdv b) { return _mm256_xor_si256(a, b); }
+FD_STATIC_FORCEINLINE fdv fdv_xor3(fdv a, fdv b, fdv c)
+{
+    return _mm256_xor_si256(_mm256_xor_si256(a, b), c);
+}
+FD_STATIC_FORCEINLINE fdv fdv_and(fdv a, fdv b) { return _mm256_and_si256(a, b); }
+FD_STATIC_FORCEINLINE fdv fdv_add(fdv a, fdv b) { return _mm256_add_epi32(a, b); }
+FD_STATIC_FORCEINLINE fdv fdv_andnot(fdv a, fdv b) { return _mm256_andnot_si256(a, b); }
+FD_STATIC_FORCEINLINE fdv fdv_or_andnot(fdv k, fdv u, fdv r)
+{
+    return _mm256_or_si256(k, _mm256_andnot_si256(r, u));
+}
+FD_STATIC_FORCEINLINE fdv fdv_shl(fdv a, fdv v) { return _mm256_sllv_epi32(a, v); }
+FD_STATIC_FORCEINLINE fdv fdv_select_eq(fdv x, fdv y, fdv a, fdv b)
+{
+    return _mm256_blendv_epi8(b, a, _mm256_cmpeq_epi32(x, y));
+}
+FD_STATIC_FORCEINLINE fdv fdv_bit_if_lt(fdv a, fdv b, fdv bit)
+{
+    return _mm256_and_si256(_mm256_cmpgt_epi32(b, a), bit);
+}
+FD_STATIC_FORCEINLINE void fdv_mulhilo(fdv a, uint32_t m, fdv *hi, fdv *lo)
+{
+    *lo = _mm256_mul_epu32(a, _mm256_set1_epi64x(m));
+    *hi = _mm256_srli_epi64(*lo, 32);
+}
+
+/* Counter words c0, c1, c2 (fd_dropout.h) of blocks first + blocks, made in registers:
+ * set_counter's scalar stores, read back as vectors, cost the planes 17% in store-forwarding
+ * stalls. */
+FD_STATIC_FORCEINLINE void fdv_counters(const fd_bernoulli *rule, uint64_t first, fdv blocks,
+                                        fdv counter[3])
+{
+    const __m256i offset = _mm256_set1_epi64x((long long)rule->offset);
+    const __m256i sign = _mm256_set1_epi64x(INT64_MIN); /* AVX2 compares signed: flip both */
+    const __m256i c = _mm256_add_epi64(
+        offset, _mm256_add_epi64(_mm256_set1_epi64x((long long)first),
+                                 _mm256_and_si256(blocks, _mm256_set1_epi64x(0xffffffff))));
+    counter[0] = c;
+    counter[1] = _mm256_srli_epi64(c, 32);
+    counter[2] = _mm256_srli_epi64( /* the carry: c < offset */
+        _mm256_cmpgt_epi64(_mm256_xor_si256(offset, sign), _mm256_xor_si256(c, sign)), 63);
+}
+
+#include "fd_kernels_vec.h"
 
 /* The keep words of `chains` (1 to 4) groups of 4 blocks from `block` when T = 2^31 (p = 0.5): an
  * element is kept where its bit of plane 0 is 0, so the words are that plane's outputs inverted,
@@ -202,16 +104,16 @@ FD_STATIC_FORCEINLINE void half_words(const fd_bernoulli *rule, uint64_t block, 
                                       uint32_t *keep)
 {
     const __m256i ones = _mm256_set1_epi64x(-1);
-    philox4 s[4];
+    fdv_philox s[4];
     int h;
     for (h = 0; h < chains; h++) {
-        __m256i counter[3];
-        philox4_prefix prefix;
-        counters_of(rule, blocks_from(block + 4 * (size_t)h), counter);
-        philox4_prefix_of(&prefix, counter, rule->key);
-        philox4_from_prefix(&s[h], &prefix, _mm256_setzero_si256());
+        fdv counter[3];
+        fdv_prefix prefix;
+        fdv_counters(rule, block + 4 * (size_t)h, fdv_iota(), counter);
+        fdv_prefix_of(&prefix, counter, rule->key);
+        fdv_from_prefix(&s[h], &prefix, _mm256_setzero_si256());
     }
-    philox4_rounds(s, chains, rule->key);
+    fdv_rounds(s, chains, rule->key, NULL);
     for (h = 0; h < chains; h++) { /* lanes (blocks) to words 0 to 3 of each block in turn */
         const __m256i w01 = _mm256_blend_epi32(s[h].x[0], _mm256_slli_epi64(s[h].x[1], 32), 0xAA);
         const __m256i w23 = _mm256_blend_epi32(s[h].x[2], _mm256_slli_epi64(s[h].x[3], 32), 0xAA);
@@ -243,43 +145,52 @@ static void keep_words_half(const fd_bernoulli *rule, uint64_t first, size_t nbl
 /* compare_planes with Philox and the comparison fused: the planes of 8 blocks at a time in pairs,
  * both planes of both halves side by side (four independent chains: the out-of-order core finds
  * too little in fewer), the rounds that do not depend on the plane done once. p = 0.5 (T = 2^31)
- * takes keep_words_half; an odd count's last plane last_plane_lanes, whose wide lanes keep more
- * chains going (as fast as four chains of a lone plane here, and simpler). */
+ * takes keep_words_half; an odd count's last plane runs the two halves side by side (1 chain
+ * each: 8% faster at p = 1/8 on the Zen 4 of benchmarks/NEON.md than 8-lane Philox in memory). */
 static void compare_planes_avx2(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
                                 int nplanes, uint32_t *keep, uint32_t u[4][FD_CHUNK_BLOCKS],
                                 uint64_t tied[4], prefetcher *pf)
 {
     uint32_t k[4][FD_CHUNK_BLOCKS];
     const __m256i ones = _mm256_set1_epi64x(-1), zero = _mm256_setzero_si256();
+    const fd_bernoulli held = *rule; /* a copy that the vector stores cannot alias */
     size_t g;
+    rule = &held;
     if (nplanes == 1) { /* T's lowest set bit is bit 31: T = 2^31 */
         keep_words_half(rule, first, nblocks, keep);
         return;
     }
     for (g = 0; g < nblocks; g += 8) {
         __m256i counter[2][3], kept[2][4], undecided[2][4];
-        philox4_prefix prefix[2];
+        fdv_prefix prefix[2];
         int h, w, plane;
         for (h = 0; h < 2; h++) {
-            counters_of(rule, blocks_from(first + g + 4 * (size_t)h), counter[h]);
+            fdv_counters(rule, first + g + 4 * (size_t)h, fdv_iota(), counter[h]);
             for (w = 0; w < 4; w++) {
                 kept[h][w] = zero;
                 undecided[h][w] = ones;
             }
-            philox4_prefix_of(&prefix[h], counter[h], rule->key);
+            fdv_prefix_of(&prefix[h], counter[h], rule->key);
         }
         for (plane = 0; plane + 1 < nplanes; plane += 2) {
-            philox4 s[4];
+            fdv_philox s[4];
             for (h = 0; h < 2; h++) {
-                philox4_from_prefix(&s[2 * h], &prefix[h], _mm256_set1_epi64x(plane));
-                philox4_from_prefix(&s[2 * h + 1], &prefix[h], _mm256_set1_epi64x(plane + 1));
+                fdv_from_prefix(&s[2 * h], &prefix[h], _mm256_set1_epi64x(plane));
+                fdv_from_prefix(&s[2 * h + 1], &prefix[h], _mm256_set1_epi64x(plane + 1));
             }
-            philox4_rounds(s, 4, rule->key);
+            fdv_rounds(s, 4, rule->key, NULL);
             for (h = 0; h < 2; h++) {
-                compare_plane4(kept[h], undecided[h], &s[2 * h], rule, plane);
-                compare_plane4(kept[h], undecided[h], &s[2 * h + 1], rule, plane + 1);
+                fdv_compare_plane(kept[h], undecided[h], &s[2 * h], rule, plane);
+                fdv_compare_plane(kept[h], undecided[h], &s[2 * h + 1], rule, plane + 1);
             }
             prefetch_some(pf, FD_PREFETCH_LINES); /* the memory of 8 lanes of two planes */
+        }
+        if (plane < nplanes) { /* an odd count's last plane: the two halves side by side */
+            fdv_philox s[2];
+            for (h = 0; h < 2; h++) fdv_from_prefix(&s[h], &prefix[h], _mm256_set1_epi64x(plane));
+            fdv_rounds(s, 2, rule->key, NULL);
+            for (h = 0; h < 2; h++) fdv_compare_plane(kept[h], undecided[h], &s[h], rule, plane);
+            prefetch_some(pf, FD_PREFETCH_LINES / 2);
         }
         for (h = 0; h < 2; h++)
             for (w = 0; w < 4; w++) {
@@ -287,69 +198,8 @@ static void compare_planes_avx2(const fd_bernoulli *rule, uint64_t first, size_t
                 _mm_storeu_si128((__m128i *)&u[w][g + 4 * (size_t)h], low_halves(undecided[h][w]));
             }
     }
-    if (nplanes % 2)
-        last_plane_lanes(rule, first, FD_ROUND_UP_LANES(nblocks), nplanes - 1, k, u, pf);
     store_keep_words(k, nblocks, keep);
     flag_ties(rule, u, nblocks, tied);
-}
-
-/* flush_ties for `chains` (1 to 4) groups of 4 listed ties side by side: the bit of each kept
- * tie into bits. */
-FD_STATIC_FORCEINLINE void tie_groups(const fd_bernoulli *rule, uint64_t first,
-                                      const uint32_t *items, uint32_t *bits, int chains)
-{
-    const __m256i low = _mm256_set1_epi64x((long long)(rule->threshold & 0xffffffu));
-    philox4 s[4];
-    __m256i e[4];
-    int h, k;
-    for (h = 0; h < chains; h++) {
-        const __m256i item =
-            _mm256_cvtepu32_epi64(_mm_loadu_si128((const __m128i *)(items + 4 * h)));
-        const __m256i block =
-            _mm256_add_epi64(_mm256_set1_epi64x((long long)first), _mm256_srli_epi64(item, 7));
-        __m256i counter[3];
-        philox4_prefix prefix;
-        counters_of(rule, block, counter);
-        e[h] = _mm256_and_si256(item, _mm256_set1_epi64x(FD_BLOCK_ELEMENTS - 1));
-        philox4_prefix_of(&prefix, counter, rule->key);
-        /* c3 = FD_PLANES + e / 4 (fd_dropout.h) */
-        philox4_from_prefix(&s[h], &prefix, _mm256_add_epi64(_mm256_set1_epi64x(FD_PLANES),
-                                                             _mm256_srli_epi64(e[h], 2)));
-    }
-    philox4_rounds(s, chains, rule->key);
-    for (h = 0; h < chains; h++) { /* output word e % 4's top 24 bits < T's low 24: kept */
-        const __m256i word = _mm256_and_si256(e[h], _mm256_set1_epi64x(3));
-        __m256i r = s[h].x[0];
-        for (k = 1; k < 4; k++)
-            r = _mm256_blendv_epi8(r, s[h].x[k], _mm256_cmpeq_epi64(word, _mm256_set1_epi64x(k)));
-        r = _mm256_srli_epi64(_mm256_and_si256(r, _mm256_set1_epi64x(0xffffffff)), 8);
-        _mm_storeu_si128((__m128i *)(bits + 4 * h),
-                         low_halves(_mm256_sllv_epi64(
-                             _mm256_and_si256(_mm256_cmpgt_epi64(low, r), _mm256_set1_epi64x(1)),
-                             _mm256_and_si256(e[h], _mm256_set1_epi64x(31)))));
-    }
-}
-
-/* flush_ties, 16 ties at a time in four chains, and the last 1 to 15 in as few as will do. */
-static void flush_ties_avx2(const fd_bernoulli *rule, uint64_t first, uint32_t *items, size_t n,
-                            uint32_t *keep, prefetcher *pf)
-{
-    uint32_t bits[FD_TIE_LIST + FD_TIE_PAD];
-    size_t i;
-    _mm256_storeu_si256((__m256i *)(items + n), _mm256_setzero_si256()); /* padding: any will do */
-    _mm256_storeu_si256((__m256i *)(items + n + 8), _mm256_setzero_si256());
-    for (i = 0; i + 12 < n; i += 16) {
-        tie_groups(rule, first, items + i, bits + i, 4);
-        prefetch_some(pf, FD_PREFETCH_LINES);
-    }
-    switch ((n - i + 3) / 4) { /* constant chain counts, so that the loops over them unroll */
-    case 3: tie_groups(rule, first, items + i, bits + i, 3); break;
-    case 2: tie_groups(rule, first, items + i, bits + i, 2); break;
-    case 1: tie_groups(rule, first, items + i, bits + i, 1); break;
-    default: break;
-    }
-    prefetch_some(pf, FD_PREFETCH_LINES);
-    for (i = 0; i < n; i++) keep[items[i] / 32] |= bits[i];
 }
 
 /* bool_groups: each byte of a keep word copied to the 8 mask bytes it covers (vpshufb works within

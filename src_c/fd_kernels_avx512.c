@@ -1,9 +1,10 @@
 /*
  * The AVX-512 path (F, BW, DQ, VL: every AVX-512 CPU since Skylake-SP): the kernels of the scalar
  * path compiled for AVX-512 inside this file only, with Philox fused into the plane comparison
- * (8 lanes of 64 bits), the ties' Philox in the same lanes, in up to four chains (the first tie of
- * each word listed in vectors), bool masks and the dropout of 32- and 64-bit elements from mask
- * registers, stored in whole cache lines, and float16 through the ISA's conversions.
+ * and the ties' Philox (fd_kernels_vec.h, over the vector layer below: 8 lanes of 64 bits; the
+ * first tie of each word listed in vectors), bool masks and the dropout of 32- and 64-bit
+ * elements from mask registers, stored in whole cache lines, and float16 through the ISA's
+ * conversions.
  * fd_dispatch.c selects it only on CPUs and operating systems that run it. (MSVC, as for AVX2,
  * builds the intrinsics with no target and the plain C parts for the baseline ISA.)
  */
@@ -26,125 +27,82 @@
 #define FD_GROUPS_32
 #define FD_GROUPS_64
 #define FD_FIRST_TIES first_ties_avx512
-#define FD_FLUSH_TIES flush_ties_avx512
+#define FD_FLUSH_TIES fdv_flush_ties
 #define FD_SCALE_GROUPS_F16 scale_groups_f16_avx512
 #include "fd_kernels_impl.h"
 
-/* Eight Philox4x32-10 lanes in the low halves of 64-bit lanes (the high halves are ignored:
- * the widening multiply reads only the low ones, and xor never carries between halves). */
-typedef struct {
-    __m512i x[4];
-} philox8;
+/* The vector layer of fd_kernels_vec.h: 8 lanes of 64 bits, each word in a lane's low half (the
+ * widening multiply reads only those; 32-bit operations leave them apart from the high halves). */
+typedef __m512i fdv;
+#define FDV_LANES 8
+#define FDV_UNROLL_ROUNDS
+#define FDV_UNROLL_CHAINS
+#define fdv_shr(a, n) _mm512_srli_epi32((a), (n))
 
-/* The rounds of a plane's Philox that do not depend on the plane, done once for all planes:
- * c3 = plane enters round 1 only through an xor into word 2, which round 2 multiplies into
- * words 0 and 1; words 2 and 3 of round 2, and the rest of round 1, are the same for every plane. */
-typedef struct {
-    __m512i word2; /* word 2 after round 1 but the xor of c3 */
-    __m512i word1; /* word 1 after round 1, xor round 2's key word 0 */
-    __m512i after2[2]; /* words 2 and 3 after round 2 */
-} philox8_prefix;
-
-static inline void philox8_prefix_of(philox8_prefix *q, const __m512i counter[3], uint64_t key)
+FD_STATIC_FORCEINLINE fdv fdv_set1(uint32_t w) { return _mm512_set1_epi32((int)w); }
+FD_STATIC_FORCEINLINE fdv fdv_iota(void) { return _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7); }
+FD_STATIC_FORCEINLINE fdv fdv_load_words(const uint32_t *p)
 {
-    const __m512i m0 = _mm512_set1_epi64(FD_PHILOX_M0), m1 = _mm512_set1_epi64(FD_PHILOX_M1);
-    const uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
-    const __m512i p0 = _mm512_mul_epu32(counter[0], m0), p1 = _mm512_mul_epu32(counter[2], m1);
-    const __m512i word0 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), counter[1],
-                                                    _mm512_set1_epi64(k0), 0x96);
-    const __m512i q0 = _mm512_mul_epu32(word0, m0); /* round 2 */
-    q->word2 = _mm512_xor_si512(_mm512_srli_epi64(p0, 32), _mm512_set1_epi64(k1));
-    q->word1 = _mm512_xor_si512(p1, _mm512_set1_epi64((uint32_t)(k0 + FD_PHILOX_W0)));
-    q->after2[0] = _mm512_ternarylogic_epi64(_mm512_srli_epi64(q0, 32), p0,
-                                             _mm512_set1_epi64((uint32_t)(k1 + FD_PHILOX_W1)), 0x96);
-    q->after2[1] = q0;
+    return _mm512_cvtepu32_epi64(_mm256_loadu_si256((const void *)p));
+}
+FD_STATIC_FORCEINLINE void fdv_store_words(uint32_t *p, fdv v)
+{
+    _mm256_storeu_si256((void *)p, _mm512_cvtepi64_epi32(v));
+}
+FD_STATIC_FORCEINLINE fdv fdv_xor(fdv a, fdv b) { return _mm512_xor_si512(a, b); }
+FD_STATIC_FORCEINLINE fdv fdv_xor3(fdv a, fdv b, fdv c)
+{
+    return _mm512_ternarylogic_epi64(a, b, c, 0x96);
+}
+FD_STATIC_FORCEINLINE fdv fdv_and(fdv a, fdv b) { return _mm512_and_si512(a, b); }
+FD_STATIC_FORCEINLINE fdv fdv_add(fdv a, fdv b) { return _mm512_add_epi32(a, b); }
+FD_STATIC_FORCEINLINE fdv fdv_andnot(fdv a, fdv b) { return _mm512_andnot_si512(a, b); }
+FD_STATIC_FORCEINLINE fdv fdv_or_andnot(fdv k, fdv u, fdv r)
+{
+    return _mm512_ternarylogic_epi64(k, u, r, 0xF4); /* k | (u & ~r) */
+}
+FD_STATIC_FORCEINLINE fdv fdv_shl(fdv a, fdv v) { return _mm512_sllv_epi32(a, v); }
+FD_STATIC_FORCEINLINE fdv fdv_select_eq(fdv x, fdv y, fdv a, fdv b)
+{
+    return _mm512_mask_mov_epi32(b, _mm512_cmpeq_epi32_mask(x, y), a);
+}
+FD_STATIC_FORCEINLINE fdv fdv_bit_if_lt(fdv a, fdv b, fdv bit)
+{
+    return _mm512_maskz_mov_epi32(_mm512_cmplt_epu32_mask(a, b), bit);
+}
+FD_STATIC_FORCEINLINE void fdv_mulhilo(fdv a, uint32_t m, fdv *hi, fdv *lo)
+{
+    *lo = _mm512_mul_epu32(a, _mm512_set1_epi32((int)m));
+    *hi = _mm512_srli_epi64(*lo, 32);
 }
 
-/* The state after round 2 for counter word c3 (each lane's own, in its low half). */
-static inline void philox8_from_prefix(philox8 *s, const philox8_prefix *q, __m512i c3)
-{
-    const __m512i m1 = _mm512_set1_epi64(FD_PHILOX_M1);
-    const __m512i p1 = _mm512_mul_epu32(_mm512_xor_si512(q->word2, c3), m1);
-    s->x[0] = _mm512_xor_si512(_mm512_srli_epi64(p1, 32), q->word1);
-    s->x[1] = p1;
-    s->x[2] = q->after2[0];
-    s->x[3] = q->after2[1];
-}
-
-/* Rounds 3 to 10 of `chains` philox8 states at once: independent chains for the out-of-order
- * core (a constant count, so that the loop over them unrolls). After each round pf, if not NULL,
- * prefetches 3 lines per four chains: FD_PREFETCH_LINES per 16 lanes of a plane, spread out. */
-static inline void philox8_rounds(philox8 *s, int chains, uint64_t key, prefetcher *pf)
-{
-    const __m512i m0 = _mm512_set1_epi64(FD_PHILOX_M0), m1 = _mm512_set1_epi64(FD_PHILOX_M1);
-    uint32_t k0 = (uint32_t)key + 2 * FD_PHILOX_W0, k1 = (uint32_t)(key >> 32) + 2 * FD_PHILOX_W1;
-    int round, h;
-    for (round = 2; round < FD_PHILOX_ROUNDS; round++) {
-        for (h = 0; h < chains; h++) {
-            const __m512i p0 = _mm512_mul_epu32(s[h].x[0], m0), p1 = _mm512_mul_epu32(s[h].x[2], m1);
-            s[h].x[0] = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), s[h].x[1],
-                                                  _mm512_set1_epi64(k0), 0x96);
-            s[h].x[1] = p1;
-            s[h].x[2] = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p0, 32), s[h].x[3],
-                                                  _mm512_set1_epi64(k1), 0x96);
-            s[h].x[3] = p0;
-        }
-        k0 += FD_PHILOX_W0;
-        k1 += FD_PHILOX_W1;
-        if (pf) prefetch_some(pf, FD_PREFETCH_LINES * chains / 16);
-    }
-}
-
-/* Counter words c0, c1, c2 (fd_dropout.h) of the call's blocks `block` (64-bit lanes). */
-static inline void counters_of(const fd_bernoulli *rule, __m512i block, __m512i counter[3])
+/* Counter words c0, c1, c2 (fd_dropout.h) of blocks first + blocks. */
+FD_STATIC_FORCEINLINE void fdv_counters(const fd_bernoulli *rule, uint64_t first, fdv blocks,
+                                        fdv counter[3])
 {
     const __m512i offset = _mm512_set1_epi64((long long)rule->offset);
-    const __m512i c = _mm512_add_epi64(offset, block);
+    const __m512i c = _mm512_add_epi64(
+        offset, _mm512_add_epi64(_mm512_set1_epi64((long long)first),
+                                 _mm512_and_si512(blocks, _mm512_set1_epi64(0xffffffff))));
     counter[0] = c;
     counter[1] = _mm512_srli_epi64(c, 32);
     counter[2] = _mm512_maskz_set1_epi64(_mm512_cmplt_epu64_mask(c, offset), 1); /* the carry */
 }
 
-/* compare_plane on the 8 blocks of a philox8: plane `plane`'s bits are its outputs. */
-static inline void compare_plane8(__m512i kept[4], __m512i undecided[4], const philox8 *s,
-                                  const fd_bernoulli *rule, int plane)
-{
-    int w;
-    if ((rule->threshold >> (31 - plane)) & 1u)
-        for (w = 0; w < 4; w++) {
-            /* k | (u & ~r) */
-            kept[w] = _mm512_ternarylogic_epi64(kept[w], undecided[w], s->x[w], 0xF4);
-            undecided[w] = _mm512_and_si512(undecided[w], s->x[w]);
-        }
-    else
-        for (w = 0; w < 4; w++) undecided[w] = _mm512_andnot_si512(s->x[w], undecided[w]);
-}
-
-/* `chains` planes from `plane` of 8 blocks side by side (independent chains). Always inlined:
- * a call would keep kept and undecided in memory. */
-FD_STATIC_FORCEINLINE void planes_of_half(const fd_bernoulli *rule, const philox8_prefix *prefix,
-                                          int plane, int chains, __m512i kept[4],
-                                          __m512i undecided[4], prefetcher *pf)
-{
-    philox8 s[4];
-    int i;
-    for (i = 0; i < chains; i++) philox8_from_prefix(&s[i], prefix, _mm512_set1_epi64(plane + i));
-    philox8_rounds(s, chains, rule->key, pf);
-    for (i = 0; i < chains; i++) compare_plane8(kept, undecided, &s[i], rule, plane + i);
-}
+#include "fd_kernels_vec.h"
 
 /* The planes of a short call's lone half (8 blocks): in fours, then two or one side by side. Not
  * inlined: in the same function as the loop over two halves, it costs that loop registers. */
 FD_STATIC_NOINLINE void lone_half_planes(const fd_bernoulli *rule, int nplanes,
-                                         const philox8_prefix *prefix, __m512i kept[4],
+                                         const fdv_prefix *prefix, __m512i kept[4],
                                          __m512i undecided[4])
 {
     int plane = 0;
     for (; plane + 3 < nplanes; plane += 4)
-        planes_of_half(rule, prefix, plane, 4, kept, undecided, NULL);
+        fdv_planes(rule, prefix, plane, 4, kept, undecided, NULL);
     for (; plane + 1 < nplanes; plane += 2)
-        planes_of_half(rule, prefix, plane, 2, kept, undecided, NULL);
-    if (plane < nplanes) planes_of_half(rule, prefix, plane, 1, kept, undecided, NULL);
+        fdv_planes(rule, prefix, plane, 2, kept, undecided, NULL);
+    if (plane < nplanes) fdv_planes(rule, prefix, plane, 1, kept, undecided, NULL);
 }
 
 /* Keep words of 8 blocks from kept (kept[w]: word w of each block, in the lanes' low halves)
@@ -184,20 +142,18 @@ static void compare_planes_avx512(const fd_bernoulli *rule, uint64_t first, size
                                   uint64_t tied[4], prefetcher *pf)
 {
     const __m512i ones = _mm512_set1_epi64(-1), low_halves = _mm512_set1_epi64(0xffffffff);
-    const __m512i lanes = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
     const uint64_t in_call = nblocks < 64 ? ((uint64_t)1 << nblocks) - 1u : ~(uint64_t)0;
     const int ties = ties_follow(rule); /* else u and tied are not read */
     size_t g;
     tied[0] = tied[1] = tied[2] = tied[3] = 0;
     for (g = 0; g < nblocks; g += 16) {
         __m512i kept[2][4], undecided[2][4];
-        philox8_prefix prefix[2];
+        fdv_prefix prefix[2];
         int h, w, plane;
         for (h = 0; h < 2; h++) {
             __m512i counter[3];
-            const uint64_t block = first + g + 8 * (size_t)h;
-            counters_of(rule, _mm512_add_epi64(_mm512_set1_epi64((long long)block), lanes), counter);
-            philox8_prefix_of(&prefix[h], counter, rule->key);
+            fdv_counters(rule, first + g + 8 * (size_t)h, fdv_iota(), counter);
+            fdv_prefix_of(&prefix[h], counter, rule->key);
             for (w = 0; w < 4; w++) {
                 kept[h][w] = _mm512_setzero_si512();
                 undecided[h][w] = ones;
@@ -208,14 +164,15 @@ static void compare_planes_avx512(const fd_bernoulli *rule, uint64_t first, size
         } else if (nplanes % 4 == 0) { /* one half at a time, four planes side by side */
             for (h = 0; h < 2; h++)
                 for (plane = 0; plane < nplanes; plane += 4)
-                    planes_of_half(rule, &prefix[h], plane, 4, kept[h], undecided[h], pf);
+                    fdv_planes(rule, &prefix[h], plane, 4, kept[h], undecided[h], pf);
         } else { /* the two halves side by side */
             for (plane = 0; plane < nplanes; plane++) {
-                philox8 s[2];
+                fdv_philox s[2];
                 for (h = 0; h < 2; h++)
-                    philox8_from_prefix(&s[h], &prefix[h], _mm512_set1_epi64(plane));
-                philox8_rounds(s, 2, rule->key, NULL);
-                for (h = 0; h < 2; h++) compare_plane8(kept[h], undecided[h], &s[h], rule, plane);
+                    fdv_from_prefix(&s[h], &prefix[h], _mm512_set1_epi64(plane));
+                fdv_rounds(s, 2, rule->key, NULL);
+                for (h = 0; h < 2; h++)
+                    fdv_compare_plane(kept[h], undecided[h], &s[h], rule, plane);
                 prefetch_some(pf, FD_PREFETCH_LINES);
             }
         }
@@ -271,63 +228,6 @@ static size_t first_ties_avx512(size_t nblocks, uint32_t w, uint64_t *tied,
         prefetch_some(pf, 2); /* as many as the planes' rounds take in about as long */
     }
     return n;
-}
-
-/* flush_ties for `chains` (1 to 4) groups of 8 listed ties side by side: the bit of each kept
- * tie into bits. */
-FD_STATIC_FORCEINLINE void tie_groups(const fd_bernoulli *rule, uint64_t first,
-                                      const uint32_t *items, uint32_t *bits, int chains,
-                                      prefetcher *pf)
-{
-    const __m512i low = _mm512_set1_epi64((long long)(rule->threshold & 0xffffffu));
-    philox8 s[4];
-    __m512i e[4];
-    int h, k;
-    for (h = 0; h < chains; h++) {
-        const __m512i item =
-            _mm512_cvtepu32_epi64(_mm256_loadu_si256((const void *)(items + 8 * h)));
-        const __m512i block = _mm512_add_epi64(_mm512_set1_epi64((long long)first),
-                                               _mm512_srli_epi64(item, 7));
-        __m512i counter[3];
-        philox8_prefix prefix;
-        counters_of(rule, block, counter);
-        e[h] = _mm512_and_si512(item, _mm512_set1_epi64(FD_BLOCK_ELEMENTS - 1));
-        philox8_prefix_of(&prefix, counter, rule->key);
-        /* c3 = FD_PLANES + e / 4 (fd_dropout.h) */
-        philox8_from_prefix(&s[h], &prefix, _mm512_add_epi64(_mm512_set1_epi64(FD_PLANES),
-                                                             _mm512_srli_epi64(e[h], 2)));
-    }
-    philox8_rounds(s, chains, rule->key, pf);
-    for (h = 0; h < chains; h++) { /* output word e % 4's top 24 bits < T's low 24: kept */
-        const __m512i word = _mm512_and_si512(e[h], _mm512_set1_epi64(3));
-        __m512i r = s[h].x[0];
-        for (k = 1; k < 4; k++)
-            r = _mm512_mask_mov_epi64(r, _mm512_cmpeq_epi64_mask(word, _mm512_set1_epi64(k)),
-                                      s[h].x[k]);
-        r = _mm512_srli_epi64(_mm512_and_si512(r, _mm512_set1_epi64(0xffffffff)), 8);
-        _mm256_storeu_si256((void *)(bits + 8 * h),
-                            _mm512_cvtepi64_epi32(_mm512_maskz_sllv_epi64(
-                                _mm512_cmplt_epu64_mask(r, low), _mm512_set1_epi64(1),
-                                _mm512_and_si512(e[h], _mm512_set1_epi64(31)))));
-    }
-}
-
-/* flush_ties, 32 ties at a time in four chains, and the last 1 to 31 in as few as will do. */
-static void flush_ties_avx512(const fd_bernoulli *rule, uint64_t first, uint32_t *items, size_t n,
-                              uint32_t *keep, prefetcher *pf)
-{
-    uint32_t bits[FD_TIE_LIST + FD_TIE_PAD];
-    size_t i;
-    _mm512_storeu_si512(items + n, _mm512_setzero_si512()); /* padding: any counter will do */
-    _mm512_storeu_si512(items + n + 16, _mm512_setzero_si512());
-    for (i = 0; i + 24 < n; i += 32) tie_groups(rule, first, items + i, bits + i, 4, pf);
-    switch ((n - i + 7) / 8) { /* constant chain counts, so that the loops over them unroll */
-    case 3: tie_groups(rule, first, items + i, bits + i, 3, pf); break;
-    case 2: tie_groups(rule, first, items + i, bits + i, 2, pf); break;
-    case 1: tie_groups(rule, first, items + i, bits + i, 1, pf); break;
-    default: break;
-    }
-    for (i = 0; i < n; i++) keep[items[i] / 32] |= bits[i];
 }
 
 /*

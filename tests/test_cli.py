@@ -1,7 +1,10 @@
-"""fastdrop-bench: its tables, JSON, argument errors and ``python -m fastdrop``."""
+"""fastdrop-bench (tables, legend, JSON, argument errors, ``python -m fastdrop``) and the
+command line of fastdrop-mlp (its whole run is tests/test_mlp.py's)."""
 
 import doctest
 import json
+import pathlib
+import re
 import subprocess
 import sys
 import tempfile
@@ -11,9 +14,25 @@ import numpy as np
 import pytest
 
 import fastdrop
-from fastdrop import _bench, _cli
+from fastdrop import _bench, _cli, _mlp_demo
 
+README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 QUICK = ["--sizes", "2^10,3000", "--dtypes", "float16,float64", "--p", "0.1", "--repeat", "2"]
+
+
+@pytest.fixture
+def nothing_runs(monkeypatch):
+    """Neither CLI may start its work: only option checks happen."""
+    monkeypatch.setattr(_bench, "dropout_row", None)
+    monkeypatch.setattr(_mlp_demo, "load_digits", None)
+
+
+def _refused(main, argv, capsys):
+    """What main(argv) says on stderr, having exited with argparse's status 2."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    return capsys.readouterr().err
 
 
 def test_tables_and_json(capsys, tmp_path):
@@ -37,7 +56,7 @@ def test_tables_and_json(capsys, tmp_path):
         (3000, "float64"),
     ]
     for row in result["dropout"]:
-        assert set(row["samples_ns"]) == {"multiply", "fastdrop", "seeds"}
+        assert set(row["samples_ns"]) == {"multiply", "fastdrop", "naive_numpy"}
         assert all(len(s) == 2 and min(s) > 0 for s in row["samples_ns"].values())
         ns = row["ns_per_element"]
         assert row["vs_multiply"] == pytest.approx(ns["fastdrop"] / ns["multiply"])
@@ -136,11 +155,8 @@ def test_peers_without_or_with_torch(capsys):
         ["--bogus"],
     ],
 )
-def test_bad_arguments_exit_2(argv, capsys):
-    with pytest.raises(SystemExit) as info:
-        _cli.main(argv)
-    assert info.value.code == 2
-    assert "fastdrop-bench: error" in capsys.readouterr().err
+def test_bad_arguments_exit_2(argv, capsys, nothing_runs):
+    assert "fastdrop-bench: error" in _refused(_cli.main, argv, capsys)
 
 
 def test_a_torch_that_fails_to_load_counts_as_absent(capsys, monkeypatch, tmp_path):
@@ -157,24 +173,18 @@ def test_a_torch_that_fails_to_load_counts_as_absent(capsys, monkeypatch, tmp_pa
     assert fastdrop.get_num_threads() == threads
 
 
-def test_an_unwritable_json_file_is_refused_before_the_run(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(_bench, "dropout_row", None)  # the run must not start
+def test_an_unwritable_json_file_is_refused_before_the_run(tmp_path, capsys, nothing_runs):
     for path in (tmp_path / "missing" / "r.json", tmp_path):
-        with pytest.raises(SystemExit) as info:
-            _cli.main([*QUICK, "--json", str(path)])
-        assert info.value.code == 2
-        assert f"--json: cannot write {path}" in capsys.readouterr().err
+        err = _refused(_cli.main, [*QUICK, "--json", str(path)], capsys)
+        assert f"--json: cannot write {path}" in err
     assert list(tmp_path.iterdir()) == []
 
 
-def test_sizes_beyond_the_machines_memory_are_refused(capsys, monkeypatch):
+def test_sizes_beyond_the_machines_memory_are_refused(capsys, monkeypatch, nothing_runs):
     monkeypatch.setattr(_bench, "physical_memory", lambda: 2**30)
-    with pytest.raises(SystemExit) as info:
-        _cli.main(["--sizes", "2^26", "--dtypes", "float64"])  # 32 B an element: 2 GiB
-    assert info.value.code == 2
-    assert "the largest row needs about 2.0 GiB, more than this machine's 1.0 GiB" in (
-        capsys.readouterr().err
-    )
+    argv = ["--sizes", "2^26", "--dtypes", "float64"]  # 32 B an element: 2 GiB
+    err = _refused(_cli.main, argv, capsys)
+    assert "the largest row needs about 2.0 GiB, more than this machine's 1.0 GiB" in err
 
 
 def test_running_out_of_memory_is_a_message(capsys, monkeypatch):
@@ -223,3 +233,154 @@ def test_module_help():
 def test_harness_doctests():
     assert doctest.testmod(_bench).failed == 0
     assert doctest.testmod(_cli, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+def _keys(value):
+    """Every dict key in a JSON value, at any depth."""
+    if isinstance(value, dict):
+        return [*value, *(k for v in value.values() for k in _keys(v))]
+    if isinstance(value, list):
+        return [k for v in value for k in _keys(v)]
+    return []
+
+
+def test_the_reference_is_called_naive_numpy_dropout(capsys, tmp_path):
+    """What a user sees names the reference for what it is: no "seeds" (the project's history)."""
+    assert _cli.main([*QUICK, "--peers", "--json", str(tmp_path / "r.json")]) == 0
+    printed = capsys.readouterr().out
+    help_text = _cli.parser().format_help()
+    keys = _keys(json.loads((tmp_path / "r.json").read_text()))
+    for text in (printed, help_text, " ".join(keys)):
+        assert "seed" not in text.lower()
+    assert "naive NumPy dropout" in printed and "naive NumPy dropout" in help_text
+    assert {"naive_numpy", "speedup_vs_naive_numpy"} <= set(keys)
+    x = np.ones(64, np.float32)
+    y = _bench.naive_dropout(x, 0.25, np.random.default_rng(5))
+    mask = np.random.default_rng(5).random(64) < 0.75
+    assert np.array_equal(y, x * mask / 0.75) and y.dtype == np.float32
+
+
+def _small_digits():
+    rng = np.random.default_rng(0)
+    X, y = rng.random((90, 64)), rng.integers(0, 10, 90)
+    return X[30:], y[30:], X[:30], y[:30]
+
+
+def test_the_demo_calls_its_reference_naive_numpy_dropout(capsys, monkeypatch):
+    monkeypatch.setattr(_mlp_demo, "load_digits", _small_digits)
+    argv = ["--seeds", "1", "--epochs", "1", "--hidden", "4", "--layers", "1"]
+    assert _mlp_demo.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"naive NumPy dropout +\d+\.\d\d % of ", printed)
+    for text in (printed, _mlp_demo.parser().format_help()):
+        assert "seeds'" not in text and "SeedDropout" not in text  # seeds of a generator are fine
+    readme = README.read_text()
+    assert "seeds'" not in readme and "the seeds" not in readme
+
+
+def test_options_are_not_abbreviated(capsys, monkeypatch, tmp_path, nothing_runs):
+    """argparse would read "--rep 3" as --repeat and "--p 2" (fastdrop-mlp) as "--plot 2"."""
+    monkeypatch.chdir(tmp_path)
+    for main, argv in ((_cli.main, ["--rep", "3"]), (_mlp_demo.main, ["--p", "2"])):
+        assert f"unrecognized arguments: {' '.join(argv)}" in _refused(main, argv, capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--plot", "curves.txt"], "'curves.txt' must end in one of "),
+        (["--plot", "curves"], "'curves' must end in one of "),
+        (["--plot", ""], "'' must end in one of "),
+    ],
+)
+def test_the_plot_format_is_checked_before_training(argv, message, capsys, nothing_runs):
+    err = _refused(_mlp_demo.main, argv, capsys)
+    assert f"fastdrop-mlp: error: --plot: {message}" in err
+    assert ".pdf" in err and ".png" in err and "(the extension names the format)" in err
+
+
+def test_a_missing_matplotlib_is_an_option_error_before_training(capsys, monkeypatch, nothing_runs):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib: ImportError
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    err = _refused(_mlp_demo.main, ["--plot", "curves.png"], capsys)
+    assert '--plot: it needs matplotlib: python -m pip install "fastdrop[plot]"' in err
+
+
+def test_an_empty_json_file_name_is_refused_before_the_run(capsys, nothing_runs):
+    err = _refused(_cli.main, [*QUICK, "--json", ""], capsys)
+    assert "--json: the file name is empty" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--sizes", "-5"], "argument --sizes: size '-5' is not in [1, 2^40]"),
+        (
+            ["--sizes", "2^x"],
+            "argument --sizes: size '2^x' is not a whole number or a power such as 2^18",
+        ),
+        (["--sizes", "2^18^2"], "argument --sizes: size '2^18^2' is not a whole number or a power"),
+        (["--sizes=0^3"], "argument --sizes: size '0^3': the base must be at least 1"),
+        (["--sizes", "2^99"], "argument --sizes: size '2^99': the exponent must be in [0, 40]"),
+        (["--sizes", ","], "argument --sizes: no size in ','"),
+        (
+            ["--dtypes", "int8"],
+            "argument --dtypes: dtype 'int8' is not one of float16, float32, float64",
+        ),
+        (["--p", "2"], "argument --p: p must be in [0, 1), got 2"),
+        (["--p", "0.5,1"], "argument --p: p must be in [0, 1), got 1"),
+        (["--p", "half"], "argument --p: p 'half' is not a number"),
+        (["--repeat", "0"], "--repeat must be at least 1, got 0"),
+        (["--threads", "300"], "--threads must be in [0, 256], got 300"),
+    ],
+)
+def test_bench_errors_give_the_reason_and_the_range(argv, message, capsys, nothing_runs):
+    assert message in _refused(_cli.main, argv, capsys).splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--seeds", "0"], "--seeds must be at least 1, got 0"),
+        (["--epochs", "-3"], "--epochs must be at least 1, got -3"),
+        (["--hidden", "0"], "--hidden must be at least 1, got 0"),
+        (["--layers", "0"], "--layers must be at least 1, got 0"),
+    ],
+)
+def test_demo_errors_name_the_option_and_the_range(argv, message, capsys, nothing_runs):
+    assert f"fastdrop-mlp: error: {message}\n" in _refused(_mlp_demo.main, argv, capsys)
+
+
+def test_a_legend_under_the_tables_says_what_the_columns_mean(capsys):
+    assert _cli.main([*QUICK, "--peers"]) == 0
+    printed = capsys.readouterr().out
+    for line in (
+        "  GB/s      bytes fastdrop reads and writes per second: 2 x itemsize per element",
+        "  ratio     fastdrop's time / multiply's",
+        "  naive     naive NumPy dropout: x * (rng.random(x.shape) < keep) / keep, keep = 1 - p",
+        "  speed-up  naive's time / fastdrop's",
+        "  numpy_u8  hand-tuned NumPy: keep where a random byte >= round(256 p), in L2-sized "
+        "chunks",
+        "  bool/copy, packed/copy: their time / copyto's",
+    ):
+        assert f"\n{line}\n" in printed
+    note = printed[printed.index("Why p = 0.1 can be slower than p = 0.5") :]
+    assert "p = 0.5 is settled by the first plane; p = 0.1 needs up to 8 planes" in note
+    assert "ties" in note and "README.md" in note
+    # The legend comes after both tables, and before the closing line.
+    assert (
+        printed.index("dropout_mask, ns per element")
+        < printed.index(note)
+        < printed.index("# 2 repeats, wall time")
+    )
+
+
+def test_readme_gives_measured_times_for_the_first_commands():
+    """The first two commands' times are what a newcomer measured ("35-50 s" for the first),
+    not a bound ("< 30 s") that a fresh machine does not meet."""
+    commands = re.findall(r"^python -m pip install .*$", README.read_text(), flags=re.M)
+    for command in commands[:2]:
+        comment = command.split("#", 1)[1]
+        assert "<" not in comment
+        assert re.search("\\((about )?\\d+(\u2013\\d+)? (s|min) on 2 cores\\)", comment), command

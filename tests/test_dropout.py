@@ -1006,7 +1006,7 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
 
 
 def test_simd_path_default():
-    assert fastdrop.simd_path() in ("scalar", "avx2", "avx512")
+    assert fastdrop.simd_path() in ("scalar", "avx2", "avx512", "neon")
 
 
 def test_simd_path_scalar_by_environment():

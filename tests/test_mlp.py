@@ -178,7 +178,7 @@ def test_standardization_makes_units_irrelevant(digits):
 
 
 def test_vanilla_network_converts_exactly_to_inverted(digits):
-    """The seeds' claim: vanilla dropout is inverted dropout with weights times 1 - p."""
+    """README's claim: vanilla dropout is inverted dropout with weights times 1 - p."""
     X, y, X_test, _ = digits
     vanilla = MLP([64, 32, 10], dropout=[0.2, 0.5], rng=6, mode="vanilla")
     vanilla.fit(X[:500], y[:500], epochs=3, verbose=False)
@@ -249,7 +249,7 @@ def test_demo_runs(capsys, tmp_path):
     )
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     out = capsys.readouterr().out
-    for heading in ("no dropout", "max-norm", "k = 100", "vanilla", "seeds' NumPy dropout"):
+    for heading in ("no dropout", "max-norm", "k = 100", "vanilla", "naive NumPy dropout"):
         assert heading in out
 
 

@@ -323,7 +323,7 @@ def mask_probabilities(masks, p):
 
 @pytest.mark.parametrize("p", [0.5, 0.3])
 def test_exact_ensemble_when_the_rest_is_linear(p):
-    """The seeds' claim: with only linear layers after dropout, the average over all 2^n
+    """The dropout paper's claim: with only linear layers after dropout, the average over all 2^n
     sub-networks (weighted by their probability) is the weight-scaled network, exactly."""
     n = 10
     x = np.random.default_rng(0).standard_normal((3, n))

@@ -120,8 +120,8 @@ def test_inverted_dropout_expectation_is_exact_for_constant_input(p, dtype):
 
 
 # ---------------------------------------------------------------------------------------------
-# The two-input neuron of the seed documents: z = w1 * x1 + w2 * x2 under vanilla dropout.
-# fastdrop's p is the DROP probability; the second seed document writes p for the KEEP
+# The two-input neuron of README's "Why 1/(1-p)": z = w1 * x1 + w2 * x2 under vanilla dropout.
+# fastdrop's p is the DROP probability; the dropout paper writes p for the KEEP
 # probability, which is 1 - p here. Vanilla dropout does not scale in training, so
 # E[z] = (1 - p) * (w1 * x1 + w2 * x2), and evaluation multiplies by 1 - p to match.
 

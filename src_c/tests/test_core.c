@@ -423,11 +423,13 @@ static void test_zero_d_and_empty(void)
           FD_OK);
 }
 
-/* Every path this CPU runs gives the bytes of the scalar path, for masks and all dtypes. */
+/* Every path this CPU runs gives the bytes of the scalar path, for masks and all dtypes; with
+ * 1 to 8 planes and ties (p = 0.5: 1 plane; 0.25: 2; 0.125 and 0.375: 3; 1/32: 5). */
 static void test_paths_agree(const char *path)
 {
     enum { N = 70001 };
-    static const double ps[] = {0.0, 0.1, 0.5, 0.7, 1.0 / 3.0, 0.999, 1.0};
+    static const double ps[] = {0.0, 0.1, 0.5, 0.7, 1.0 / 3.0, 0.999, 1.0,
+                                0.25, 0.125, 0.375, 1.0 / 32};
     uint8_t *x = malloc(8 * N), *ref = malloc(8 * N), *got = malloc(8 * N);
     size_t i, k;
     int d;
@@ -687,8 +689,9 @@ static void test_no_access_outside(const char *path)
 }
 #endif
 
-/* Every thread count gives the bytes of one thread, strided n-d arrays and masks included. */
-static void test_threads_agree(void)
+/* Every thread count on `path` gives the bytes of one thread on the scalar path, strided n-d
+ * arrays and masks included. */
+static void test_threads_agree(const char *path)
 {
     enum { ROWS = 700, COLS = 1001 }; /* 700 * 1001 elements: several parts of several chunks */
     const size_t n = (size_t)ROWS * COLS;
@@ -703,8 +706,10 @@ static void test_threads_agree(void)
     size_t i;
     for (i = 0; i < 2 * n; i++) x[i] = (float)(int32_t)(uint32_t)next_random();
     fd_set_num_threads(1);
+    CHECK(fd_simd_select("scalar") == FD_OK); /* the reference: one thread, the scalar path */
     CHECK(fd_dropout(FD_FLOAT32, &rule, 1.25, 2, shape, x_first, x_strides, ref, strides,
                      ref_mask) == FD_OK);
+    CHECK(fd_simd_select(path) == FD_OK);
     for (threads = 2; threads <= 5; threads++) {
         fd_set_num_threads(threads);
         CHECK(fd_get_num_threads() == threads);
@@ -801,8 +806,8 @@ int main(void)
 #if FENCED_PAGES
         test_no_access_outside(path);
 #endif
+        test_threads_agree(path);
     }
-    test_threads_agree();
     test_normal();
     test_threshold();
     test_float16_conversion();
