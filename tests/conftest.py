@@ -1,16 +1,11 @@
-"""Shared pytest hooks: the fuzz execution count (tests/test_fuzz_api.py) in the summary; the
-PyTorch tests only where PyTorch is installed (CI installs it)."""
+"""Shared pytest hooks: the fuzz execution count (tests/test_fuzz_api.py) in the summary."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
 import time
-
-# fastdrop.torch is optional: without PyTorch its tests are not collected (not even imported).
-collect_ignore = ["test_torch.py"] if importlib.util.find_spec("torch") is None else []
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -1,7 +1,7 @@
 """fastdrop.torch: PyTorch's own dropout tests (test/nn/test_dropout.py) ported to the adapter,
 bit-for-bit agreement with fastdrop.dropout, autograd without saved tensors (gradcheck, double
 backward), seeds and generators, threads, torch.compile, patch, and the fallback to PyTorch.
-Collected only where PyTorch is installed (tests/conftest.py)."""
+Skipped, as a whole, only where PyTorch is not installed (CI installs it)."""
 
 import doctest
 import itertools
@@ -13,14 +13,16 @@ import warnings
 import ml_dtypes
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
-from torch import nn
 
-import fastdrop
-import fastdrop.nn
-import fastdrop.torch as ft
-from fastdrop import _core
+torch = pytest.importorskip("torch")  # fastdrop.torch is optional: no PyTorch, no tests here
+
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+
+import fastdrop  # noqa: E402
+import fastdrop.nn  # noqa: E402
+import fastdrop.torch as ft  # noqa: E402
+from fastdrop import _core  # noqa: E402
 
 DTYPES = [torch.float16, torch.bfloat16, torch.float32, torch.float64]
 MODULES = [ft.Dropout, ft.Dropout1d, ft.Dropout2d, ft.Dropout3d, ft.AlphaDropout]
