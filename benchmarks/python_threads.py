@@ -40,13 +40,14 @@ def run(arrays: list[np.ndarray], threads: int, calls: int, stream: fastdrop.Phi
 
 def main() -> None:
     parse = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parse.add_argument("--sizes", default="2^20,2^22,2^24")
-    parse.add_argument("--threads", default="1,2")
+    parse.add_argument(
+        "--sizes", type=_bench.list_of(_bench.parse_size, "size"), default="2^20,2^22,2^24"
+    )
+    parse.add_argument("--threads", type=_bench.list_of(int, "thread count"), default="1,2")
     parse.add_argument("--calls", type=int, default=16)
     parse.add_argument("--repeat", type=int, default=9)
     args = parse.parse_args()
-    sizes = [_bench.parse_size(s) for s in args.sizes.split(",")]
-    counts = [int(t) for t in args.threads.split(",")]
+    sizes, counts = args.sizes, args.threads
     most = max(counts)
     before = fastdrop.get_num_threads()
     fastdrop.set_num_threads(1)

@@ -20,19 +20,23 @@ from fastdrop import _bench
 
 def main() -> None:
     parse = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parse.add_argument("--sizes", default="2^22,2^24")
-    parse.add_argument("--dtypes", default="float32,float64")
-    parse.add_argument("--p", default="0.1,0.5")
+    parse.add_argument(
+        "--sizes", type=_bench.list_of(_bench.parse_size, "size"), default="2^22,2^24"
+    )
+    parse.add_argument(
+        "--dtypes", type=_bench.list_of(np.dtype, "dtype"), default="float32,float64"
+    )
+    parse.add_argument("--p", type=_bench.list_of(float, "p"), default="0.1,0.5")
     parse.add_argument("--repeat", type=int, default=15)
     args = parse.parse_args()
     before = fastdrop.get_num_threads()
     fastdrop.set_num_threads(1)
     print(f"# {_bench.header(1, None)}")
     print(f"{'size':>6} {'dtype':>8} {'p':>5} {'fastdrop':>9} {'multiply':>9} {'ratio':>6}")
-    for n in (_bench.parse_size(s) for s in args.sizes.split(",")):
-        for dtype in (np.dtype(d) for d in args.dtypes.split(",")):
+    for n in args.sizes:
+        for dtype in args.dtypes:
             x = np.random.default_rng(0).standard_normal(n).astype(dtype)
-            for p in (float(v) for v in args.p.split(",")):
+            for p in args.p:
                 stream, scale = fastdrop.Philox(1), dtype.type(1.0 / (1.0 - p))
                 multiply = _bench.Candidate(
                     "multiply", lambda x=x, c=scale: np.multiply(x, c, out=x)

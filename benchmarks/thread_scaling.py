@@ -22,14 +22,15 @@ from fastdrop import _bench
 
 def main() -> None:
     parse = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parse.add_argument("--sizes", default="2^18,2^20,2^22,2^24")
-    parse.add_argument("--threads", default="1,2")
-    parse.add_argument("--p", default="0.1,0.5")
+    parse.add_argument(
+        "--sizes", type=_bench.list_of(_bench.parse_size, "size"), default="2^18,2^20,2^22,2^24"
+    )
+    parse.add_argument("--threads", type=_bench.list_of(int, "thread count"), default="1,2")
+    parse.add_argument("--p", type=_bench.list_of(float, "p"), default="0.1,0.5")
     parse.add_argument("--repeat", type=int, default=9)
     parse.add_argument("--pause-ms", type=float, default=0.0)
     args = parse.parse_args()
-    sizes = [_bench.parse_size(s) for s in args.sizes.split(",")]
-    counts = [int(t) for t in args.threads.split(",")]
+    sizes, counts = args.sizes, args.threads
     before = fastdrop.get_num_threads()
     print(f"# {_bench.header(0, None)}")
     print(
@@ -39,7 +40,7 @@ def main() -> None:
     )
     for n in sizes:
         x = np.random.default_rng(0).standard_normal(n).astype(np.float32)
-        for p in (float(v) for v in args.p.split(",")):
+        for p in args.p:
             stream = fastdrop.Philox(1)
 
             def run(threads: int, x: np.ndarray = x, p: float = p, stream=stream) -> None:

@@ -7,6 +7,7 @@ millisecond, and a row reports the median sample of each candidate.
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import re
@@ -14,11 +15,13 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 import fastdrop
+
+T = TypeVar("T")
 
 SAMPLE_NS = 1_000_000  # a sample loops its call for at least this long
 MAX_SIZE = 2**40  # element counts beyond this are typos, not benchmarks
@@ -37,6 +40,21 @@ class Candidate:
     @property
     def median(self) -> float:
         return statistics.median(self.samples)
+
+
+def list_of(convert: Callable[[str], T], name: str) -> Callable[[str], list[T]]:
+    """An argparse type: comma- or space-separated values, each through ``convert``."""
+
+    def parse(text: str) -> list[T]:
+        items = [item for item in re.split(r"[,\s]+", text.strip()) if item]
+        if not items:
+            raise argparse.ArgumentTypeError(f"no {name} in {text!r}")
+        try:
+            return [convert(item) for item in items]
+        except ValueError as error:  # its message names the value and the rule
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
 
 
 def parse_size(text: str) -> int:

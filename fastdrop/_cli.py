@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
-from collections.abc import Callable
 from types import ModuleType
 from typing import Any, TypeVar
 
@@ -20,21 +18,6 @@ from ._progress import Progress, unwritable
 
 DTYPES = ("float16", "float32", "float64")
 T = TypeVar("T")
-
-
-def _list(convert: Callable[[str], T], name: str) -> Callable[[str], list[T]]:
-    """An argparse type: comma- or space-separated values, each through ``convert``."""
-
-    def parse(text: str) -> list[T]:
-        items = [item for item in re.split(r"[,\s]+", text.strip()) if item]
-        if not items:
-            raise argparse.ArgumentTypeError(f"no {name} in {text!r}")
-        try:
-            return [convert(item) for item in items]
-        except ValueError as error:  # its message names the value and the rule
-            raise argparse.ArgumentTypeError(str(error)) from None
-
-    return parse
 
 
 def _flat(lists: list[list[T]]) -> list[T]:
@@ -77,21 +60,21 @@ def parser() -> argparse.ArgumentParser:
     )
     parse.add_argument(
         "--sizes",
-        type=_list(_bench.parse_size, "size"),
+        type=_bench.list_of(_bench.parse_size, "size"),
         nargs="+",
         default=[[2**18, 2**22, 2**24]],
         help="element counts, e.g. '2^18,2^22' (default: 2^18 2^22 2^24)",
     )
     parse.add_argument(
         "--dtypes",
-        type=_list(_dtype, "dtype"),
+        type=_bench.list_of(_dtype, "dtype"),
         nargs="+",
         default=[[np.dtype("float32"), np.dtype("float64")]],
         help="of float16, float32, float64 (default: float32,float64)",
     )
     parse.add_argument(
         "--p",
-        type=_list(_probability, "p"),
+        type=_bench.list_of(_probability, "p"),
         nargs="+",
         default=[[0.1, 0.5]],
         help="drop probabilities in [0, 1) (default: 0.1,0.5)",

@@ -317,7 +317,7 @@ def simd_path() -> str:
     Examples
     --------
     >>> import fastdrop
-    >>> fastdrop.simd_path() in ("scalar", "avx2", "avx512")
+    >>> fastdrop.simd_path() in ("scalar", "avx2", "avx512", "neon")
     True
     """
     return _core.simd_path()

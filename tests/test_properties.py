@@ -183,12 +183,17 @@ def dropout_cases(draw):
     }
 
 
-def make_rng(key, offset, as_draw):
-    """The rng of a call at (key, offset): the int key itself at offset None (offset 0), else
-    a Philox stream at offset, or the Draw of it."""
-    if offset is None:
-        return key
-    return fastdrop.Draw(key, offset) if as_draw else fastdrop.Philox(key, offset=offset)
+@st.composite
+def call_rngs(draw):
+    """(key, offset, rng) of a call: the int key itself (offset 0), a Philox stream at
+    offset, or the Draw of it."""
+    key = draw(keys)
+    kind = draw(st.sampled_from(["int", "stream", "draw"]))
+    if kind == "int":
+        return key, 0, key
+    offset = draw(offsets)
+    rng = fastdrop.Draw(key, offset) if kind == "draw" else fastdrop.Philox(key, offset=offset)
+    return key, offset, rng
 
 
 def assert_layout_of(result, x):
@@ -204,14 +209,12 @@ def assert_layout_of(result, x):
 @given(
     case=dropout_cases(),
     p=probabilities,
-    key=keys,
-    offset=st.one_of(st.none(), offsets),
-    as_draw=st.booleans(),
+    call_rng=call_rngs(),
     mode=st.sampled_from(["inverted", "vanilla"]),
     training=st.booleans(),
     return_mask=st.booleans(),
 )
-def test_dropout_matches_reference(case, p, key, offset, as_draw, mode, training, return_mask):
+def test_dropout_matches_reference(case, p, call_rng, mode, training, return_mask):
     shape, x_spec, out_spec = case["shape"], case["x_spec"], case["out_spec"]
     n = math.prod(shape)
     x_need = x_spec.need(shape)
@@ -243,9 +246,8 @@ def test_dropout_matches_reference(case, p, key, offset, as_draw, mode, training
     base_before = base.copy()
     watched_before = None if watched is None else watched.copy()
 
-    rng = make_rng(key, offset, as_draw)
-    call_offset = 0 if offset is None else offset
-    mask = reference.keep_mask(key, call_offset, shape, p)
+    key, offset, rng = call_rng
+    mask = reference.keep_mask(key, offset, shape, p)
     expected = reference.dropout(x_before, p, mask, training=training, mode=mode)
 
     result = fastdrop.dropout(
@@ -287,14 +289,12 @@ def test_dropout_matches_reference(case, p, key, offset, as_draw, mode, training
 @given(
     shape=shapes(),
     p=probabilities,
-    key=keys,
-    offset=st.one_of(st.none(), offsets),
-    as_draw=st.booleans(),
+    call_rng=call_rngs(),
     packed=st.booleans(),
 )
-def test_dropout_mask_matches_reference(shape, p, key, offset, as_draw, packed):
-    rng = make_rng(key, offset, as_draw)
-    expected = reference.keep_mask(key, offset or 0, shape, p)
+def test_dropout_mask_matches_reference(shape, p, call_rng, packed):
+    key, offset, rng = call_rng
+    expected = reference.keep_mask(key, offset, shape, p)
     mask = fastdrop.dropout_mask(shape, p, rng=rng, packed=packed)
     if packed:
         assert mask.dtype == np.uint8

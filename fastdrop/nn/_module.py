@@ -10,8 +10,6 @@ import numpy as np
 
 from .._core import check_bool
 
-__all__ = ["Module", "Parameter", "Sequential"]
-
 _M = TypeVar("_M", bound="Module")
 
 

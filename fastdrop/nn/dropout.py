@@ -27,15 +27,6 @@ from ..random import Draw, Philox, is_integer
 from ._module import Module
 from .layers import SELU_ALPHA, SELU_SCALE, _gradient
 
-__all__ = [
-    "AlphaDropout",
-    "Dropout",
-    "Dropout1d",
-    "Dropout2d",
-    "Dropout3d",
-    "GaussianDropout",
-]
-
 RNGSeed = None | int | np.integer | np.random.Generator | Philox | Draw
 
 

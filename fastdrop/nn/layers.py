@@ -10,8 +10,6 @@ import numpy.typing as npt
 
 from ._module import Module, Parameter
 
-__all__ = ["SELU", "Linear", "ReLU", "SoftmaxCrossEntropy", "Tanh"]
-
 # SELU (Klambauer et al. 2017): the fixed point of mean 0 and variance 1.
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946

@@ -22,8 +22,6 @@ from .dropout import Dropout
 from .layers import Linear, ReLU, SoftmaxCrossEntropy, Tanh, softmax
 from .optim import SGD
 
-__all__ = ["MLP"]
-
 _ROWS_PER_CALL = 8192  # rows per forward call at prediction time (bounds the memory used)
 _HISTORY = ("loss", "error", "val_loss", "val_error", "lr", "seconds")  # fit's, in this order
 

@@ -8,8 +8,6 @@ import numpy as np
 
 from ._module import Parameter
 
-__all__ = ["SGD"]
-
 
 class SGD:
     """SGD as in PyTorch (``v = momentum * v + g``, ``w -= lr * v``), plus the max-norm

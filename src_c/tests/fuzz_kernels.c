@@ -190,20 +190,22 @@ static int64_t decode_extent(reader *r, int ndim)
     return b == 254 ? INT64_MAX : INT64_MIN;
 }
 
-/* Element count, or -1 for a negative extent or more than 2^62 elements (fd_dropout's rule). */
+/* Element count, or -1 for a negative extent or more than 2^62 elements (fd_dropout's rule),
+ * written apart from the core's: exact 128-bit products instead of its division test. */
 static int64_t element_count(int ndim, const int64_t *shape)
 {
-    int64_t n = 1;
-    int d;
-    for (d = 0; d < ndim; d++)
-        if (shape[d] < 0) return -1;
-    for (d = 0; d < ndim; d++)
-        if (shape[d] == 0) return 0;
+    unsigned __int128 n = 1;
+    int d, zero = 0;
     for (d = 0; d < ndim; d++) {
-        if (shape[d] > ((int64_t)1 << 62) / n) return -1;
-        n *= shape[d];
+        if (shape[d] < 0) return -1;
+        zero |= shape[d] == 0;
     }
-    return n;
+    if (zero) return 0;
+    for (d = 0; d < ndim; d++) {
+        n *= (uint64_t)shape[d]; /* n <= 2^62 before, so no wrap */
+        if (n > (unsigned __int128)1 << 62) return -1;
+    }
+    return (int64_t)n;
 }
 
 /* Halves the longest extents of a valid shape until it has at most `cap` elements. */
