@@ -12,6 +12,7 @@ C_HEADERS = [
     "src_c/fd_kernels.h",
     "src_c/fd_kernels_impl.h",
     "src_c/fd_kernels_vec.h",
+    "src_c/fd_normal_impl.h",
     "src_c/fd_philox.h",
     "src_c/fd_threads.h",
 ]

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 import fastdrop
+from fastdrop import _core
 
 T = TypeVar("T")
 
@@ -339,15 +340,39 @@ def _torch_candidate(
     return Candidate("torch", lambda: dropout(t, p, True, True), reset)
 
 
+def rng_floor(n: int, p: float) -> None:
+    """The RNG floor of a dropout or mask call of n elements at drop probability p: the Philox
+    outputs that call needs (its bit planes, and the ties' outputs where ties follow), generated
+    by the active kernel path as its kernels generate them, then discarded (nothing stored).
+
+    A kernel cannot take less time than its floor; its time over the floor says how much is
+    the generator and how much the rest.
+
+    Parameters
+    ----------
+    n : int
+        Elements.
+    p : float
+        The drop probability, in [0, 1].
+
+    Examples
+    --------
+    >>> rng_floor(4096, 0.1)
+    """
+    _core.floor(n, 1, 0, _core.threshold(p))
+
+
 def dropout_row(
     n: int, dtype: np.dtype, p: float, repeat: int, torch: Any | None, numpy_peer: bool
 ) -> dict[str, object]:
-    """Time in-place dropout of n elements against np.multiply, naive NumPy dropout and peers.
+    """Time in-place dropout of n elements against np.multiply, its RNG floor, naive NumPy dropout
+    and peers.
 
     Candidates: ``np.multiply(x, c, out=x)`` with c = 1/(1-p) in x's dtype (the memory-bound
-    floor), ``fastdrop.dropout(x, p, rng=stream, out=x)``, :func:`naive_dropout` (named
-    ``naive_numpy``) and optionally :func:`uint8_dropout` (``numpy_u8``) and PyTorch. x
-    (standard normal) is restored from a pristine copy, untimed, before every sample.
+    floor), ``rng_floor`` (:func:`rng_floor`), ``fastdrop.dropout(x, p, rng=stream, out=x)``,
+    :func:`naive_dropout` (named ``naive_numpy``) and optionally :func:`uint8_dropout`
+    (``numpy_u8``) and PyTorch. x (standard normal) is restored from a pristine copy, untimed,
+    before every sample.
 
     Parameters
     ----------
@@ -368,13 +393,15 @@ def dropout_row(
     -------
     dict
         size, dtype, p, ns_per_element (medians), fastdrop_gb_per_s (2 * itemsize bytes per
-        element), vs_multiply, speedup_vs_naive_numpy and samples_ns (every sample, ns per call).
+        element), vs_multiply, vs_floor_plus_multiply (fastdrop's time over the sum of the
+        floor's and multiply's: at most 1 is no slower than making the bits, then multiplying),
+        speedup_vs_naive_numpy and samples_ns (every sample, ns per call).
 
     Examples
     --------
     >>> row = dropout_row(1000, np.dtype(np.float32), 0.5, 2, None, True)
     >>> sorted(row["samples_ns"]), len(row["samples_ns"]["fastdrop"])
-    (['fastdrop', 'multiply', 'naive_numpy', 'numpy_u8'], 2)
+    (['fastdrop', 'multiply', 'naive_numpy', 'numpy_u8', 'rng_floor'], 2)
     """
     rng = np.random.default_rng(0)
     pristine = rng.standard_normal(n).astype(dtype)
@@ -388,6 +415,7 @@ def dropout_row(
 
     candidates = [
         Candidate("multiply", lambda: np.multiply(x, scale, out=x), reset),
+        Candidate("rng_floor", lambda: rng_floor(n, p)),
         Candidate("fastdrop", lambda: fastdrop.dropout(x, p, rng=stream, out=x), reset),
         Candidate("naive_numpy", lambda: naive_dropout(x, p, uniforms), reset),
     ]
@@ -411,6 +439,8 @@ def dropout_row(
         "ns_per_element": {k: v / n for k, v in medians.items()},
         "fastdrop_gb_per_s": 2 * dtype.itemsize * n / medians["fastdrop"],
         "vs_multiply": medians["fastdrop"] / medians["multiply"],
+        "vs_floor_plus_multiply": medians["fastdrop"]
+        / (medians["rng_floor"] + medians["multiply"]),
         "speedup_vs_naive_numpy": medians["naive_numpy"] / medians["fastdrop"],
         "samples_ns": {c.name: c.samples for c in candidates},
     }
@@ -418,7 +448,7 @@ def dropout_row(
 
 
 def mask_row(n: int, p: float, repeat: int) -> dict[str, object]:
-    """Time dropout_mask (bool and packed) against np.copyto of n bytes.
+    """Time dropout_mask (bool and packed) against np.copyto of n bytes and the RNG floor.
 
     Parameters
     ----------
@@ -432,19 +462,22 @@ def mask_row(n: int, p: float, repeat: int) -> dict[str, object]:
     Returns
     -------
     dict
-        size, p, ns_per_element (medians), bool_vs_copyto, packed_vs_copyto and samples_ns.
+        size, p, ns_per_element (medians), bool_vs_copyto, packed_vs_copyto, packed_vs_floor,
+        bool_vs_floor_plus_copyto (the bool mask's time over the sum of the floor's and
+        copyto's) and samples_ns.
 
     Examples
     --------
     >>> row = mask_row(4096, 0.1, 2)
     >>> sorted(row["samples_ns"]), row["bool_vs_copyto"] > 0
-    (['bool', 'copyto', 'packed'], True)
+    (['bool', 'copyto', 'packed', 'rng_floor'], True)
     """
     source = np.ones(n, np.uint8)
     dest = np.empty(n, np.uint8)
     stream = fastdrop.Philox(2)
     candidates = [
         Candidate("copyto", lambda: np.copyto(dest, source)),
+        Candidate("rng_floor", lambda: rng_floor(n, p)),
         Candidate("bool", lambda: fastdrop.dropout_mask(n, p, rng=stream)),
         Candidate("packed", lambda: fastdrop.dropout_mask(n, p, rng=stream, packed=True)),
     ]
@@ -456,5 +489,7 @@ def mask_row(n: int, p: float, repeat: int) -> dict[str, object]:
         "ns_per_element": {k: v / n for k, v in medians.items()},
         "bool_vs_copyto": medians["bool"] / medians["copyto"],
         "packed_vs_copyto": medians["packed"] / medians["copyto"],
+        "packed_vs_floor": medians["packed"] / medians["rng_floor"],
+        "bool_vs_floor_plus_copyto": medians["bool"] / (medians["rng_floor"] + medians["copyto"]),
         "samples_ns": {c.name: c.samples for c in candidates},
     }

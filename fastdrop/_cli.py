@@ -53,7 +53,8 @@ def parser() -> argparse.ArgumentParser:
     parse = argparse.ArgumentParser(
         prog="fastdrop-bench",
         description="In-place dropout and mask generation: fastdrop against np.multiply "
-        "(the memory-bandwidth bound), naive NumPy dropout (x * (rng.random(x.shape) < keep) "
+        "(the memory-bandwidth bound), the RNG floor (the random bits it needs, made and "
+        "discarded), naive NumPy dropout (x * (rng.random(x.shape) < keep) "
         "/ keep) and, with --peers, PyTorch and hand-tuned NumPy. Medians of interleaved "
         "repeats; ns per element. A legend under the tables says what each column means.",
         allow_abbrev=False,  # "--rep 3" is an error, not a guess at "--repeat"
@@ -109,6 +110,10 @@ DROPOUT_LEGEND = """\
   GB/s      bytes fastdrop reads and writes per second: 2 x itemsize per element
   multiply  np.multiply(x, 1/(1-p), out=x): the same bytes moved, no random bits
   ratio     fastdrop's time / multiply's
+  floor     the RNG floor: the Philox outputs fastdrop needs for p (bit planes and ties), made
+            by the same kernel path and discarded
+  f+m       fastdrop's time / (floor's + multiply's): <= 1 is no slower than making the bits,
+            then multiplying
   naive     naive NumPy dropout: x * (rng.random(x.shape) < keep) / keep, keep = 1 - p
   speed-up  naive's time / fastdrop's"""
 PEER_LEGEND = {
@@ -120,7 +125,9 @@ MASK_LEGEND = """\
   bool      fastdrop.dropout_mask(n, p): n bools
   packed    fastdrop.dropout_mask(n, p, packed=True): n bits, 8 to a byte
   copyto    np.copyto of n uint8: n bytes read and n written
-  bool/copy, packed/copy: their time / copyto's"""
+  floor     the RNG floor, as in the dropout table
+  bool/copy, packed/copy: their time / copyto's
+  bool/(f+c): bool's time / (floor's + copyto's); packed/floor: packed's time / floor's"""
 P_NOTE = """
 Why p = 0.1 can be slower than p = 0.5: each element's 32-bit random number is compared with
 the keep threshold one bit plane at a time, top bit first (one Philox call makes a plane for
@@ -138,7 +145,8 @@ def _print_dropout_table(results: list[dict[str, Any]]) -> None:
     ]
     title = (
         f"{'size':>6} {'dtype':>8} {'p':>5} {'fastdrop':>9} {'GB/s':>7} {'multiply':>9} "
-        f"{'ratio':>6} {'naive':>8} {'speed-up':>9}" + "".join(f" {n:>9}" for n in peers)
+        f"{'ratio':>6} {'floor':>7} {'f+m':>5} {'naive':>8} {'speed-up':>9}"
+        + "".join(f" {n:>9}" for n in peers)
     )
     print(title)
     for row in results:
@@ -146,7 +154,8 @@ def _print_dropout_table(results: list[dict[str, Any]]) -> None:
         print(
             f"{_bench.size_label(row['size']):>6} {row['dtype']:>8} {row['p']:>5} "
             f"{ns['fastdrop']:>9.3f} {row['fastdrop_gb_per_s']:>7.1f} {ns['multiply']:>9.3f} "
-            f"{row['vs_multiply']:>6.2f} {ns['naive_numpy']:>8.2f} "
+            f"{row['vs_multiply']:>6.2f} {ns['rng_floor']:>7.3f} "
+            f"{row['vs_floor_plus_multiply']:>5.2f} {ns['naive_numpy']:>8.2f} "
             f"{row['speedup_vs_naive_numpy']:>8.1f}x"
             + "".join(f" {ns[n]:>9.3f}" if n in ns else f" {'n/a':>9}" for n in peers)
         )
@@ -158,15 +167,16 @@ def _print_dropout_table(results: list[dict[str, Any]]) -> None:
 def _print_mask_table(mask_results: list[dict[str, Any]]) -> None:
     print("\ndropout_mask, ns per element (median); ratio to np.copyto of as many uint8")
     print(
-        f"{'size':>6} {'p':>5} {'bool':>8} {'packed':>8} {'copyto':>8} {'bool/copy':>10} "
-        f"{'packed/copy':>12}"
+        f"{'size':>6} {'p':>5} {'bool':>8} {'packed':>8} {'copyto':>8} {'floor':>7} "
+        f"{'bool/copy':>10} {'packed/copy':>12} {'bool/(f+c)':>11} {'packed/floor':>13}"
     )
     for row in mask_results:
         ns = row["ns_per_element"]
         print(
             f"{_bench.size_label(row['size']):>6} {row['p']:>5} {ns['bool']:>8.3f} "
-            f"{ns['packed']:>8.3f} {ns['copyto']:>8.3f} {row['bool_vs_copyto']:>10.2f} "
-            f"{row['packed_vs_copyto']:>12.2f}"
+            f"{ns['packed']:>8.3f} {ns['copyto']:>8.3f} {ns['rng_floor']:>7.3f} "
+            f"{row['bool_vs_copyto']:>10.2f} {row['packed_vs_copyto']:>12.2f} "
+            f"{row['bool_vs_floor_plus_copyto']:>11.2f} {row['packed_vs_floor']:>13.2f}"
         )
     print(MASK_LEGEND)
 

@@ -44,6 +44,10 @@ cdef extern from "fd_dropout.h" nogil:
     fd_status fd_mask_bool(const fd_bernoulli *rule, uint64_t n, uint8_t *mask)
     fd_status fd_mask_packed(const fd_bernoulli *rule, uint64_t n, uint8_t *packed)
     fd_status fd_normal(uint64_t key, uint64_t offset, uint64_t n, fd_dtype dtype, void *out)
+    fd_status fd_gaussian_dropout(fd_dtype dtype, uint64_t key, uint64_t offset, uint64_t n,
+                                  double sigma, const void *x, void *out)
+    fd_status fd_floor_mask(const fd_bernoulli *rule, uint64_t n)
+    fd_status fd_floor_normal(uint64_t key, uint64_t offset, uint64_t n)
     fd_status fd_simd_select(const char *name)
     const char *fd_simd_path()
     const char *fd_simd_available()
@@ -704,4 +708,34 @@ def normal(cnp.ndarray out, Draw draw):
     cdef fd_status status
     with nogil:
         status = fd_normal(key, offset, n, dtype, po)
+    check(status)
+
+
+def gaussian_dropout(cnp.ndarray x, cnp.ndarray out, Draw draw, double sigma):
+    """Gaussian dropout (fd_gaussian_dropout: x (1 + sigma z), noise and product in one pass) of
+    C-contiguous float x into C-contiguous out of its size and dtype: x itself, or an array that
+    does not overlap it."""
+    cdef fd_dtype dtype = dtype_code(x)
+    cdef uint64_t n = <uint64_t>cnp.PyArray_SIZE(x)
+    cdef const void *px = cnp.PyArray_DATA(x)
+    cdef void *po = cnp.PyArray_DATA(out)
+    cdef uint64_t key = draw.key, offset = draw.offset
+    cdef fd_status status
+    with nogil:
+        status = fd_gaussian_dropout(dtype, key, offset, n, sigma, px, po)
+    check(status)
+
+
+def floor(uint64_t n, uint64_t key, uint64_t offset, object threshold):
+    """The RNG floor of a call of n elements (benchmarks): the Philox outputs of a mask under
+    threshold (fd_floor_mask), or of normals if threshold is None (fd_floor_normal), generated
+    by the active path and discarded."""
+    cdef fd_bernoulli rule
+    cdef fd_status status
+    cdef bint normal = threshold is None
+    rule.key = key
+    rule.offset = offset
+    rule.threshold = 0 if normal else <uint64_t>threshold
+    with nogil:
+        status = fd_floor_normal(key, offset, n) if normal else fd_floor_mask(&rule, n)
     check(status)

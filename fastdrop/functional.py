@@ -235,13 +235,19 @@ def gaussian_dropout(
         if result is not source:
             np.copyto(result, source)
         return result
+    sigma = math.sqrt(p / (1.0 - p))
+    if source.flags.c_contiguous and result.flags.c_contiguous:
+        # One pass in C: the noise and the product together, with the roundings of the NumPy
+        # steps below (and so their bits), without their three passes and temporary.
+        _core.gaussian_dropout(source, result, _core.resolve_draw(rng, source.size), sigma)
+        return result
     noise = standard_normal(
         source.shape, rng=rng, dtype=np.float64 if source.dtype == np.float64 else np.float32
     )
     # Constants in the noise's dtype: NumPy 1 would compute a 0-d array's products with Python
     # floats in float64 (tests/test_zero_d.py).
     work = noise.dtype.type
-    np.multiply(noise, work(math.sqrt(p / (1.0 - p))), out=noise)
+    np.multiply(noise, work(sigma), out=noise)
     np.add(noise, work(1), out=noise)
     with np.errstate(over="ignore", invalid="ignore"):  # inf and NaN silently, as in dropout
         np.multiply(source, noise, out=result, casting="same_kind")

@@ -72,4 +72,47 @@ static inline void fd_run_split(fd_part_fn fn, void *arg, uint64_t count)
                      threads > FD_MAX_THREADS ? FD_MAX_THREADS : (int)threads);
 }
 
+/* One RNG floor call (fd_floor_mask, fd_floor_normal) of n elements, as its parts see it: per
+ * block, `count` Philox outputs from c3 = `c3`, and if `ties`, one at c3 = FD_PLANES per two
+ * blocks (the count of ties the planes leave, on average: 128 / 2^FD_PLANES a block). */
+typedef struct {
+    const fd_kernels *kernels;
+    uint64_t key, offset, n;
+    uint32_t c3;
+    unsigned count;
+    int ties;
+} fd_floor_call;
+
+static inline void fd_floor_part(void *arg, int part, int parts)
+{
+    const fd_floor_call *call = (const fd_floor_call *)arg;
+    volatile uint32_t sink; /* the outputs' xor, stored: so they are computed */
+    uint32_t fold = 0;
+    uint64_t i, end;
+    fd_part_range(call->n, part, parts, &i, &end);
+    for (; i < end; i += FD_CHUNK_ELEMENTS) {
+        const uint64_t left = end - i;
+        const size_t blocks =
+            (size_t)fd_blocks(left < FD_CHUNK_ELEMENTS ? left : FD_CHUNK_ELEMENTS);
+        const uint64_t first = i / FD_BLOCK_ELEMENTS;
+        if (call->count)
+            fold ^= call->kernels->philox_floor(call->key, call->offset, first, blocks, call->c3,
+                                                call->count);
+        if (call->ties)
+            fold ^= call->kernels->philox_floor(call->key, call->offset, first, blocks / 2,
+                                                FD_PLANES, 1);
+    }
+    sink = fold;
+    (void)sink;
+}
+
+static inline fd_status fd_run_floor(uint64_t key, uint64_t offset, uint64_t n, uint32_t c3,
+                                     unsigned count, int ties)
+{
+    fd_floor_call call = {fd_active_kernels(), key, offset, n, c3, count, ties};
+    if (n > ((uint64_t)1 << 62)) return FD_ERR_SHAPE;
+    if (n) fd_run_split(fd_floor_part, &call, n);
+    return FD_OK;
+}
+
 #endif /* FD_DRIVERS_H */

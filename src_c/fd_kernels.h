@@ -31,6 +31,15 @@ typedef struct {
                                     char *out, double scale);
     void (*select_groups[FD_DTYPES])(const uint32_t *words, size_t ngroups, const char *x,
                                      char *out);
+    /* Standard normals (fd_normal) of n elements of a call from its element 128 * first:
+     * float64 if wide, else float32, into out (any alignment). */
+    void (*normal_blocks)(uint64_t key, uint64_t offset, uint64_t first, size_t n, int wide,
+                          char *out);
+    /* The RNG floor (fd_floor_mask, fd_floor_normal): the Philox outputs at counters
+     * (offset + first + b, c3 + i), b < nblocks, i < count, generated as this path's kernels
+     * generate them, xor of all their words (nothing stored). */
+    uint32_t (*philox_floor)(uint64_t key, uint64_t offset, uint64_t first, size_t nblocks,
+                             uint32_t c3, unsigned count);
 } fd_kernels;
 
 extern const fd_kernels fd_kernels_scalar;

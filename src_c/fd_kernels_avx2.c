@@ -25,6 +25,8 @@
 #define FD_FLUSH_TIES fdv_flush_ties
 #define FD_SCALE_GROUPS_F16 scale_groups_f16_avx2
 #define FD_GROUPS_64
+#define FD_NORMAL_PHILOX fdv_normal_philox
+#define FD_PHILOX_FLOOR fdv_philox_floor
 #include "fd_kernels_impl.h"
 
 /* The vector layer of fd_kernels_vec.h: 4 lanes of 64 bits, each word in a lane's low half (the
@@ -50,6 +52,10 @@ static inline __m128i low_halves(__m256i v)
 FD_STATIC_FORCEINLINE void fdv_store_words(uint32_t *p, fdv v)
 {
     _mm_storeu_si128((__m128i *)p, low_halves(v));
+}
+FD_STATIC_FORCEINLINE void fdv_store_joined(uint64_t *p, fdv lo, fdv hi)
+{
+    _mm256_storeu_si256((__m256i *)p, _mm256_blend_epi32(lo, _mm256_slli_epi64(hi, 32), 0xAA));
 }
 FD_STATIC_FORCEINLINE fdv fdv_xor(fdv a, fdv b) { return _mm256_xor_si256(a, b); }
 FD_STATIC_FORCEINLINE fdv fdv_xor3(fdv a, fdv b, fdv c)

@@ -29,6 +29,8 @@
 #define FD_FIRST_TIES first_ties_avx512
 #define FD_FLUSH_TIES fdv_flush_ties
 #define FD_SCALE_GROUPS_F16 scale_groups_f16_avx512
+#define FD_NORMAL_PHILOX fdv_normal_philox
+#define FD_PHILOX_FLOOR fdv_philox_floor
 #include "fd_kernels_impl.h"
 
 /* The vector layer of fd_kernels_vec.h: 8 lanes of 64 bits, each word in a lane's low half (the
@@ -48,6 +50,10 @@ FD_STATIC_FORCEINLINE fdv fdv_load_words(const uint32_t *p)
 FD_STATIC_FORCEINLINE void fdv_store_words(uint32_t *p, fdv v)
 {
     _mm256_storeu_si256((void *)p, _mm512_cvtepi64_epi32(v));
+}
+FD_STATIC_FORCEINLINE void fdv_store_joined(uint64_t *p, fdv lo, fdv hi)
+{
+    _mm512_storeu_si512(p, _mm512_mask_blend_epi32(0xAAAA, lo, _mm512_slli_epi64(hi, 32)));
 }
 FD_STATIC_FORCEINLINE fdv fdv_xor(fdv a, fdv b) { return _mm512_xor_si512(a, b); }
 FD_STATIC_FORCEINLINE fdv fdv_xor3(fdv a, fdv b, fdv c)

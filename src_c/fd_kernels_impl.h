@@ -217,25 +217,16 @@ static inline void store_keep_words(uint32_t k[4][FD_CHUNK_BLOCKS], size_t nbloc
         for (w = 0; w < 4; w++) keep[4 * b + (size_t)w] = k[w][b];
 }
 
-/* The first nplanes planes of nblocks blocks from `first`: the bits of keep (4 words a block,
- * only those of the nblocks blocks written) are elements known to be below T; when ties follow,
- * bits of u are elements still equal to T's prefix and tied flags the words of u with any
- * (flag_ties), and otherwise neither need be written. (Lanes of u past nblocks may be written
- * too.) A path may fuse Philox and comparison in registers instead (FD_COMPARE_PLANES). */
-#ifdef FD_COMPARE_PLANES
-static void FD_COMPARE_PLANES(const fd_bernoulli *rule, uint64_t first, size_t nblocks, int nplanes,
-                              uint32_t *keep, uint32_t u[4][FD_CHUNK_BLOCKS], uint64_t tied[4],
-                              prefetcher *pf);
-#else
 /*
- * What the planes' Philox computes the same for every plane, once per chunk (as the SIMD paths
- * do): c3 = plane enters round 1 only through an xor into word 2, which round 2 multiplies into
- * words 0 and 1. q[0]: word 2 after round 1 but the xor of c3; q[1]: word 1 after round 1, xor
- * round 2's key word 0; q[2], q[3]: words 2 and 3 after round 2. Each plane then runs 8.5 rounds,
- * not 10 (the portable planes 9% faster).
+ * What the Philox of a block computes the same for every c3, once (as the SIMD paths do): c3
+ * enters round 1 only through an xor into word 2, which round 2 multiplies into words 0 and 1.
+ * q[0]: word 2 after round 1 but the xor of c3; q[1]: word 1 after round 1, xor round 2's key
+ * word 0; q[2], q[3]: words 2 and 3 after round 2. Each output then takes 8.5 rounds, not 10
+ * (the portable planes 9% faster). planes_prefix gives q of the blocks [first, first + lanes),
+ * from_prefix the state after round 2 for a c3.
  */
-static void planes_prefix(const fd_bernoulli *rule, uint64_t first, size_t lanes,
-                          uint32_t q[4][FD_CHUNK_BLOCKS])
+static inline void planes_prefix(const fd_bernoulli *rule, uint64_t first, size_t lanes,
+                                 uint32_t q[4][FD_CHUNK_BLOCKS])
 {
     const uint32_t k0 = (uint32_t)rule->key, k1 = (uint32_t)(rule->key >> 32);
     size_t b;
@@ -253,6 +244,26 @@ static void planes_prefix(const fd_bernoulli *rule, uint64_t first, size_t lanes
     }
 }
 
+static inline void from_prefix(uint32_t q0, uint32_t q1, uint32_t q2, uint32_t q3, uint32_t c3,
+                               uint32_t *r0, uint32_t *r1, uint32_t *r2, uint32_t *r3)
+{
+    const uint64_t p1 = (uint64_t)FD_PHILOX_M1 * (q0 ^ c3);
+    *r0 = (uint32_t)(p1 >> 32) ^ q1;
+    *r1 = (uint32_t)p1;
+    *r2 = q2;
+    *r3 = q3;
+}
+
+/* The first nplanes planes of nblocks blocks from `first`: the bits of keep (4 words a block,
+ * only those of the nblocks blocks written) are elements known to be below T; when ties follow,
+ * bits of u are elements still equal to T's prefix and tied flags the words of u with any
+ * (flag_ties), and otherwise neither need be written. (Lanes of u past nblocks may be written
+ * too.) A path may fuse Philox and comparison in registers instead (FD_COMPARE_PLANES). */
+#ifdef FD_COMPARE_PLANES
+static void FD_COMPARE_PLANES(const fd_bernoulli *rule, uint64_t first, size_t nblocks, int nplanes,
+                              uint32_t *keep, uint32_t u[4][FD_CHUNK_BLOCKS], uint64_t tied[4],
+                              prefetcher *pf);
+#else
 #define FD_COMPARE_PLANES compare_planes
 static void compare_planes(const fd_bernoulli *rule, uint64_t first, size_t nblocks, int nplanes,
                            uint32_t *keep, uint32_t u[4][FD_CHUNK_BLOCKS], uint64_t tied[4],
@@ -266,13 +277,9 @@ static void compare_planes(const fd_bernoulli *rule, uint64_t first, size_t nblo
     planes_prefix(rule, first, lanes, q);
     for (plane = 0; plane < nplanes; plane++) {
         const uint32_t t_bit = 0u - (uint32_t)((rule->threshold >> (31 - plane)) & 1u);
-        for (b = 0; b < lanes; b++) { /* the rest of rounds 1 and 2, with c3 = plane */
-            const uint64_t p1 = (uint64_t)FD_PHILOX_M1 * (q[0][b] ^ (uint32_t)plane);
-            r[0][b] = (uint32_t)(p1 >> 32) ^ q[1][b];
-            r[1][b] = (uint32_t)p1;
-            r[2][b] = q[2][b];
-            r[3][b] = q[3][b];
-        }
+        for (b = 0; b < lanes; b++) /* the rest of rounds 1 and 2, with c3 = plane */
+            from_prefix(q[0][b], q[1][b], q[2][b], q[3][b], (uint32_t)plane, &r[0][b], &r[1][b],
+                        &r[2][b], &r[3][b]);
         fd_philox_rounds_lanes(lanes, r[0], r[1], r[2], r[3], rule->key, 2);
         for (w = 0; w < 4; w++)
             for (b = 0; b < lanes; b++) compare_plane(&k[w][b], &u[w][b], r[w][b], t_bit);
@@ -438,12 +445,47 @@ static void bool_groups(const uint32_t *words, size_t ngroups, uint8_t *mask)
 }
 #endif
 
+/* The RNG floor (fd_kernels.h's philox_floor): the Philox outputs at c3 = c3 .. c3 + count - 1 of
+ * nblocks blocks from `first`, generated as the planes generate them (lanes = blocks, from each
+ * block's prefix) and folded by xor. A path may generate them with its own instructions instead
+ * (FD_PHILOX_FLOOR). */
+#ifdef FD_PHILOX_FLOOR
+static uint32_t FD_PHILOX_FLOOR(uint64_t key, uint64_t offset, uint64_t first, size_t nblocks,
+                                uint32_t c3, unsigned count);
+#else
+#define FD_PHILOX_FLOOR philox_floor
+static uint32_t philox_floor(uint64_t key, uint64_t offset, uint64_t first, size_t nblocks,
+                             uint32_t c3, unsigned count)
+{
+    const fd_bernoulli rule = {key, offset, 0};
+    uint32_t q[4][FD_CHUNK_BLOCKS], r[4][FD_CHUNK_BLOCKS], fold = 0;
+    size_t g, b;
+    unsigned i;
+    for (g = 0; g < nblocks; g += FD_CHUNK_BLOCKS) {
+        const size_t blocks = nblocks - g < FD_CHUNK_BLOCKS ? nblocks - g : FD_CHUNK_BLOCKS;
+        const size_t lanes = FD_ROUND_UP_LANES(blocks);
+        planes_prefix(&rule, first + g, lanes, q);
+        for (i = 0; i < count; i++) {
+            for (b = 0; b < lanes; b++)
+                from_prefix(q[0][b], q[1][b], q[2][b], q[3][b], c3 + i, &r[0][b], &r[1][b],
+                            &r[2][b], &r[3][b]);
+            fd_philox_rounds_lanes(lanes, r[0], r[1], r[2], r[3], key, 2);
+            for (b = 0; b < blocks; b++) fold ^= r[0][b] ^ r[1][b] ^ r[2][b] ^ r[3][b];
+        }
+    }
+    return fold;
+}
+#endif
+
+#include "fd_normal_impl.h"
+
 /* Indexed by fd_dtype; bfloat16 selects as float16 does (16-bit copies). */
 #define FD_KERNEL_TABLE(NAME)                                                         \
     {                                                                                 \
         NAME, keep_words, FD_BOOL_GROUPS,                                             \
         {FD_SCALE_GROUPS_F16, scale_groups_f32, scale_groups_f64, scale_groups_bf16}, \
         {select_groups_16, select_groups_32, select_groups_64, select_groups_16},     \
+        normal_blocks, FD_PHILOX_FLOOR,                                               \
     }
 
 #endif /* FD_KERNELS_IMPL_H */

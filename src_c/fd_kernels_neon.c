@@ -4,15 +4,16 @@
  * Philox fused into the plane comparison, 4 blocks a vector, the ties' Philox in the same lanes,
  * bool masks by table lookups, and float16 through the ISA's conversions.
  *
- * How the hand-written paths share their structure: the Philox lanes, the plane comparison and
- * the ties are written once, in fd_kernels_vec.h, against a vector layer of sixteen one-line
- * operations that each path defines (here, below); each path's file keeps only its layer, its
- * driver (how many chains its registers hold) and what only its ISA does well; everything that
- * the compiler vectorises by itself (the float32 and float64 group loops here) stays in
- * fd_kernels_impl.h. A full portable-SIMD layer (SIMDe, Highway) would bring a dependency and
- * hide the one operation that differs, the 32x32 -> 64-bit multiply: x86 keeps a word in the low
- * half of a 64-bit lane, as vpmuludq reads it; NEON keeps 4 words a vector and takes their
- * products with umull and umull2 and de-interleaves the high and low words (uzp2, uzp1).
+ * How the hand-written paths share their structure: the Philox lanes, the plane comparison, the
+ * ties, the normals' Philox and the RNG floor are written once, in fd_kernels_vec.h, against a
+ * vector layer of seventeen one-line operations that each path defines (here, below); each path's
+ * file keeps only its layer, its driver (how many chains its registers hold) and what only its
+ * ISA does well; everything that the compiler vectorises by itself (the float32 and float64 group
+ * loops here, the normals' Box-Muller arithmetic) stays in fd_kernels_impl.h. A full
+ * portable-SIMD layer (SIMDe, Highway) would bring a dependency and hide the one operation that
+ * differs, the 32x32 -> 64-bit multiply: x86 keeps a word in the low half of a 64-bit lane, as
+ * vpmuludq reads it; NEON keeps 4 words a vector and takes their products with umull and umull2
+ * and de-interleaves the high and low words (uzp2, uzp1).
  * benchmarks/NEON.md has the figures behind the choice and the model's estimates for this path.
  */
 #include "fd_kernels.h"
@@ -24,6 +25,8 @@
 #define FD_BOOL_GROUPS bool_groups_neon
 #define FD_FLUSH_TIES fdv_flush_ties
 #define FD_SCALE_GROUPS_F16 scale_groups_f16_neon
+#define FD_NORMAL_PHILOX fdv_normal_philox
+#define FD_PHILOX_FLOOR fdv_philox_floor
 #include "fd_kernels_impl.h"
 
 /* The vector layer of fd_kernels_vec.h: 4 lanes of 32-bit words. */
@@ -36,6 +39,11 @@ typedef uint32x4_t fdv;
 FD_STATIC_FORCEINLINE fdv fdv_set1(uint32_t w) { return vdupq_n_u32(w); }
 FD_STATIC_FORCEINLINE fdv fdv_load_words(const uint32_t *p) { return vld1q_u32(p); }
 FD_STATIC_FORCEINLINE void fdv_store_words(uint32_t *p, fdv v) { vst1q_u32(p, v); }
+FD_STATIC_FORCEINLINE void fdv_store_joined(uint64_t *p, fdv lo, fdv hi)
+{
+    vst1q_u64(p, vreinterpretq_u64_u32(vzip1q_u32(lo, hi)));
+    vst1q_u64(p + 2, vreinterpretq_u64_u32(vzip2q_u32(lo, hi)));
+}
 FD_STATIC_FORCEINLINE fdv fdv_iota(void)
 {
     static const uint32_t lanes[4] = {0, 1, 2, 3};

@@ -1,9 +1,10 @@
 /*
  * Philox in vector lanes, written once for the hand-written paths (AVX2, AVX-512, NEON) against a
  * small vector layer that each path's file defines before it includes this one, as NumPy's
- * universal intrinsics do on a larger scale. A lane is one Philox instance (one counter block for
- * the planes, one tie for the ties); what differs between the ISAs is only how a lane holds its
- * 32-bit words and how they are multiplied, and that is the layer:
+ * universal intrinsics do on a larger scale: the planes, the ties, the normals' Philox and the RNG
+ * floor. A lane is one Philox instance (one counter block for the planes and the floor, one tie
+ * for the ties, one Box-Muller pair for the normals); what differs between the ISAs is only how a
+ * lane holds its 32-bit words and how they are multiplied, and that is the layer:
  *
  *   fdv                     FDV_LANES lanes of one 32-bit word each (x86: the low half of a 64-bit
  *                           lane, as its widening multiply reads them; the high halves are junk
@@ -11,6 +12,7 @@
  *   fdv_set1(w)             w in every lane
  *   fdv_iota()              lane j holds j
  *   fdv_load_words(p)       lane j holds p[j];  fdv_store_words(p, v): p[j] = lane j
+ *   fdv_store_joined(p, lo, hi)  p[j] = the 64-bit number hi:lo of lane j (uint64_t *p)
  *   fdv_xor(a, b), fdv_xor3(a, b, c), fdv_and(a, b), fdv_add(a, b)
  *   fdv_andnot(a, b)        ~a & b
  *   fdv_or_andnot(k, u, r)  k | (u & ~r)
@@ -173,6 +175,67 @@ static void fdv_flush_ties(const fd_bernoulli *rule, uint64_t first, uint32_t *i
     default: break;
     }
     for (i = 0; i < n; i++) keep[items[i] / 32] |= bits[i];
+}
+
+/* normal_philox (fd_normal_impl.h): the block's prefix once, then its 64 pairs' c3 = 64 + j in
+ * lanes, four chains at a time (a path takes it with #define FD_NORMAL_PHILOX
+ * fdv_normal_philox). */
+static void fdv_normal_philox(uint64_t key, uint64_t offset, uint64_t block, uint64_t lo[FD_PAIRS],
+                              uint64_t hi[FD_PAIRS])
+{
+    const fd_bernoulli rule = {key, offset, 0};
+    fdv counter[3];
+    fdv_prefix prefix;
+    int j, h;
+    fdv_counters(&rule, block, fdv_set1(0), counter);
+    fdv_prefix_of(&prefix, counter, key);
+    for (j = 0; j < FD_PAIRS; j += 4 * FDV_LANES) {
+        fdv_philox s[4];
+        for (h = 0; h < 4; h++)
+            fdv_from_prefix(&s[h], &prefix,
+                            fdv_add(fdv_set1((uint32_t)(64 + j + FDV_LANES * h)), fdv_iota()));
+        fdv_rounds(s, 4, key, NULL);
+        for (h = 0; h < 4; h++) {
+            fdv_store_joined(lo + j + FDV_LANES * h, s[h].x[0], s[h].x[1]);
+            fdv_store_joined(hi + j + FDV_LANES * h, s[h].x[2], s[h].x[3]);
+        }
+    }
+}
+
+/* philox_floor (fd_kernels_impl.h) as the planes generate their outputs: four chains of blocks in
+ * lanes, each from its blocks' prefix, one c3 after another, folded by xor (a path takes it with
+ * #define FD_PHILOX_FLOOR fdv_philox_floor). */
+static uint32_t fdv_philox_floor(uint64_t key, uint64_t offset, uint64_t first, size_t nblocks,
+                                 uint32_t c3, unsigned count)
+{
+    const fd_bernoulli rule = {key, offset, 0};
+    uint32_t fold = 0;
+    size_t g, b;
+    for (g = 0; g < nblocks; g += 4 * FDV_LANES) {
+        uint32_t words[4 * FDV_LANES];
+        fdv_prefix prefix[4];
+        fdv sum[4];
+        unsigned i;
+        int h;
+        for (h = 0; h < 4; h++) {
+            fdv counter[3];
+            fdv_counters(&rule, first + g + FDV_LANES * (size_t)h, fdv_iota(), counter);
+            fdv_prefix_of(&prefix[h], counter, key);
+            sum[h] = fdv_set1(0);
+        }
+        for (i = 0; i < count; i++) {
+            fdv_philox s[4];
+            for (h = 0; h < 4; h++) fdv_from_prefix(&s[h], &prefix[h], fdv_set1(c3 + i));
+            fdv_rounds(s, 4, key, NULL);
+            for (h = 0; h < 4; h++)
+                sum[h] = fdv_xor3(sum[h], fdv_xor(s[h].x[0], s[h].x[1]),
+                                  fdv_xor(s[h].x[2], s[h].x[3]));
+        }
+        for (h = 0; h < 4; h++) fdv_store_words(words + FDV_LANES * h, sum[h]);
+        for (b = 0; b < 4 * FDV_LANES && g + b < nblocks; b++) /* the call's blocks only */
+            fold ^= words[b];
+    }
+    return fold;
 }
 
 #endif /* FD_KERNELS_VEC_H */

@@ -84,3 +84,13 @@ fd_status fd_mask_packed(const fd_bernoulli *rule, uint64_t n, uint8_t *packed)
 {
     return write_mask(rule, n, packed, emit_packed, 8);
 }
+
+fd_status fd_floor_mask(const fd_bernoulli *rule, uint64_t n)
+{
+    const fd_status status = fd_check_rule(rule);
+    const uint32_t t = rule ? (uint32_t)rule->threshold : 0; /* 0 for T = 0 and 2^32 */
+    unsigned planes = 0; /* 32 - the index of T's lowest set bit, at most FD_PLANES (keep_words) */
+    if (status != FD_OK) return status;
+    while (planes < FD_PLANES && (uint32_t)(t << planes) != 0) planes++;
+    return fd_run_floor(rule->key, rule->offset, n, 0, planes, (t & 0xffffffu) != 0);
+}

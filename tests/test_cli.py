@@ -24,7 +24,7 @@ QUICK = ["--sizes", "2^10,3000", "--dtypes", "float16,float64", "--p", "0.1", "-
 def nothing_runs(monkeypatch):
     """Neither CLI may start its work: only option checks happen."""
     monkeypatch.setattr(_bench, "dropout_row", None)
-    monkeypatch.setattr(_mlp_demo, "load_digits", None)
+    monkeypatch.setattr(_mlp_demo, "load", None)
 
 
 def _refused(main, argv, capsys):
@@ -56,14 +56,22 @@ def test_tables_and_json(capsys, tmp_path):
         (3000, "float64"),
     ]
     for row in result["dropout"]:
-        assert set(row["samples_ns"]) == {"multiply", "fastdrop", "naive_numpy"}
+        assert set(row["samples_ns"]) == {"multiply", "rng_floor", "fastdrop", "naive_numpy"}
         assert all(len(s) == 2 and min(s) > 0 for s in row["samples_ns"].values())
         ns = row["ns_per_element"]
         assert row["vs_multiply"] == pytest.approx(ns["fastdrop"] / ns["multiply"])
+        assert row["vs_floor_plus_multiply"] == pytest.approx(
+            ns["fastdrop"] / (ns["rng_floor"] + ns["multiply"])
+        )
     assert [(r["size"], r["p"]) for r in result["mask"]] == [(1024, 0.1), (3000, 0.1)]
     for row in result["mask"]:
-        assert set(row["samples_ns"]) == {"copyto", "bool", "packed"}
+        assert set(row["samples_ns"]) == {"copyto", "rng_floor", "bool", "packed"}
         assert row["bool_vs_copyto"] > 0 and row["packed_vs_copyto"] > 0
+        ns = row["ns_per_element"]
+        assert row["packed_vs_floor"] == pytest.approx(ns["packed"] / ns["rng_floor"])
+        assert row["bool_vs_floor_plus_copyto"] == pytest.approx(
+            ns["bool"] / (ns["rng_floor"] + ns["copyto"])
+        )
 
 
 def test_list_forms(capsys, tmp_path):
@@ -260,14 +268,14 @@ def test_the_reference_is_called_naive_numpy_dropout(capsys, tmp_path):
     assert np.array_equal(y, x * mask / 0.75) and y.dtype == np.float32
 
 
-def _small_digits():
+def _small_digits(name):
     rng = np.random.default_rng(0)
     X, y = rng.random((90, 64)), rng.integers(0, 10, 90)
-    return X[30:], y[30:], X[:30], y[:30]
+    return _mlp_demo.Split("toy", X[40:], y[40:], X[30:40], y[30:40], X[:30], y[:30])
 
 
 def test_the_demo_calls_its_reference_naive_numpy_dropout(capsys, monkeypatch):
-    monkeypatch.setattr(_mlp_demo, "load_digits", _small_digits)
+    monkeypatch.setattr(_mlp_demo, "load", _small_digits)
     argv = ["--seeds", "1", "--epochs", "1", "--hidden", "4", "--layers", "1"]
     assert _mlp_demo.main(argv) == 0
     printed = capsys.readouterr().out
@@ -358,11 +366,14 @@ def test_a_legend_under_the_tables_says_what_the_columns_mean(capsys):
     for line in (
         "  GB/s      bytes fastdrop reads and writes per second: 2 x itemsize per element",
         "  ratio     fastdrop's time / multiply's",
+        "  f+m       fastdrop's time / (floor's + multiply's): <= 1 is no slower than making the "
+        "bits,",
         "  naive     naive NumPy dropout: x * (rng.random(x.shape) < keep) / keep, keep = 1 - p",
         "  speed-up  naive's time / fastdrop's",
         "  numpy_u8  hand-tuned NumPy: keep where a random byte >= round(256 p), in L2-sized "
         "chunks",
         "  bool/copy, packed/copy: their time / copyto's",
+        "  bool/(f+c): bool's time / (floor's + copyto's); packed/floor: packed's time / floor's",
     ):
         assert f"\n{line}\n" in printed
     note = printed[printed.index("Why p = 0.1 can be slower than p = 0.5") :]

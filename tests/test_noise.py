@@ -177,6 +177,47 @@ def test_gaussian_dropout_is_x_times_the_noise(dtype):
     np.testing.assert_array_equal(fastdrop.gaussian_dropout(x, p, training=False), x)
 
 
+def _gaussian_dropout_in_numpy(x, p, draw):
+    """gaussian_dropout as NumPy computes it from standard_normal's noise: noise * sigma, + 1,
+    then x * noise into x's dtype, in float64 for float64 x and float32 otherwise."""
+    work = np.float64 if x.dtype == np.float64 else np.float32
+    noise = fastdrop.standard_normal(x.shape, rng=draw, dtype=work)
+    noise *= work(np.sqrt(p / (1 - p)))
+    noise += work(1)
+    result = np.empty_like(x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        np.multiply(x, noise, out=result, casting="same_kind")
+    return result
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_the_one_pass_kernel_gives_the_bits_of_numpys_steps(dtype):
+    """Contiguous arrays take one C pass (noise and product together, fd_gaussian_dropout): the
+    same bytes as NumPy's steps on standard_normal's noise, with inf, NaN, -0 and large values,
+    across the counter's carry, in place, into an overlapping out, and as a strided x (which
+    takes NumPy's steps) gives."""
+    n = 3 * 128 + 77
+    source = np.random.default_rng(5).standard_normal(n).astype(dtype)
+    source[3:400:41] = [np.inf, -np.inf, np.nan, 0.0, -0.0, 1e4, 3e-5, np.inf, 2.0, -1.5]
+    for p in (0.1, 0.5, 0.9):
+        for offset in (0, 2**64 - 2):
+            draw = fastdrop.Draw(7, offset)
+            expected = _gaussian_dropout_in_numpy(source, p, draw).view(np.uint8)
+            got = fastdrop.gaussian_dropout(source, p, rng=draw)
+            np.testing.assert_array_equal(got.view(np.uint8), expected)
+            in_place = source.copy()
+            fastdrop.gaussian_dropout(in_place, p, rng=draw, out=in_place)
+            np.testing.assert_array_equal(in_place.view(np.uint8), expected)
+            shared = np.empty(n + 5, dtype)
+            shared[:n] = source
+            fastdrop.gaussian_dropout(shared[:n], p, rng=draw, out=shared[5:])
+            np.testing.assert_array_equal(shared[5:].view(np.uint8), expected)
+            strided = np.empty(2 * n, dtype)[::2]
+            strided[...] = source
+            got = fastdrop.gaussian_dropout(strided, p, rng=draw)
+            np.testing.assert_array_equal(np.ascontiguousarray(got).view(np.uint8), expected)
+
+
 @pytest.mark.parametrize("layout", ["F", "transposed", "reversed"])
 def test_gaussian_noise_keeps_the_input_layout(layout):
     """A new result is laid out as x (NumPy's order="K"); element i gets the noise of its logical

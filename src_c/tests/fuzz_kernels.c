@@ -853,7 +853,7 @@ static void fuzz_normal(const fuzz_case *c)
     } else {
         ref = copy_of(out, bytes);
         if (!c->big) check_normal(c, ref, bytes);
-        /* fd_normal uses no kernel path: the input's one, in case that changes */
+        /* the input's kernel path and thread count give the scalar path's bytes */
         select_path(paths[c->path % n_paths], c->threads);
         EXPECT(fd_normal(c->rule.key, c->rule.offset, c->n, (fd_dtype)c->dtype, out) == FD_OK);
         EXPECT(memcmp(out, ref, bytes) == 0);

@@ -782,6 +782,178 @@ static void test_normal(void)
     free(got32);
 }
 
+/* Every path gives the scalar path's normals, float32 and float64, for lengths around the vector
+ * widths, the block (128) and the chunk, offsets across the 96-bit carry, and 1 to 3 threads
+ * (the longest is split into parts). */
+static void test_normal_paths_agree(const char *path)
+{
+    static const size_t lengths[] = {1,   2,    3,    5,    7,    9,    15,   17,   63,
+                                     127, 128,  129,  255,  257,  1000, 8191, 8192, 8193,
+                                     3 * 8192 + 77, 2 * FD_MIN_PART_ELEMENTS + 333};
+    static const uint64_t offsets[] = {0, 1, 0xffffffffu, ~(uint64_t)0 - 3, ~(uint64_t)0};
+    const size_t most = 2 * FD_MIN_PART_ELEMENTS + 333;
+    uint8_t *ref = malloc(8 * most), *got = malloc(8 * most + 1);
+    size_t l, o, bytes;
+    int d, threads;
+    for (l = 0; l < sizeof lengths / sizeof *lengths; l++)
+        for (o = 0; o < sizeof offsets / sizeof *offsets; o++)
+            for (d = FD_FLOAT32; d <= FD_FLOAT64; d++) {
+                const uint64_t key = next_random();
+                bytes = lengths[l] * (size_t)element_size((fd_dtype)d);
+                fd_set_num_threads(1);
+                CHECK(fd_simd_select("scalar") == FD_OK);
+                CHECK(fd_normal(key, offsets[o], lengths[l], (fd_dtype)d, ref) == FD_OK);
+                CHECK(fd_simd_select(path) == FD_OK);
+                for (threads = 1; threads <= (lengths[l] == most ? 3 : 1); threads++) {
+                    fd_set_num_threads(threads);
+                    memset(got, 0xa5, 8 * most + 1);
+                    CHECK(fd_normal(key, offsets[o], lengths[l], (fd_dtype)d, got) == FD_OK);
+                    CHECK(memcmp(ref, got, bytes) == 0);
+                    CHECK(got[bytes] == 0xa5); /* nothing past the end */
+                }
+            }
+    fd_set_num_threads(1);
+    free(ref);
+    free(got);
+}
+
+/* The model of fd_gaussian_dropout: fastdrop.gaussian_dropout's NumPy operations on the scalar
+ * path's normals, one rounding a statement. */
+static void gaussian_model(fd_dtype dtype, const uint8_t *z, size_t n, double sigma,
+                           const uint8_t *x, uint8_t *out)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (dtype == FD_FLOAT64) {
+            double v, noise;
+            memcpy(&v, x + 8 * i, 8);
+            memcpy(&noise, z + 8 * i, 8);
+            noise = noise * sigma;
+            noise = noise + 1.0;
+            v = v * noise;
+            memcpy(out + 8 * i, &v, 8);
+        } else {
+            float v, noise;
+            memcpy(&noise, z + 4 * i, 4);
+            noise = noise * (float)sigma;
+            noise = noise + 1.0f;
+            if (dtype == FD_FLOAT32) {
+                memcpy(&v, x + 4 * i, 4);
+                v = v * noise;
+                memcpy(out + 4 * i, &v, 4);
+            } else {
+                uint16_t h;
+                memcpy(&h, x + 2 * i, 2);
+                v = fd_f16_to_f32(h) * noise;
+                h = fd_f32_to_f16(v);
+                memcpy(out + 2 * i, &h, 2);
+            }
+        }
+    }
+}
+
+/* fd_gaussian_dropout on every path is the model's bytes, in place and not, at odd byte offsets,
+ * with infinities, NaNs and zeros among x, for lengths around the block and the part, and 1 to 3
+ * threads; and its errors. */
+static void test_gaussian_dropout(const char *path)
+{
+    static const size_t lengths[] = {1, 7, 127, 128, 129, 1000, 3 * 8192 + 77,
+                                     2 * FD_MIN_PART_ELEMENTS + 333};
+    static const double sigmas[] = {0.3333333333333333, 1.0, 3.0};
+    const size_t most = 2 * FD_MIN_PART_ELEMENTS + 333;
+    uint8_t *x = malloc(8 * most + 8), *z = malloc(8 * most), *ref = malloc(8 * most);
+    uint8_t *got = malloc(8 * most + 8);
+    size_t l, i, k;
+    int d, threads, in_place;
+    for (d = FD_FLOAT16; d <= FD_FLOAT64; d++)
+        for (l = 0; l < sizeof lengths / sizeof *lengths; l++) {
+            const size_t n = lengths[l], size = (size_t)element_size((fd_dtype)d);
+            const uint64_t key = next_random(), offset = ~(uint64_t)0 - (next_random() & 255);
+            const double sigma = sigmas[l % 3];
+            for (i = 0; i < n; i++) { /* values near 1, some special */
+                const double v = (double)(next_random() % 2001) / 1000.0 - 1.0;
+                const double special[4] = {INFINITY, -0.0, NAN, 65504.0};
+                const double value = i % 97 == 3 ? special[i / 97 % 4] : v;
+                if (d == FD_FLOAT64) memcpy(x + 1 + 8 * i, &value, 8);
+                if (d == FD_FLOAT32) {
+                    const float f = (float)value;
+                    memcpy(x + 1 + 4 * i, &f, 4);
+                }
+                if (d == FD_FLOAT16) {
+                    const uint16_t h = fd_f32_to_f16((float)value);
+                    memcpy(x + 1 + 2 * i, &h, 2);
+                }
+            }
+            CHECK(fd_simd_select("scalar") == FD_OK);
+            fd_set_num_threads(1);
+            CHECK(fd_normal(key, offset, n, d == FD_FLOAT64 ? FD_FLOAT64 : FD_FLOAT32, z) == FD_OK);
+            gaussian_model((fd_dtype)d, z, n, sigma, x + 1, ref);
+            CHECK(fd_simd_select(path) == FD_OK);
+            for (threads = 1; threads <= (n == most ? 3 : 1); threads++)
+                for (in_place = 0; in_place < 2; in_place++) {
+                    fd_set_num_threads(threads);
+                    memset(got, 0xa5, 8 * most + 8);
+                    if (in_place) memcpy(got + 1, x + 1, size * n);
+                    CHECK(fd_gaussian_dropout((fd_dtype)d, key, offset, n, sigma,
+                                              in_place ? got + 1 : x + 1, got + 1) == FD_OK);
+                    CHECK(memcmp(ref, got + 1, size * n) == 0);
+                    CHECK(got[0] == 0xa5 && got[1 + size * n] == 0xa5);
+                }
+        }
+    fd_set_num_threads(1);
+    k = 16;
+    CHECK(fd_gaussian_dropout((fd_dtype)3, 1, 0, k, 1.0, x, got) == FD_ERR_DTYPE);
+    CHECK(fd_gaussian_dropout(FD_FLOAT32, 1, 0, k, NAN, x, got) == FD_ERR_SCALE);
+    CHECK(fd_gaussian_dropout(FD_FLOAT32, 1, 0, ((uint64_t)1 << 62) + 1, 1.0, x, got) ==
+          FD_ERR_SHAPE);
+    CHECK(fd_gaussian_dropout(FD_FLOAT32, 1, 0, k, 1.0, NULL, got) == FD_ERR_NULL);
+    CHECK(fd_gaussian_dropout(FD_FLOAT32, 1, 0, k, 1.0, x, NULL) == FD_ERR_NULL);
+    CHECK(fd_gaussian_dropout(FD_FLOAT32, 1, 0, 0, 1.0, NULL, NULL) == FD_OK);
+    free(x);
+    free(z);
+    free(ref);
+    free(got);
+}
+
+/* The RNG floor kernel of every path generates exactly the outputs it is asked for: the xor of
+ * their words is that of fd_philox4x32_10's, for block counts that are not whole vectors, offsets
+ * across the carry and counts of c3 from 1 to 64; and the floor calls' errors. */
+static void test_floors(const char *path)
+{
+    static const size_t counts[] = {1, 2, 5, 8, 64};
+    static const size_t blocks[] = {1, 3, 4, 15, 16, 17, 33, 64};
+    static const uint64_t offsets[] = {5, ~(uint64_t)0 - 20};
+    const fd_kernels *kernels;
+    size_t c, b, o, i, k;
+    CHECK(fd_simd_select(path) == FD_OK);
+    kernels = fd_active_kernels();
+    for (c = 0; c < sizeof counts / sizeof *counts; c++)
+        for (b = 0; b < sizeof blocks / sizeof *blocks; b++)
+            for (o = 0; o < 2; o++) {
+                const fd_bernoulli rule = {next_random(), offsets[o], 0};
+                const uint32_t c3 = (uint32_t)(next_random() % 100);
+                uint32_t expected = 0;
+                for (i = 0; i < blocks[b]; i++)
+                    for (k = 0; k < counts[c]; k++) {
+                        int w;
+                        for (w = 0; w < 4; w++)
+                            expected ^= rule_output(&rule, 7 + i, c3 + (uint32_t)k, w);
+                    }
+                CHECK(kernels->philox_floor(rule.key, rule.offset, 7, blocks[b], c3,
+                                            (unsigned)counts[c]) == expected);
+            }
+    {
+        const fd_bernoulli rule = {1, 2, fd_threshold(0.1)}, bad = {1, 2, FD_THRESHOLD_ONE + 1};
+        CHECK(fd_floor_mask(&rule, 100000) == FD_OK);
+        CHECK(fd_floor_mask(&rule, 0) == FD_OK);
+        CHECK(fd_floor_mask(NULL, 10) == FD_ERR_NULL);
+        CHECK(fd_floor_mask(&bad, 10) == FD_ERR_THRESHOLD);
+        CHECK(fd_floor_mask(&rule, ((uint64_t)1 << 62) + 1) == FD_ERR_SHAPE);
+        CHECK(fd_floor_normal(1, 2, 100000) == FD_OK);
+        CHECK(fd_floor_normal(1, 2, ((uint64_t)1 << 62) + 1) == FD_ERR_SHAPE);
+    }
+}
+
 int main(void)
 {
     char paths[64];
@@ -803,6 +975,9 @@ int main(void)
         test_paths_agree(path);
         test_paths_agree_any_alignment(path);
         test_groups_past_a_chunk(path);
+        test_normal_paths_agree(path);
+        test_floors(path);
+        test_gaussian_dropout(path);
 #if FENCED_PAGES
         test_no_access_outside(path);
 #endif
