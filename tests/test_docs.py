@@ -1,6 +1,7 @@
 """The examples in docstrings and in README.md run and print what they say."""
 
 import doctest
+import importlib.util
 import pathlib
 import re
 import runpy
@@ -46,9 +47,13 @@ def test_every_public_function_has_an_example():
 
 
 def test_readme_usage_runs():
+    """Every python block of README.md runs; those that import torch where it is installed."""
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
     assert blocks
+    torch_installed = importlib.util.find_spec("torch") is not None
     for block in blocks:
+        if "import torch" in block and not torch_installed:
+            continue
         exec(compile(block, str(README), "exec"), {})
 
 
