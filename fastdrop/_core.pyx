@@ -29,6 +29,7 @@ cdef extern from "fd_dropout.h" nogil:
         FD_FLOAT16
         FD_FLOAT32
         FD_FLOAT64
+        FD_BFLOAT16
     ctypedef struct fd_bernoulli:
         uint64_t key
         uint64_t offset
@@ -73,6 +74,10 @@ cdef extern from "numpy/arrayobject.h":
     object PyArray_NewLikeArray(cnp.ndarray prototype, int order, void *descr, int subok)
 
 MAX_THREADS = FD_MAX_THREADS
+# The codes of fd_dtype by dtype name, for fastdrop.torch's dropout_strided.
+DTYPE_CODES = {
+    "float16": FD_FLOAT16, "float32": FD_FLOAT32, "float64": FD_FLOAT64, "bfloat16": FD_BFLOAT16
+}
 cdef object UINT64_LIMIT = (<object>1) << 64
 cdef object UINT64_MAX = UINT64_LIMIT - 1
 # Looked up once: a module attribute lookup costs as much as a check.
@@ -109,12 +114,25 @@ def simd_available():
     return fd_simd_available().decode().split(",")
 
 
-def set_num_threads(int n):
+cdef bint threads_chosen = False
+
+
+def set_num_threads(int n, bint chosen=True):
+    """Threads per call; ``chosen``: the user's choice (fastdrop.set_num_threads or
+    FASTDROP_NUM_THREADS), which fastdrop.torch leaves alone, rather than a default it may
+    replace by PyTorch's thread count."""
+    global threads_chosen
     fd_set_num_threads(n)
+    threads_chosen = chosen
 
 
 def get_num_threads():
     return fd_get_num_threads()
+
+
+def num_threads_chosen():
+    """Whether the thread count is the user's choice (see set_num_threads)."""
+    return threads_chosen
 
 
 # -- the rules on arguments: each written once, here --------------------------------------------
@@ -221,16 +239,38 @@ cdef inline bint native_float(cnp.ndarray a):
     )
 
 
-cpdef cnp.ndarray check_floating(object x, str name="x"):
-    """``x`` as an ndarray of float16, float32 or float64 in native byte order (byte-swapped
-    input is converted, in its own memory layout); TypeError for any other dtype."""
+# NumPy has no bfloat16: ml_dtypes (and libraries built on it) registers one at run time, under a
+# type number of its own. A 2-byte dtype named "bfloat16" is taken for it (its layout, the top
+# half of a float32, is the format's definition); the number of the first one seen is kept, so
+# that later arrays of it are recognised as quickly as NumPy's floats.
+cdef int bfloat16_type = -1
+
+
+cdef bint is_bfloat16(object dtype) except -1:
+    global bfloat16_type
+    if dtype.num == bfloat16_type:
+        return True
+    if dtype.name != "bfloat16" or dtype.itemsize != 2:
+        return False
+    if bfloat16_type < 0:
+        bfloat16_type = dtype.num
+    return True
+
+
+cpdef cnp.ndarray check_floating(object x, str name="x", bint bfloat16=False):
+    """``x`` as an ndarray of float16, float32 or float64 (or, with ``bfloat16``, a bfloat16
+    such as ml_dtypes.bfloat16) in native byte order (byte-swapped input is converted, in its own
+    memory layout); TypeError for any other dtype."""
     if type(x) is cnp.ndarray and native_float(<cnp.ndarray>x):  # the common case, quickly
         return <cnp.ndarray>x
     array = np.asarray(x)
+    if bfloat16 and is_bfloat16(array.dtype):
+        return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
     if array.dtype.kind != "f" or array.dtype.itemsize not in (2, 4, 8):
-        raise TypeError(
-            f"{name} must have dtype float16, float32 or float64, got dtype {array.dtype}"
+        accepted = "float16, float32, float64 or bfloat16" if bfloat16 else (
+            "float16, float32 or float64"
         )
+        raise TypeError(f"{name} must have dtype {accepted}, got dtype {array.dtype}")
     if not array.dtype.isnative:
         array = array.astype(array.dtype.newbyteorder("="))
     return array
@@ -452,7 +492,7 @@ def philox4x32(cnp.ndarray counter, cnp.ndarray key, cnp.ndarray out):
 cdef fd_dtype dtype_code(cnp.ndarray a) except *:
     cdef int size = cnp.PyArray_ITEMSIZE(a)
     if size == 2:
-        return FD_FLOAT16
+        return FD_BFLOAT16 if cnp.PyArray_TYPE(a) == bfloat16_type else FD_FLOAT16
     if size == 4:
         return FD_FLOAT32
     return FD_FLOAT64
@@ -463,7 +503,7 @@ cdef inline void dropout_constants(double drop, bint inverted, bint train, uint6
     """The keep threshold and the scale of kept elements: dropout's rule, written once."""
     if train:
         threshold[0] = fd_threshold(drop)
-        scale[0] = 1.0 / (1.0 - drop) if inverted and drop < 1.0 else 1.0
+        scale[0] = inverted_scale(drop) if inverted else 1.0
     else:
         threshold[0] = FD_THRESHOLD_ONE
         scale[0] = 1.0 if inverted else 1.0 - drop
@@ -488,6 +528,12 @@ cdef inline fd_status call_dropout(fd_dtype dtype, const fd_bernoulli *rule, dou
     if box == NULL:
         return fd_dropout(dtype, rule, scale, ndim, shape, x, x_strides, out, out_strides, mask)
     return fd_dropout_box(dtype, rule, scale, box, x, x_strides, out, out_strides, mask)
+
+
+cpdef double inverted_scale(double p):
+    """What inverted dropout multiplies kept elements by in training: 1 / (1 - p), and 1 at
+    p = 1 (where nothing is kept)."""
+    return 1.0 / (1.0 - p) if p < 1.0 else 1.0
 
 
 cdef int run_dropout(cnp.ndarray x, cnp.ndarray out, uint8_t *mask, uint64_t key,
@@ -516,6 +562,58 @@ cdef int run_dropout(cnp.ndarray x, cnp.ndarray out, uint8_t *mask, uint64_t key
     return check(status)
 
 
+cdef enum:
+    STRIDED_MAX_NDIM = 64  # FD_MAX_NDIM; the C core refuses more itself
+
+
+cdef int fill_strides(object values, Py_ssize_t ndim, int64_t unit, int64_t *into) except -1:
+    cdef Py_ssize_t d
+    if len(values) != ndim:
+        raise ValueError(f"{len(values)} strides for {ndim} dimensions")
+    for d in range(ndim):
+        into[d] = <int64_t>values[d] * unit
+    return 0
+
+
+def dropout_strided(int dtype, uint64_t key, uint64_t offset, uint64_t threshold, double scale,
+                    object shape, size_t x, object x_strides, size_t out, object out_strides):
+    """fd_dropout over memory given by address: fastdrop.torch's route (a tensor's data_ptr(),
+    size() and stride(), which count elements), without copies. ``dtype`` is a code of fd_dtype
+    (DTYPE_CODES); the caller owns the memory, has checked the shape and strides against it, and
+    made ``out`` writable (it may be ``x``, with the same strides)."""
+    cdef int64_t c_shape[STRIDED_MAX_NDIM]
+    cdef int64_t c_x_strides[STRIDED_MAX_NDIM]
+    cdef int64_t c_out_strides[STRIDED_MAX_NDIM]
+    cdef Py_ssize_t ndim = len(shape), d
+    cdef int64_t size, count = 1
+    cdef fd_bernoulli rule
+    cdef fd_status status
+    if not 0 <= dtype <= FD_BFLOAT16:
+        raise ValueError(f"dtype code {dtype} is not one of fd_dtype's")
+    if ndim > STRIDED_MAX_NDIM:
+        raise ValueError(f"{ndim} dimensions, more than {STRIDED_MAX_NDIM}")
+    size = 4 if dtype == FD_FLOAT32 else 8 if dtype == FD_FLOAT64 else 2
+    for d in range(ndim):  # count: the element count as far as the GIL's rule needs it
+        c_shape[d] = shape[d]
+        if c_shape[d] <= 0:
+            count = 0
+        elif count < GIL_FREE_ELEMENTS:
+            count = GIL_FREE_ELEMENTS if c_shape[d] >= GIL_FREE_ELEMENTS else count * c_shape[d]
+    fill_strides(x_strides, ndim, size, c_x_strides)
+    fill_strides(out_strides, ndim, size, c_out_strides)
+    rule.key = key
+    rule.offset = offset
+    rule.threshold = threshold
+    if count < GIL_FREE_ELEMENTS:
+        status = fd_dropout(<fd_dtype>dtype, &rule, scale, <int>ndim, c_shape,
+                            <const void *>x, c_x_strides, <void *>out, c_out_strides, NULL)
+    else:
+        with nogil:
+            status = fd_dropout(<fd_dtype>dtype, &rule, scale, <int>ndim, c_shape,
+                                <const void *>x, c_x_strides, <void *>out, c_out_strides, NULL)
+    check(status)
+
+
 def dropout(x, p=0.5, *, rng=None, training=True, mode="inverted", out=None, return_mask=False):
     """Drop each element of ``x`` with probability ``p``.
 
@@ -523,19 +621,20 @@ def dropout(x, p=0.5, *, rng=None, training=True, mode="inverted", out=None, ret
     T = 2**32 - round(p * 2**32): the keep probability is T / 2**32, within 2**-33 of 1 - p.
     Dropped elements are set to +0.0 (a dropped NaN or inf becomes 0, as in Flax; PyTorch
     multiplies by the mask and keeps NaN). Kept elements are multiplied by 1 / (1 - p) in
-    ``"inverted"`` mode (float16: the product in float32, then rounded to float16, as PyTorch's
-    CPU half arithmetic does) and left unchanged in
-    ``"vanilla"`` mode. At evaluation (``training=False``) inverted dropout is the identity and
-    vanilla dropout multiplies everything by 1 - p; no randomness is used.
+    ``"inverted"`` mode (float16 and bfloat16: the product in float32, then rounded to nearest
+    even, as PyTorch's CPU half arithmetic does) and left unchanged in ``"vanilla"`` mode. At
+    evaluation (``training=False``) inverted dropout is the identity and vanilla dropout
+    multiplies everything by 1 - p; no randomness is used.
 
     Parameters
     ----------
     x : array_like, dask.array.Array or xarray.DataArray
-        Input of dtype float16, float32 or float64, any shape (0-d and empty too), any strides.
-        A Dask array gives Dask arrays, lazily, chunk by chunk: each chunk is a box of the whole
-        array (src_c/fd_dropout.h), so the result, computed on any scheduler or cluster, equals
-        this call's on the computed input bit for bit, for any chunks; ``rng`` is resolved when
-        the graph is built (a Philox stream moves past the whole array's counters then), so
+        Input of dtype float16, float32, float64 or bfloat16 (``ml_dtypes.bfloat16``: NumPy has
+        none of its own), any shape (0-d and empty too), any strides. A Dask array (float16,
+        float32 or float64) gives Dask arrays, lazily, chunk by chunk: each chunk is a box of the
+        whole array (src_c/fd_dropout.h), so the result, computed on any scheduler or cluster,
+        equals this call's on the computed input bit for bit, for any chunks; ``rng`` is resolved
+        when the graph is built (a Philox stream moves past the whole array's counters then), so
         computing twice gives the same bits. A DataArray (NumPy or Dask data) gives DataArrays
         with its dims, coords, name and attrs (the mask: dims and coords only).
     p : float, optional
@@ -573,9 +672,9 @@ def dropout(x, p=0.5, *, rng=None, training=True, mode="inverted", out=None, ret
     Raises
     ------
     TypeError
-        If p is not a real number (a string, None, a bool, a complex), x is not float16/32/64,
-        ``out`` is not an ndarray of x's dtype or is given with a Dask array or a DataArray, or
-        ``rng``, ``mode``, ``training`` or ``return_mask`` has a wrong type.
+        If p is not a real number (a string, None, a bool, a complex), x is not float16/32/64
+        or bfloat16, ``out`` is not an ndarray of x's dtype or is given with a Dask array or a
+        DataArray, or ``rng``, ``mode``, ``training`` or ``return_mask`` has a wrong type.
     ValueError
         If p is outside [0, 1], mode is another string, ``out`` has another shape or is
         read-only, ``rng`` is an int outside [0, 2**64), a Philox stream is exhausted, or a
@@ -606,7 +705,7 @@ def dropout(x, p=0.5, *, rng=None, training=True, mode="inverted", out=None, ret
         engine = lazy_engine(x)
         if engine is not None:
             return engine.dropout(x, drop, inverted, train, with_mask, rng, out)
-    cdef cnp.ndarray source = check_floating(x)
+    cdef cnp.ndarray source = check_floating(x, "x", True)
     cdef cnp.ndarray result
     if out is None:
         result = empty_like(source)

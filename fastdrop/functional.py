@@ -378,7 +378,8 @@ def set_num_threads(n: int) -> None:
     thread), which take pieces of 2**15 elements in turn; the output is the same for every
     thread count. Helper threads are shared: a call uses only idle ones, so calls
     from several Python threads at once never oversubscribe the machine. The default is the
-    number of CPUs the process may run on, or ``FASTDROP_NUM_THREADS`` if set.
+    number of CPUs the process may run on, or ``FASTDROP_NUM_THREADS`` if set. Until this is
+    called (or that variable set), :mod:`fastdrop.torch` uses ``torch.get_num_threads()`` instead.
 
     Parameters
     ----------
@@ -437,4 +438,8 @@ def _default_num_threads() -> int:
     return os.cpu_count() or 1
 
 
-_core.set_num_threads(min(_default_num_threads(), _core.MAX_THREADS))
+# Not the user's choice unless FASTDROP_NUM_THREADS made it (fastdrop.torch replaces a default).
+_core.set_num_threads(
+    min(_default_num_threads(), _core.MAX_THREADS),
+    bool(os.environ.get("FASTDROP_NUM_THREADS", "").strip()),
+)

@@ -33,7 +33,7 @@ void fd_philox4x32_10_many(size_t n, const uint32_t *ctr, const uint32_t key[2],
     for (i = 0; i < n; i++) fd_philox4x32_10(ctr + 4 * i, key, out + 4 * i);
 }
 
-static const size_t item_size[3] = {2, 4, 8};
+static const size_t item_size[FD_DTYPES] = {2, 4, 8, 2}; /* indexed by fd_dtype */
 
 /* Dropout of one element; used for strided runs and for the ends of contiguous ones. */
 static void dropout_one(fd_dtype dtype, int keep, double scale, int multiply, const char *x,
@@ -56,6 +56,12 @@ static void dropout_one(fd_dtype dtype, int keep, double scale, int multiply, co
         uint64_t v = fd_load_u64(x);
         if (multiply) v = fd_f64_bits(fd_load_f64(x) * scale);
         fd_store_u64(out, keep ? v : 0);
+        break;
+    }
+    case FD_BFLOAT16: {
+        uint16_t v = fd_load_u16(x);
+        if (multiply) v = fd_f32_to_bf16(fd_bf16_to_f32(v) * (float)scale);
+        fd_store_u16(out, keep ? v : 0);
         break;
     }
     }
@@ -257,7 +263,7 @@ fd_status fd_dropout_box(fd_dtype dtype, const fd_bernoulli *rule, double scale,
     box_call call;
     fd_status status = fd_check_rule(rule);
     if (status != FD_OK) return status;
-    if ((unsigned)dtype > FD_FLOAT64) return FD_ERR_DTYPE;
+    if ((unsigned)dtype >= FD_DTYPES) return FD_ERR_DTYPE;
     if (scale != scale) return FD_ERR_SCALE; /* a NaN: x * NaN's payload depends on operand order */
     call.kind = WRITE_DROPOUT;
     call.dtype = dtype;
@@ -321,7 +327,7 @@ const char *fd_status_message(fd_status status)
     case FD_ERR_NDIM: return "the number of dimensions is negative or above 64";
     case FD_ERR_SHAPE: return "an extent is negative or the array has more than 2**62 elements";
     case FD_ERR_THRESHOLD: return "the keep threshold is above 2**32";
-    case FD_ERR_DTYPE: return "the dtype is not float16, float32 or float64";
+    case FD_ERR_DTYPE: return "the dtype is not float16, float32, float64 or bfloat16";
     case FD_ERR_SIMD: return "unknown SIMD path, or one this CPU cannot run";
     case FD_ERR_SCALE: return "the scale is NaN";
     case FD_ERR_BOX: return "a box starts before its array or ends beyond it";

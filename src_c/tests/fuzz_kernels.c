@@ -15,8 +15,8 @@
  *  - every kernel path this CPU runs and the input's thread count give the bytes of the scalar
  *    path on one thread (a few dropout and mask inputs are big enough for the pool to split);
  *  - fd_dropout keeps element i iff byte i of fd_mask_bool is 1 (and its mask output is that
- *    mask): a kept element is x * scale, computed here (float16 through this file's own
- *    conversions), a dropped one +0.0; bytes that no element occupies are untouched, and so is x;
+ *    mask): a kept element is x * scale, computed here (float16 and bfloat16 through this file's
+ *    own conversions), a dropped one +0.0; bytes that no element occupies are untouched, and so is x;
  *  - masks: the packed mask is the bool mask bit for bit, its unused high bits 0; threshold 0 drops
  *    and 2^32 keeps every element; a call split at a block boundary into two calls (the second
  *    at offset + fd_blocks of the first) gives the same mask: the determinism rule;
@@ -229,7 +229,10 @@ static void shrink_shape(int ndim, int64_t *shape, int64_t cap)
     }
 }
 
-static size_t item_size(int dtype) { return dtype == FD_FLOAT16 ? 2 : dtype == FD_FLOAT32 ? 4 : 8; }
+static size_t item_size(int dtype)
+{
+    return dtype == FD_FLOAT32 ? 4 : dtype == FD_FLOAT64 ? 8 : 2; /* float16, bfloat16 */
+}
 
 /* Byte strides of one array: C order (forwards, backwards, padded), Fortran order, zero, odd
  * packing, or per dimension from the input (raw byte strides or small multiples of C order's). */
@@ -288,7 +291,7 @@ static void decode(reader *r, fuzz_case *c)
     switch (c->op) {
     case OP_DROPOUT: {
         const unsigned b = take8(r);
-        c->dtype = b < 240 ? (int)(b % 3) : b < 248 ? 3 : b < 252 ? -1 : INT_MAX;
+        c->dtype = b < 240 ? (int)(b % 4) : b < 248 ? 4 : b < 252 ? -1 : INT_MAX;
         c->with_mask = (int)(take8(r) & 1);
         c->in_place = take8(r) % 4 == 0;
         c->scale = decode_scale(r, c->rule.threshold);
@@ -325,7 +328,8 @@ static void decode(reader *r, fuzz_case *c)
     case OP_MASK_PACKED:
     case OP_NORMAL: {
         const unsigned b = take8(r);
-        c->dtype = b < 120 ? FD_FLOAT32 : b < 240 ? FD_FLOAT64 : b < 248 ? FD_FLOAT16 : 7;
+        c->dtype = b < 120 ? FD_FLOAT32 : b < 240 ? FD_FLOAT64 : b < 244 ? FD_FLOAT16
+                 : b < 248 ? FD_BFLOAT16 : 7;
         switch (take8(r) % 8) {
         case 0: c->n = take8(r); break;
         case 1: c->n = take16(r) % 20000; break;
@@ -390,9 +394,12 @@ static uint64_t splitmix64(uint64_t *state)
 }
 
 /* Random items of `size` bytes (1 .. 8; the last may be cut short), a quarter of them special
- * values of the dtype when size is 2, 4 or 8: zeros, one, infinities, NaNs, subnormals, the largest. */
-static void fill(uint8_t *p, size_t bytes, size_t size, uint64_t *state)
+ * values of the dtype when size is 2, 4 or 8 (2: float16's, or bfloat16's if `bfloat16`): zeros,
+ * one, infinities, NaNs, subnormals, the largest. */
+static void fill_items(uint8_t *p, size_t bytes, size_t size, int bfloat16, uint64_t *state)
 {
+    static const uint64_t bf16[] = {0x0000, 0x8000, 0x3f80, 0x7f80, 0xff80, 0x7fc0, 0x7f81, 0x0001,
+                                    0x7f7f, 0x3f81};
     static const uint64_t f16[] = {0x0000, 0x8000, 0x3c00, 0x7c00, 0xfc00, 0x7e00, 0x7c01, 0x0001,
                                    0x7bff, 0x03ff};
     static const uint64_t f32[] = {0x00000000, 0x80000000, 0x3f800000, 0x7f800000, 0xff800000,
@@ -401,13 +408,19 @@ static void fill(uint8_t *p, size_t bytes, size_t size, uint64_t *state)
                                    0x7ff0000000000000u, 0xfff0000000000000u, 0x7ff8000000000000u,
                                    0x7ff0000000000001u, 1, 0x7fefffffffffffffu,
                                    0x36a0000000000000u};
-    const uint64_t *special = size == 2 ? f16 : size == 4 ? f32 : size == 8 ? f64 : NULL;
+    const uint64_t *special = size == 2 ? (bfloat16 ? bf16 : f16)
+                              : size == 4 ? f32 : size == 8 ? f64 : NULL;
     size_t i;
     for (i = 0; i < bytes; i += size) { /* little-endian host */
         const uint64_t v = splitmix64(state);
         memcpy(p + i, special && v >> 62 == 0 ? &special[v % 10] : &v,
                bytes - i < size ? bytes - i : size);
     }
+}
+
+static void fill(uint8_t *p, size_t bytes, size_t size, uint64_t *state)
+{
+    fill_items(p, bytes, size, 0, state);
 }
 
 static uint8_t *copy_of(const uint8_t *p, size_t n)
@@ -487,6 +500,18 @@ static float half_to_float(uint16_t h)
     return h & 0x8000u ? -v : v;
 }
 
+/* a >= 0 rounded (rint: to nearest even) to `bits` bits after the point of its binade, or to
+ * multiples of 2^(emin - bits) below 2^emin (subnormals), by arithmetic, not bits. */
+static double round_magnitude(double a, int bits, int emin)
+{
+    int e;
+    if (isinf(a)) return a;
+    frexp(a, &e);
+    e -= 1; /* a in [2^e, 2^(e+1)) (for 0 any e will do) */
+    if (e < emin) e = emin;
+    return ldexp(rint(ldexp(a, bits - e)), e - bits);
+}
+
 static uint16_t float_to_half(float f)
 {
     uint32_t bits;
@@ -499,15 +524,37 @@ static uint16_t float_to_half(float f)
         const unsigned h = 0x7c00u | (bits & 0x7fffffu) >> 13;
         return (uint16_t)(sign | (h == 0x7c00u ? 0x7c01u : h));
     }
-    a = fabs((double)f);
-    if (isinf(a)) return (uint16_t)(sign | 0x7c00u);
-    if (a < ldexp(1.0, -14)) return (uint16_t)(sign | (unsigned)rint(ldexp(a, 24))); /* subnormal */
+    a = round_magnitude(fabs((double)f), 10, -14); /* inf stays inf */
+    if (a >= 65536.0) return (uint16_t)(sign | 0x7c00u);
+    if (a < ldexp(1.0, -14)) return (uint16_t)(sign | (unsigned)ldexp(a, 24)); /* subnormal */
     frexp(a, &e);
-    e -= 1; /* a in [2^e, 2^(e+1)) */
-    if (e > 15) return (uint16_t)(sign | 0x7c00u);
-    /* 1024 .. 2048 sixteenths of the binade; 2048 carries into the exponent, up to inf */
-    return (uint16_t)(sign | (unsigned)(((e + 15) << 10) + (int)rint(ldexp(a, 10 - e)) - 1024));
+    e -= 1; /* a in [2^e, 2^(e+1)): 1024 .. 2047 2^-10 steps of the binade */
+    return (uint16_t)(sign | (unsigned)(((e + 15) << 10) + (int)ldexp(a, 10 - e) - 1024));
 }
+
+/* binary32 -> bfloat16 as float_to_half: 7 bits after the point, subnormals below 2^-126, 2^128
+ * and up inf; a NaN keeps its sign and top payload bits, quieted. bfloat16 -> binary32 is the
+ * bits shifted up. */
+static uint16_t float_to_bfloat(float f)
+{
+    uint32_t bits;
+    float rounded;
+    memcpy(&bits, &f, sizeof bits);
+    if (isnan(f)) return (uint16_t)(bits >> 16 | 0x40u);
+    rounded = (float)round_magnitude(fabs((double)f), 7, -126); /* exact, or 2^128 -> inf */
+    memcpy(&bits, &rounded, sizeof bits);
+    return (uint16_t)((signbit(f) ? 0x8000u : 0u) | bits >> 16);
+}
+
+static float bfloat_to_float(uint16_t b)
+{
+    const uint32_t bits = (uint32_t)b << 16;
+    float v;
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
+
+static int is_nan_bytes(int dtype, const uint8_t *p);
 
 /* fd_dropout's output for one element; 1 if it is a NaN (whose payload C leaves open). */
 static int expected_element(int dtype, int keep, double scale, const uint8_t *x, uint8_t *want)
@@ -519,12 +566,13 @@ static int expected_element(int dtype, int keep, double scale, const uint8_t *x,
     }
     memcpy(want, x, size);
     if (scale == 1.0) return 0; /* bits copied, NaNs included */
-    if (dtype == FD_FLOAT16) {
+    if (size == 2) { /* float16 or bfloat16: through float32, rounded once */
         uint16_t h;
         memcpy(&h, x, 2);
-        h = float_to_half(half_to_float(h) * (float)scale);
+        h = dtype == FD_FLOAT16 ? float_to_half(half_to_float(h) * (float)scale)
+                                : float_to_bfloat(bfloat_to_float(h) * (float)scale);
         memcpy(want, &h, 2);
-        return (h & 0x7c00u) == 0x7c00u && (h & 0x3ffu);
+        return is_nan_bytes(dtype, want);
     }
     if (dtype == FD_FLOAT32) {
         float v;
@@ -543,10 +591,11 @@ static int expected_element(int dtype, int keep, double scale, const uint8_t *x,
 
 static int is_nan_bytes(int dtype, const uint8_t *p)
 {
-    if (dtype == FD_FLOAT16) {
+    if (item_size(dtype) == 2) { /* all exponent bits set, a nonzero fraction */
+        const uint16_t exponent = dtype == FD_FLOAT16 ? 0x7c00u : 0x7f80u;
         uint16_t h;
         memcpy(&h, p, 2);
-        return (h & 0x7c00u) == 0x7c00u && (h & 0x3ffu);
+        return (h & exponent) == exponent && (h & 0x7fffu & ~exponent);
     }
     if (dtype == FD_FLOAT32) {
         float v;
@@ -613,7 +662,7 @@ static void check_dropout(const fuzz_case *c, const uint8_t *x_buf, const uint8_
 
 static void fuzz_dropout(const fuzz_case *c)
 {
-    const int dtype_ok = c->dtype >= FD_FLOAT16 && c->dtype <= FD_FLOAT64;
+    const int dtype_ok = c->dtype >= FD_FLOAT16 && c->dtype <= FD_BFLOAT16;
     const int ndim_ok = c->ndim >= 0 && c->ndim <= FD_MAX_NDIM;
     const int64_t count = ndim_ok ? element_count(c->ndim, c->shape) : -1;
     const size_t size = dtype_ok ? item_size(c->dtype) : 8;
@@ -647,7 +696,7 @@ static void fuzz_dropout(const fuzz_case *c)
     x_bytes = c->x_misalign + (size_t)(x_high - x_low);
     out_bytes = c->out_misalign + (size_t)(out_high - out_low);
     out_buf = malloc(out_bytes);
-    fill(out_buf, out_bytes, size, &state);
+    fill_items(out_buf, out_bytes, size, c->dtype == FD_BFLOAT16, &state);
     out_first = out_buf + c->out_misalign - out_low;
     if (in_place) {
         x_buf = out_buf;
@@ -655,7 +704,7 @@ static void fuzz_dropout(const fuzz_case *c)
         x_first = out_first;
     } else {
         x_buf = malloc(x_bytes);
-        fill(x_buf, x_bytes, size, &state);
+        fill_items(x_buf, x_bytes, size, c->dtype == FD_BFLOAT16, &state);
         x_first = x_buf + c->x_misalign - x_low;
     }
     mask = c->with_mask ? malloc(mask_bytes) : NULL;

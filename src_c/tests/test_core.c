@@ -1,10 +1,11 @@
 /*
  * C-only tests of the core: Random123 known answers, the mask rule against a per-element model,
- * the kernels on contiguous and strided arrays, float16 conversion, the error codes, and (on
- * POSIX systems) that no kernel touches memory outside its arrays.
+ * the kernels on contiguous and strided arrays, float16 and bfloat16 conversion, the error codes,
+ * and (on POSIX systems) that no kernel touches memory outside its arrays.
  * Build and run: see .ci/run (it uses -fsanitize=address,undefined).
  */
 #define _DEFAULT_SOURCE /* glibc: mmap's MAP_ANONYMOUS under -std=c99 */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,7 +66,9 @@ static uint64_t next_random(void)
 }
 
 /* Bytes of one element of dtype d. */
-static int64_t element_size(fd_dtype d) { return d == FD_FLOAT16 ? 2 : d == FD_FLOAT32 ? 4 : 8; }
+static int64_t element_size(fd_dtype d) { return d == FD_FLOAT32 ? 4 : d == FD_FLOAT64 ? 8 : 2; }
+
+#define LAST_DTYPE FD_BFLOAT16 /* loops over every dtype run FD_FLOAT16 .. LAST_DTYPE */
 
 /* Output word `word` of the Philox call at counter (offset + block, c3) of the rule. */
 static uint32_t rule_output(const fd_bernoulli *rule, uint64_t block, uint32_t c3, int word)
@@ -194,12 +197,12 @@ static void test_float16_conversion(void)
     CHECK(fd_f32_to_f16(NAN) != 0x7c00 && (fd_f32_to_f16(NAN) & 0x7c00) == 0x7c00);
 }
 
-/* Inverted dropout of every float16 value, all kept, against the model (through float32, one
- * multiply, rounded once to float16) on the active path: paths may convert with their own
- * instructions. Scales that round ties, overflow to infinity and make subnormals normal. */
-static void test_float16_every_value(void)
+/* Inverted dropout of every float16 or bfloat16 value, all kept, against the model (through
+ * float32, one multiply, rounded once) on the active path: paths may convert with their own
+ * instructions. Scales that round ties, overflow to infinity and make subnormals or normals. */
+static void test_half_every_value(fd_dtype dtype)
 {
-    static const double scales[] = {1.0 / 0.9, 1.5, 2.0, 1e4, 1.0000001, 1.0 / 0.3};
+    static const double scales[] = {1.0 / 0.9, 1.5, 2.0, 1e4, 1.0000001, 1.0 / 0.3, 1e30, 0x1p-100};
     static uint16_t h[65536], got[65536];
     const fd_bernoulli keep_all = {1, 0, FD_THRESHOLD_ONE};
     const int64_t shape[1] = {65536}, strides[1] = {2};
@@ -207,12 +210,46 @@ static void test_float16_every_value(void)
     for (i = 0; i < 65536; i++) h[i] = (uint16_t)i;
     for (k = 0; k < sizeof scales / sizeof *scales; k++) {
         int bad = 0;
-        CHECK(fd_dropout(FD_FLOAT16, &keep_all, scales[k], 1, shape, h, strides, got, strides,
-                         NULL) == FD_OK);
-        for (i = 0; i < 65536; i++)
-            bad += got[i] != fd_f32_to_f16(fd_f16_to_f32(h[i]) * (float)scales[k]);
+        CHECK(fd_dropout(dtype, &keep_all, scales[k], 1, shape, h, strides, got, strides, NULL) ==
+              FD_OK);
+        for (i = 0; i < 65536; i++) {
+            const float in = dtype == FD_FLOAT16 ? fd_f16_to_f32(h[i]) : fd_bf16_to_f32(h[i]);
+            const float want = in * (float)scales[k];
+            bad += got[i] != (dtype == FD_FLOAT16 ? fd_f32_to_f16(want) : fd_f32_to_bf16(want));
+        }
         CHECK(bad == 0);
     }
+}
+
+/* bfloat16 -> float32 -> bfloat16 gives every bfloat16 back (a NaN quieted); float32 values round
+ * to nearest even, overflow to inf, and NaNs keep their sign and top payload bits. */
+static void test_bfloat16_conversion(void)
+{
+    static const uint32_t signaling = 0xffa0ffffu, all_ones = 0x7fffffffu; /* rounding: a carry */
+    uint32_t b;
+    float f;
+    int bad = 0;
+    for (b = 0; b < 65536; b++) {
+        const int nan = (b & 0x7f80u) == 0x7f80u && (b & 0x7fu);
+        bad += fd_f32_to_bf16(fd_bf16_to_f32((uint16_t)b)) != (nan ? b | 0x40u : b);
+        bad += nan != (isnan(fd_bf16_to_f32((uint16_t)b)) != 0);
+    }
+    CHECK(bad == 0);
+    CHECK(fd_bf16_to_f32(0x3f80) == 1.0f && fd_bf16_to_f32(0xc000) == -2.0f);
+    CHECK(fd_f32_to_bf16(1.0f + ldexpf(1.0f, -8)) == 0x3f80);     /* tie to even: down */
+    CHECK(fd_f32_to_bf16(1.0f + 3 * ldexpf(1.0f, -8)) == 0x3f82); /* tie to even: up */
+    CHECK(fd_f32_to_bf16(1.0f + ldexpf(1.0f, -8) + ldexpf(1.0f, -20)) == 0x3f81); /* above */
+    CHECK(fd_f32_to_bf16(FLT_MAX) == 0x7f80);                     /* rounds up to inf */
+    CHECK(fd_f32_to_bf16(-FLT_MAX) == 0xff80);
+    CHECK(fd_f32_to_bf16(ldexpf(255.0f, 120)) == 0x7f7f);         /* the largest bfloat16 */
+    CHECK(fd_f32_to_bf16(ldexpf(1.0f, -134)) == 0x0000); /* half the smallest subnormal: even */
+    CHECK(fd_f32_to_bf16(ldexpf(3.0f, -134)) == 0x0002); /* 1.5 subnormals: to even, 2 */
+    CHECK(fd_f32_to_bf16(-0.0f) == 0x8000);
+    CHECK(fd_f32_to_bf16(INFINITY) == 0x7f80);
+    memcpy(&f, &signaling, sizeof f);
+    CHECK(fd_f32_to_bf16(f) == 0xffe0);
+    memcpy(&f, &all_ones, sizeof f);
+    CHECK(fd_f32_to_bf16(f) == 0x7fff);
 }
 
 /* fd_dropout of a strided 2-d float32 view against the per-element model, in place and not. */
@@ -256,33 +293,42 @@ static void test_dropout_float32_strided(void)
     free(mask);
 }
 
-/* float64 and float16, contiguous, with NaN and inf inputs; vanilla (scale 1) copies bits. */
+/* float64, float16 and bfloat16, contiguous, with NaN and inf inputs; vanilla (scale 1) copies
+ * bits; bfloat16 is scaled in float32 and rounded once. */
 static void test_dropout_other_dtypes(void)
 {
     enum { N = 3001 };
     double *x = malloc(sizeof(double) * N), *y = malloc(sizeof(double) * N);
     uint16_t *h = malloc(sizeof(uint16_t) * N), *hy = malloc(sizeof(uint16_t) * N);
+    uint16_t *b = malloc(sizeof(uint16_t) * N), *by = malloc(sizeof(uint16_t) * N);
     fd_bernoulli rule = {next_random(), 5, fd_threshold(0.5)};
     int64_t shape[1] = {N}, s64[1] = {8}, s16[1] = {2};
     int i, bad = 0;
     for (i = 0; i < N; i++) {
         x[i] = i % 97 == 0 ? NAN : i % 89 == 0 ? -INFINITY : (double)(next_random() % 1000) - 500.0;
         h[i] = fd_f32_to_f16((float)x[i]);
+        b[i] = fd_f32_to_bf16((float)x[i] * 0.001f);
     }
     CHECK(fd_dropout(FD_FLOAT64, &rule, 2.0, 1, shape, x, s64, y, s64, NULL) == FD_OK);
     CHECK(fd_dropout(FD_FLOAT16, &rule, 1.0, 1, shape, h, s16, hy, s16, NULL) == FD_OK);
+    CHECK(fd_dropout(FD_BFLOAT16, &rule, 1.0 / 0.7, 1, shape, b, s16, by, s16, NULL) == FD_OK);
     for (i = 0; i < N; i++) {
+        const float scaled = fd_bf16_to_f32(b[i]) * (float)(1.0 / 0.7);
         int keep = model_keep(&rule, (uint64_t)i);
         double want = keep ? x[i] * 2.0 : 0.0;
         if (keep && isnan(x[i])) bad += !isnan(y[i]);
         else bad += memcmp(&y[i], &want, sizeof want) != 0;
         bad += hy[i] != (keep ? h[i] : 0);
+        if (keep && isnan(scaled)) bad += !isnan(fd_bf16_to_f32(by[i]));
+        else bad += by[i] != (keep ? fd_f32_to_bf16(scaled) : 0);
     }
     CHECK(bad == 0);
     free(x);
     free(y);
     free(h);
     free(hy);
+    free(b);
+    free(by);
 }
 
 /* Vanilla training (scale 1) copies kept elements bit for bit: a multiply by 1 would quiet
@@ -292,11 +338,11 @@ static void test_dropout_other_dtypes(void)
 static void test_vanilla_keeps_signaling_nans(void)
 {
     enum { N = 3001, SPAN = 3 * N + 8 };
-    static const uint64_t exponent[3] = {0x7c00u, 0x7f800000u, 0x7ff0000000000000u};
-    static const int quiet_bit[3] = {9, 22, 51};
+    static const uint64_t exponent[4] = {0x7c00u, 0x7f800000u, 0x7ff0000000000000u, 0x7f80u};
+    static const int quiet_bit[4] = {9, 22, 51, 6}; /* indexed by fd_dtype */
     static uint8_t x[8 * SPAN], out[8 * SPAN];
     int d, layout, in_place;
-    for (d = FD_FLOAT16; d <= FD_FLOAT64; d++)
+    for (d = FD_FLOAT16; d <= LAST_DTYPE; d++)
         for (layout = 0; layout < 6; layout++) /* offsets 0..3, stride 3, stride -2 */
             for (in_place = 0; in_place < 2; in_place++) {
                 const int64_t size = element_size((fd_dtype)d);
@@ -310,7 +356,7 @@ static void test_vanilla_keeps_signaling_nans(void)
                     const uint64_t sign = (next_random() & 1u) << (8 * size - 1);
                     const uint64_t bits = sign | exponent[d] | payload;
                     char *at = (char *)x + (size_t)size * i;
-                    if (d == FD_FLOAT16) fd_store_u16(at, (uint16_t)bits);
+                    if (size == 2) fd_store_u16(at, (uint16_t)bits);
                     else if (d == FD_FLOAT32) fd_store_u32(at, (uint32_t)bits);
                     else fd_store_u64(at, bits);
                 }
@@ -343,6 +389,8 @@ static void test_errors(void)
           FD_ERR_NULL);
     CHECK(fd_dropout((fd_dtype)7, &good, 1.0, 1, shape, buf, strides, buf, strides, NULL) ==
           FD_ERR_DTYPE);
+    CHECK(fd_dropout((fd_dtype)(LAST_DTYPE + 1), &good, 1.0, 1, shape, buf, strides, buf, strides,
+                     NULL) == FD_ERR_DTYPE);
     CHECK(fd_dropout(FD_FLOAT32, &good, 1.0, 65, shape, buf, strides, buf, strides, NULL) ==
           FD_ERR_NDIM);
     CHECK(fd_dropout(FD_FLOAT32, &good, 1.0, 1, bad_shape, buf, strides, buf, strides, NULL) ==
@@ -387,7 +435,7 @@ static void test_paths_agree(const char *path)
     int d;
     for (i = 0; i < 8 * N; i++) x[i] = (uint8_t)next_random();
     for (k = 0; k < sizeof ps / sizeof *ps; k++)
-        for (d = FD_FLOAT16; d <= FD_FLOAT64; d++) {
+        for (d = FD_FLOAT16; d <= LAST_DTYPE; d++) {
             fd_bernoulli rule = {next_random(), next_random() >> 1, fd_threshold(ps[k])};
             int64_t size = element_size((fd_dtype)d);
             int64_t shape[1] = {N - d}, strides[1] = {size};
@@ -461,7 +509,7 @@ static void test_paths_agree_any_alignment(const char *path)
     static const size_t offsets[] = {0, 1, 2, 4, 8, 12, 16, 24, 36, 48, 60};
     size_t l, o;
     int d;
-    for (d = FD_FLOAT16; d <= FD_FLOAT64; d++)
+    for (d = FD_FLOAT16; d <= LAST_DTYPE; d++)
         for (l = 0; l < sizeof lengths / sizeof *lengths; l++)
             for (o = 0; o < sizeof offsets / sizeof *offsets; o++) {
                 fd_bernoulli rule = {next_random(), next_random() >> 1, fd_threshold(0.3)};
@@ -496,7 +544,7 @@ static void test_groups_past_a_chunk(const char *path)
     scalar = fd_active_kernels();
     CHECK(fd_simd_select(path) == FD_OK);
     kernels = fd_active_kernels();
-    for (d = FD_FLOAT16; d <= FD_FLOAT64; d++)
+    for (d = FD_FLOAT16; d <= LAST_DTYPE; d++)
         for (multiply = 0; multiply < 2; multiply++)
             for (at = 0; at < 64; at += 4) {
                 memset(ref, 0xa5, BYTES);
@@ -575,7 +623,7 @@ static void test_no_access_outside(const char *path)
         for (at_end = 0; at_end < 4; at_end++) { /* bit 0: x flush at the end, bit 1: out */
             const size_t n = lengths[l];
             fd_bernoulli rule = {next_random(), next_random() >> 1, fd_threshold(0.3)};
-            for (d = FD_FLOAT16; d <= FD_FLOAT64; d++)
+            for (d = FD_FLOAT16; d <= LAST_DTYPE; d++)
                 for (in_place = 0; in_place < 2; in_place++)
                     for (multiply = 0; multiply < 2; multiply++) {
                         const int64_t size = element_size((fd_dtype)d);
@@ -620,7 +668,7 @@ static void test_no_access_outside(const char *path)
                 kernels->bool_groups(words, l, placed(outs, 32 * l, offsets[o % 4]));
                 scalar->bool_groups(words, l, ref);
                 CHECK(memcmp(ref, placed(outs, 32 * l, offsets[o % 4]), 32 * l) == 0);
-                for (d = FD_FLOAT16; d <= FD_FLOAT64; d++) {
+                for (d = FD_FLOAT16; d <= LAST_DTYPE; d++) {
                     const size_t bytes = 32 * l * (size_t)element_size((fd_dtype)d);
                     const char *x = (const char *)placed(xs, bytes, offsets[o / 4]);
                     char *out = (char *)placed(outs, bytes, offsets[o % 4]);
@@ -725,6 +773,7 @@ static void test_normal(void)
     CHECK(bad32 == 0);
     fd_set_num_threads(1);
     CHECK(fd_normal(key, offset, N, FD_FLOAT16, got) == FD_ERR_DTYPE);
+    CHECK(fd_normal(key, offset, N, FD_BFLOAT16, got) == FD_ERR_DTYPE);
     CHECK(fd_normal(key, offset, N, FD_FLOAT64, NULL) == FD_ERR_NULL);
     CHECK(fd_normal(key, offset, 0, FD_FLOAT64, NULL) == FD_OK);
     free(ref);
@@ -1138,7 +1187,8 @@ int main(void)
         test_dropout_float32_strided();
         test_dropout_other_dtypes();
         test_vanilla_keeps_signaling_nans();
-        test_float16_every_value();
+        test_half_every_value(FD_FLOAT16);
+        test_half_every_value(FD_BFLOAT16);
         test_zero_d_and_empty();
         test_paths_agree(path);
         test_paths_agree_any_alignment(path);
@@ -1155,6 +1205,7 @@ int main(void)
     test_normal();
     test_threshold();
     test_float16_conversion();
+    test_bfloat16_conversion();
     test_errors();
     printf("C core checks: %d passed, %d failed\n", checks - failures, failures);
     return failures != 0;
