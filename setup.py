@@ -6,6 +6,7 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 C_HEADERS = [
+    "src_c/fd_box.h",
     "src_c/fd_compiler.h",
     "src_c/fd_drivers.h",
     "src_c/fd_dropout.h",

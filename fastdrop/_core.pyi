@@ -1,6 +1,6 @@
 # Types of the private extension fastdrop._core (fastdrop/_core.pyx).
 from collections.abc import Iterator, Sequence
-from typing import Literal, overload
+from typing import Any, Literal, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -78,8 +78,33 @@ def dropout(
     out: np.ndarray | None = ...,
     return_mask: Flag,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]: ...
-def mask(out: np.ndarray, n: int, draw: Draw, threshold: int, packed: bool) -> None: ...
-def normal(out: np.ndarray, draw: Draw) -> None: ...
+def mask(
+    out: np.ndarray,
+    n: int,
+    draw: Draw,
+    threshold: int,
+    packed: bool,
+    whole: tuple[int, ...] | None = None,
+    start: tuple[int, ...] | None = None,
+) -> None: ...
+def normal(
+    out: np.ndarray,
+    draw: Draw,
+    whole: tuple[int, ...] | None = None,
+    start: tuple[int, ...] | None = None,
+) -> None: ...
+def dropout_rule(drop: float, inverted: bool, train: bool) -> tuple[int, float]: ...
+def lazy_engine(x: object) -> Any: ...
+def dropout_box(
+    x: np.ndarray,
+    out: np.ndarray,
+    mask: np.ndarray | None,
+    whole: tuple[int, ...],
+    start: tuple[int, ...],
+    draw: Draw,
+    threshold: int,
+    scale: float,
+) -> None: ...
 def gaussian_dropout(x: np.ndarray, out: np.ndarray, draw: Draw, sigma: float) -> None: ...
 def floor(n: int, key: int, offset: int, threshold: int | None) -> None: ...
 

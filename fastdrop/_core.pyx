@@ -44,6 +44,18 @@ cdef extern from "fd_dropout.h" nogil:
     fd_status fd_mask_bool(const fd_bernoulli *rule, uint64_t n, uint8_t *mask)
     fd_status fd_mask_packed(const fd_bernoulli *rule, uint64_t n, uint8_t *packed)
     fd_status fd_normal(uint64_t key, uint64_t offset, uint64_t n, fd_dtype dtype, void *out)
+    ctypedef struct fd_box:
+        int ndim
+        const int64_t *whole "global"
+        const int64_t *start
+        const int64_t *shape
+    fd_status fd_dropout_box(fd_dtype dtype, const fd_bernoulli *rule, double scale,
+                             const fd_box *box, const void *x, const int64_t *x_strides,
+                             void *out, const int64_t *out_strides, uint8_t *mask)
+    fd_status fd_mask_bool_box(const fd_bernoulli *rule, const fd_box *box, uint8_t *mask)
+    fd_status fd_mask_packed_box(const fd_bernoulli *rule, const fd_box *box, uint8_t *packed)
+    fd_status fd_normal_box(uint64_t key, uint64_t offset, const fd_box *box, fd_dtype dtype,
+                            void *out)
     fd_status fd_gaussian_dropout(fd_dtype dtype, uint64_t key, uint64_t offset, uint64_t n,
                                   double sigma, const void *x, void *out)
     fd_status fd_floor_mask(const fd_bernoulli *rule, uint64_t n)
@@ -486,8 +498,36 @@ cdef fd_dtype dtype_code(cnp.ndarray a) except *:
     return FD_FLOAT64
 
 
+cdef inline void dropout_constants(double drop, bint inverted, bint train, uint64_t *threshold,
+                                   double *scale) noexcept:
+    """The keep threshold and the scale of kept elements: dropout's rule, written once."""
+    if train:
+        threshold[0] = fd_threshold(drop)
+        scale[0] = inverted_scale(drop) if inverted else 1.0
+    else:
+        threshold[0] = FD_THRESHOLD_ONE
+        scale[0] = 1.0 if inverted else 1.0 - drop
+
+
+def dropout_rule(double drop, bint inverted, bint train):
+    """(threshold, scale) of a dropout call, as fastdrop.dropout computes them."""
+    cdef uint64_t threshold
+    cdef double scale
+    dropout_constants(drop, inverted, train, &threshold, &scale)
+    return threshold, scale
+
+
 # Below this many elements a call keeps the GIL: releasing and taking it back costs more.
 cdef int64_t GIL_FREE_ELEMENTS = 1 << 14
+
+
+cdef inline fd_status call_dropout(fd_dtype dtype, const fd_bernoulli *rule, double scale, int ndim,
+                                   const int64_t *shape, const void *x, const int64_t *x_strides,
+                                   void *out, const int64_t *out_strides, uint8_t *mask,
+                                   const fd_box *box) noexcept nogil:
+    if box == NULL:
+        return fd_dropout(dtype, rule, scale, ndim, shape, x, x_strides, out, out_strides, mask)
+    return fd_dropout_box(dtype, rule, scale, box, x, x_strides, out, out_strides, mask)
 
 
 cpdef double inverted_scale(double p):
@@ -497,7 +537,9 @@ cpdef double inverted_scale(double p):
 
 
 cdef int run_dropout(cnp.ndarray x, cnp.ndarray out, uint8_t *mask, uint64_t key,
-                     uint64_t offset, uint64_t threshold, double scale) except -1:
+                     uint64_t offset, uint64_t threshold, double scale,
+                     const fd_box *box=NULL) except -1:
+    """fd_dropout of x into out; with a box (of x's shape), fd_dropout_box: x is that box."""
     cdef fd_bernoulli rule
     rule.key = key
     rule.offset = offset
@@ -511,11 +553,12 @@ cdef int run_dropout(cnp.ndarray x, cnp.ndarray out, uint8_t *mask, uint64_t key
     cdef void *po = cnp.PyArray_DATA(out)
     cdef fd_status status
     if cnp.PyArray_SIZE(x) < GIL_FREE_ELEMENTS:
-        status = fd_dropout(dtype, &rule, scale, ndim, shape, px, x_strides, po, out_strides, mask)
+        status = call_dropout(dtype, &rule, scale, ndim, shape, px, x_strides, po, out_strides,
+                              mask, box)
     else:
         with nogil:
-            status = fd_dropout(dtype, &rule, scale, ndim, shape, px, x_strides, po, out_strides,
-                                mask)
+            status = call_dropout(dtype, &rule, scale, ndim, shape, px, x_strides, po,
+                                  out_strides, mask, box)
     return check(status)
 
 
@@ -585,9 +628,15 @@ def dropout(x, p=0.5, *, rng=None, training=True, mode="inverted", out=None, ret
 
     Parameters
     ----------
-    x : array_like
+    x : array_like, dask.array.Array or xarray.DataArray
         Input of dtype float16, float32, float64 or bfloat16 (``ml_dtypes.bfloat16``: NumPy has
-        none of its own), any shape (0-d and empty too), any strides.
+        none of its own), any shape (0-d and empty too), any strides. A Dask array (float16,
+        float32 or float64) gives Dask arrays, lazily, chunk by chunk: each chunk is a box of the
+        whole array (src_c/fd_dropout.h), so the result, computed on any scheduler or cluster,
+        equals this call's on the computed input bit for bit, for any chunks; ``rng`` is resolved
+        when the graph is built (a Philox stream moves past the whole array's counters then), so
+        computing twice gives the same bits. A DataArray (NumPy or Dask data) gives DataArrays
+        with its dims, coords, name and attrs (the mask: dims and coords only).
     p : float, optional
         The drop probability, in [0, 1]. 0 keeps everything, 1 drops everything.
     rng : None, int, numpy.random.Generator, fastdrop.Philox or fastdrop.Draw, optional
@@ -606,14 +655,16 @@ def dropout(x, p=0.5, *, rng=None, training=True, mode="inverted", out=None, ret
         Where to write the result: same shape as x, dtype of x in native byte order,
         writeable; it may be a strided view and may be ``x`` itself (in place). If it overlaps
         ``x`` in another way, x is read in full before anything is written.
+        Not for a Dask array or a DataArray (a TypeError).
     return_mask : bool, optional
         Also return the bool mask (True = kept), shape of x.
 
     Returns
     -------
-    y : numpy.ndarray
+    y : numpy.ndarray, dask.array.Array or xarray.DataArray
         The result: ``out`` itself if given, else a new array in x's memory layout (as NumPy's
-        ``order="K"``: Fortran order, channels-last or any other order of axes is kept).
+        ``order="K"``: Fortran order, channels-last or any other order of axes is kept); of x's
+        kind for a Dask array or a DataArray.
     mask : numpy.ndarray of bool
         Only with ``return_mask=True``, in x's memory layout. All True at evaluation.
         Element i's bit follows its logical C-order index, whatever the layout.
@@ -622,11 +673,13 @@ def dropout(x, p=0.5, *, rng=None, training=True, mode="inverted", out=None, ret
     ------
     TypeError
         If p is not a real number (a string, None, a bool, a complex), x is not float16/32/64
-        or bfloat16, ``out`` is not an ndarray of x's dtype, or ``rng``, ``mode``, ``training``
-        or ``return_mask`` has a wrong type.
+        or bfloat16, ``out`` is not an ndarray of x's dtype or is given with a Dask array or a
+        DataArray, or ``rng``, ``mode``, ``training`` or ``return_mask`` has a wrong type.
     ValueError
         If p is outside [0, 1], mode is another string, ``out`` has another shape or is
-        read-only, ``rng`` is an int outside [0, 2**64), or a Philox stream is exhausted.
+        read-only, ``rng`` is an int outside [0, 2**64), a Philox stream is exhausted, or a
+        Dask x has chunks of unknown size (NaN). A Dask x's errors come when the call builds
+        the graph, the same as for NumPy input: nothing is computed.
 
     Examples
     --------
@@ -648,6 +701,10 @@ def dropout(x, p=0.5, *, rng=None, training=True, mode="inverted", out=None, ret
     cdef bint train = check_bool(training, "training")
     cdef bint with_mask = check_bool(return_mask, "return_mask")
     check_rng(rng)
+    if type(x) is not cnp.ndarray:  # a Dask array or an xarray DataArray: built lazily there
+        engine = lazy_engine(x)
+        if engine is not None:
+            return engine.dropout(x, drop, inverted, train, with_mask, rng, out)
     cdef cnp.ndarray source = check_floating(x, "x", True)
     cdef cnp.ndarray result
     if out is None:
@@ -664,15 +721,12 @@ def dropout(x, p=0.5, *, rng=None, training=True, mode="inverted", out=None, ret
             keep_c_order = np.empty_like(keep, order="C")
 
     # Everything is checked and allocated: only now may a stream move.
-    cdef uint64_t key = 0, offset = 0, threshold = FD_THRESHOLD_ONE
+    cdef uint64_t key = 0, offset = 0, threshold
     cdef double scale
     cdef uint8_t *keep_data = NULL
     if train:
         take_draw(rng, <uint64_t>cnp.PyArray_SIZE(source), &key, &offset)
-        threshold = fd_threshold(drop)
-        scale = inverted_scale(drop) if inverted else 1.0
-    else:
-        scale = 1.0 if inverted else 1.0 - drop
+    dropout_constants(drop, inverted, train, &threshold, &scale)
     if with_mask:
         keep_data = <uint8_t *>cnp.PyArray_DATA(keep_c_order)
     run_dropout(source, result, keep_data, key, offset, threshold, scale)
@@ -683,32 +737,105 @@ def dropout(x, p=0.5, *, rng=None, training=True, mode="inverted", out=None, ret
     return result, keep
 
 
-def mask(cnp.ndarray out, uint64_t n, Draw draw, uint64_t threshold, bint packed):
-    """The keep-mask of n elements into C-contiguous uint8 out: n bytes, or ceil(n / 8) packed."""
+cdef struct box_arrays:
+    # FD_MAX_NDIM (64) coordinates each: fill_box checks
+    int64_t whole[64]
+    int64_t start[64]
+    int64_t shape[64]
+    fd_box box
+
+
+cdef fd_box *fill_box(box_arrays *arrays, tuple whole, tuple start, tuple shape) except NULL:
+    """The fd_box of the box of the array of shape ``whole`` that starts at ``start``."""
+    cdef int d, ndim = len(whole)
+    if ndim > FD_MAX_NDIM or len(start) != ndim or len(shape) != ndim:
+        raise ValueError(f"a box of {ndim} dimensions needs a start and a shape of as many")
+    for d in range(ndim):
+        arrays.whole[d] = whole[d]
+        arrays.start[d] = start[d]
+        arrays.shape[d] = shape[d]
+    arrays.box.ndim = ndim
+    arrays.box.whole = arrays.whole
+    arrays.box.start = arrays.start
+    arrays.box.shape = arrays.shape
+    return &arrays.box
+
+
+cdef fd_bernoulli bernoulli(Draw draw, uint64_t threshold) noexcept:
     cdef fd_bernoulli rule
     rule.key = draw.key
     rule.offset = draw.offset
     rule.threshold = threshold
+    return rule
+
+
+def mask(cnp.ndarray out, uint64_t n, Draw draw, uint64_t threshold, bint packed,
+         tuple whole=None, tuple start=None):
+    """The keep-mask of n elements into C-contiguous uint8 out: n bytes, or ceil(n / 8) packed.
+    With ``whole`` and ``start``, of the box of shape out.shape (packed: (n,)) that starts there
+    in an array of shape ``whole`` (fd_mask_bool_box, fd_mask_packed_box)."""
+    cdef box_arrays arrays
+    cdef const fd_box *box = NULL
+    if whole is not None:
+        box = fill_box(&arrays, whole, start, (n,) if packed else (<object>out).shape)
+    cdef fd_bernoulli rule = bernoulli(draw, threshold)
     cdef uint8_t *po = <uint8_t *>cnp.PyArray_DATA(out)
     cdef fd_status status
     with nogil:
-        if packed:
+        if box != NULL and packed:
+            status = fd_mask_packed_box(&rule, box, po)
+        elif box != NULL:
+            status = fd_mask_bool_box(&rule, box, po)
+        elif packed:
             status = fd_mask_packed(&rule, n, po)
         else:
             status = fd_mask_bool(&rule, n, po)
     check(status)
 
 
-def normal(cnp.ndarray out, Draw draw):
-    """Standard normal variates (fd_normal) into C-contiguous float32 or float64 out."""
+def normal(cnp.ndarray out, Draw draw, tuple whole=None, tuple start=None):
+    """Standard normal variates (fd_normal) into C-contiguous float32 or float64 out; with
+    ``whole`` and ``start``, those of the box of out's shape that starts there in an array of
+    shape ``whole`` (fd_normal_box)."""
+    cdef box_arrays arrays
+    cdef const fd_box *box = NULL
+    if whole is not None:
+        box = fill_box(&arrays, whole, start, (<object>out).shape)
     cdef fd_dtype dtype = dtype_code(out)
     cdef uint64_t n = <uint64_t>cnp.PyArray_SIZE(out)
     cdef void *po = cnp.PyArray_DATA(out)
     cdef uint64_t key = draw.key, offset = draw.offset
     cdef fd_status status
     with nogil:
-        status = fd_normal(key, offset, n, dtype, po)
+        if box == NULL:
+            status = fd_normal(key, offset, n, dtype, po)
+        else:
+            status = fd_normal_box(key, offset, box, dtype, po)
     check(status)
+
+
+# -- boxes: chunks of a logical array (fd_box), and the engines that compute them -------------
+
+cpdef object lazy_engine(object x):
+    """fastdrop._lazy if ``x`` is a Dask array or an xarray DataArray, else None. Only x's type is
+    looked at: nothing is imported unless x comes from one of those packages, which are then
+    imported already."""
+    module = type(x).__module__
+    if module.startswith("dask.") or module.startswith("xarray."):
+        from fastdrop import _lazy
+        if _lazy.handles(x):
+            return _lazy
+    return None
+
+
+def dropout_box(cnp.ndarray x, cnp.ndarray out, object mask, tuple whole, tuple start, Draw draw,
+                uint64_t threshold, double scale):
+    """fd_dropout_box: x (native float, any strides) is the box of the array of shape ``whole``
+    that starts at ``start``; out like x; mask None or a C-contiguous bool array of x's shape."""
+    cdef box_arrays arrays
+    cdef const fd_box *box = fill_box(&arrays, whole, start, (<object>x).shape)
+    cdef uint8_t *keep = NULL if mask is None else <uint8_t *>cnp.PyArray_DATA(<cnp.ndarray>mask)
+    run_dropout(x, out, keep, draw.key, draw.offset, threshold, scale, box)
 
 
 def gaussian_dropout(cnp.ndarray x, cnp.ndarray out, Draw draw, double sigma):

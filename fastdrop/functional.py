@@ -10,7 +10,7 @@ import math
 import operator
 import os
 from collections.abc import Iterable, Sequence
-from typing import SupportsIndex, cast
+from typing import Any, SupportsIndex, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -55,8 +55,13 @@ def _check_shape(shape: object) -> tuple[int, ...]:
 
 
 def dropout_mask(
-    shape: ShapeLike, p: Probability = 0.5, *, rng: RNGLike = None, packed: Flag = False
-) -> np.ndarray:
+    shape: ShapeLike,
+    p: Probability = 0.5,
+    *,
+    rng: RNGLike = None,
+    packed: Flag = False,
+    chunks: Any = None,
+) -> Any:
     """The keep-mask that :func:`dropout` uses for the same ``rng``, shape and ``p``.
 
     Parameters
@@ -70,10 +75,15 @@ def dropout_mask(
     packed : bool, optional
         Return the mask bit-packed: ``np.packbits(mask.ravel(), bitorder="little")``, a 1-d
         uint8 array of ceil(size / 8) bytes.
+    chunks : None, int, tuple or "auto", optional
+        None: a NumPy array. Otherwise a Dask array with these chunks (anything
+        ``dask.array`` takes as ``chunks``; with ``packed``, chunks of the bytes), built chunk
+        by chunk: computed, it equals the NumPy result bit for bit, for any chunks. A Philox
+        stream moves past the whole mask's counters now, once.
 
     Returns
     -------
-    numpy.ndarray
+    numpy.ndarray or dask.array.Array
         bool of ``shape`` (True = kept), or the packed uint8 bytes.
 
     Raises
@@ -100,6 +110,10 @@ def dropout_mask(
     p = check_p(p)
     packed = check_bool(packed, "packed")
     check_rng(rng)
+    if chunks is not None:
+        from . import _lazy
+
+        return _lazy.dropout_mask(dims, p, rng, packed, chunks)
     size = math.prod(dims)
     result = np.empty((size + 7) // 8, np.uint8) if packed else np.empty(dims, np.bool_)
     _core.mask(result, size, _core.resolve_draw(rng, size), _core.threshold(p), packed)
@@ -107,8 +121,8 @@ def dropout_mask(
 
 
 def standard_normal(
-    shape: ShapeLike, *, rng: RNGLike = None, dtype: npt.DTypeLike = np.float64
-) -> np.ndarray:
+    shape: ShapeLike, *, rng: RNGLike = None, dtype: npt.DTypeLike = np.float64, chunks: Any = None
+) -> Any:
     """Standard normal variates from Philox, a pure function of the key, offset and index.
 
     Element i (C order) is one of the Box-Muller pair at counter ``(offset + i // 128,
@@ -125,10 +139,13 @@ def standard_normal(
         As for :func:`dropout`; a stream moves past ceil(size / 128) blocks, as for a mask.
     dtype : float32 or float64, optional
         float32 rounds each float64 variate once.
+    chunks : None, int, tuple or "auto", optional
+        None: a NumPy array. Otherwise a Dask array with these chunks, built chunk by chunk:
+        computed, it equals the NumPy result bit for bit, for any chunks.
 
     Returns
     -------
-    numpy.ndarray
+    numpy.ndarray or dask.array.Array
         The variates, of ``shape`` and ``dtype``.
 
     Raises
@@ -158,6 +175,10 @@ def standard_normal(
         shown = _core.describe(dtype) if kind is None else kind
         raise TypeError(f"dtype must be float32 or float64, got {shown}")
     check_rng(rng)
+    if chunks is not None:
+        from . import _lazy
+
+        return _lazy.standard_normal(dims, rng, kind, chunks)
     result = np.empty(dims, kind)
     _core.normal(result, _core.resolve_draw(rng, result.size))
     return result
@@ -183,8 +204,11 @@ def gaussian_dropout(
 
     Parameters
     ----------
-    x : array_like
-        float16, float32 or float64, any shape and strides.
+    x : array_like, dask.array.Array or xarray.DataArray
+        float16, float32 or float64, any shape and strides. A Dask array gives a Dask array,
+        lazily, chunk by chunk: computed, it equals the NumPy call's result bit for bit, for any
+        chunks (``rng`` is resolved when it is built). A DataArray gives a DataArray with its
+        dims, coords, name and attrs.
     p : float, optional
         In [0, 1): the drop rate whose variance p / (1 - p) the noise matches. 0 is the identity.
     rng : None, int, numpy.random.Generator, fastdrop.Philox or fastdrop.Draw, optional
@@ -192,21 +216,25 @@ def gaussian_dropout(
     training : bool, optional
         Add noise (True) or return x unchanged (False).
     out : numpy.ndarray, optional
-        As for :func:`dropout`: same shape and dtype as x, writeable; may be x (in place).
+        As for :func:`dropout`: same shape and dtype as x, writeable; may be x (in place). Not
+        for a Dask array or a DataArray.
 
     Returns
     -------
-    numpy.ndarray
-        The result: ``out`` itself if given, else a new array in x's memory layout.
+    numpy.ndarray, dask.array.Array or xarray.DataArray
+        The result: ``out`` itself if given, else a new array in x's memory layout (or of x's
+        kind).
 
     Raises
     ------
     TypeError
         If p is not a real number, x is not float16/32/64, ``out`` is not an ndarray of x's
-        dtype, or ``rng`` or ``training`` has a wrong type.
+        dtype or is given with a Dask array or a DataArray, or ``rng`` or ``training`` has a
+        wrong type.
     ValueError
         If p is outside [0, 1), ``out`` has another shape or is read-only, ``rng`` is an int
-        outside [0, 2**64), or a Philox stream is exhausted.
+        outside [0, 2**64), a Philox stream is exhausted, or a Dask x has chunks of unknown
+        size. A Dask x's errors come when the call builds the graph: nothing is computed.
 
     Examples
     --------
@@ -223,6 +251,10 @@ def gaussian_dropout(
     p = check_p(p, below_one=True)
     training = check_bool(training, "training")
     check_rng(rng)
+    if type(x) is not np.ndarray:  # a Dask array or an xarray DataArray: built lazily there
+        engine = _core.lazy_engine(x)
+        if engine is not None:
+            return engine.gaussian_dropout(x, p, rng, training, out)
     source = check_floating(x)
     if out is None:
         result = empty_like(source)
@@ -241,9 +273,19 @@ def gaussian_dropout(
         # steps below (and so their bits), without their three passes and temporary.
         _core.gaussian_dropout(source, result, _core.resolve_draw(rng, source.size), sigma)
         return result
-    noise = standard_normal(
-        source.shape, rng=rng, dtype=np.float64 if source.dtype == np.float64 else np.float32
-    )
+    noise = standard_normal(source.shape, rng=rng, dtype=_noise_dtype(source.dtype))
+    return _apply_noise(source, noise, sigma, result)
+
+
+def _noise_dtype(dtype: np.dtype) -> type[np.floating]:
+    """What gaussian_dropout computes its noise in: float64 for float64 x, float32 otherwise."""
+    return np.float64 if dtype == np.float64 else np.float32
+
+
+def _apply_noise(source: np.ndarray, noise: np.ndarray, sigma: float, result: np.ndarray) -> Any:
+    """``result = source * (1 + sigma * noise)``, noise overwritten: gaussian_dropout's NumPy
+    arithmetic (the bits of fd_gaussian_dropout's one pass), for strided arrays and for each
+    chunk of a Dask array."""
     # Constants in the noise's dtype: NumPy 1 would compute a 0-d array's products with Python
     # floats in float64 (tests/test_zero_d.py).
     work = noise.dtype.type

@@ -1,13 +1,15 @@
 /*
- * Dropout (fd_dropout): the argument checks, the walk over an n-d strided array in logical C order
- * and the chunking that feeds the kernels of the active path (fd_kernels.h); and the small
- * functions of fd_dropout.h around the calls (fd_threshold, fd_blocks, fd_philox4x32_10_many,
- * fd_status_message). The masks are in fd_mask.c and the normals in fd_normal.c; what those two
- * share with this file is in fd_drivers.h.
+ * Dropout (fd_dropout, fd_dropout_box) and the masks of a box (fd_mask_bool_box,
+ * fd_mask_packed_box): the argument checks, the walk over an n-d strided array, or a box of one, in
+ * logical C order (fd_box.h) and the windows of keep bits that feed the kernels of the active path
+ * (fd_kernels.h); and the small functions of fd_dropout.h around the calls (fd_threshold,
+ * fd_blocks, fd_philox4x32_10_many, fd_status_message). The masks of whole calls are in fd_mask.c
+ * and the normals in fd_normal.c; what those two share with this file is in fd_drivers.h, and
+ * fd_normal_box walks its box as this file does, with fd_box.h.
  */
 #include <math.h>
 
-#include "fd_drivers.h"
+#include "fd_box.h"
 #include "fd_philox.h"
 
 uint64_t fd_threshold(double p)
@@ -65,187 +67,256 @@ static void dropout_one(fd_dtype dtype, int keep, double scale, int multiply, co
     }
 }
 
-/* One call's fixed state while it walks the array. */
+/* What a walk over a box writes: dropout (with or without the bool mask), or a mask alone. */
+typedef enum { WRITE_DROPOUT, WRITE_BOOL, WRITE_PACKED } box_output;
+
+/* One box call, as its parts see it. */
 typedef struct {
     const fd_kernels *kernels;
+    const fd_bernoulli *rule;
+    fd_box_walk box;
+    box_output kind;
     fd_dtype dtype;
     double scale;
     int multiply; /* scale != 1: vanilla training and p = 0 copy bits unchanged */
-    int ndim;     /* after merging dimensions; at least 1 */
-    int64_t shape[FD_MAX_NDIM];
-    int64_t x_strides[FD_MAX_NDIM];
-    int64_t out_strides[FD_MAX_NDIM];
-} walk;
+    const char *x;
+    char *out;
+    uint8_t *mask; /* the bool or packed mask, in the box's C order */
+} box_call;
 
-/* Elements [start, start + n) of one inner-dimension run, whose keep bits start at bit `bit` of
- * words. Whole groups of 32 go to the path's kernels when the run is contiguous. */
-static void dropout_run(const walk *wk, const uint32_t *words, size_t bit, size_t n, const char *x,
-                        int64_t sx, char *out, int64_t so)
+/* Elements [0, n) of one run, whose keep bits start at bit `bit` of words. Whole groups of 32 go
+ * to the path's kernels when the run is contiguous. */
+static void dropout_run(const box_call *call, const uint32_t *words, size_t bit, size_t n,
+                        const char *x, int64_t sx, char *out, int64_t so)
 {
-    const int64_t size = (int64_t)item_size[wk->dtype];
+    const int64_t size = (int64_t)item_size[call->dtype];
+    const fd_dtype dtype = call->dtype;
     size_t i = 0;
     if (sx == size && so == size) {
         for (; i < n && (bit + i) % 32 != 0; i++)
-            dropout_one(wk->dtype, fd_keep_bit(words, bit + i), wk->scale, wk->multiply,
+            dropout_one(dtype, fd_keep_bit(words, bit + i), call->scale, call->multiply,
                         x + (size_t)size * i, out + (size_t)size * i);
         if (n - i >= 32) {
             size_t groups = (n - i) / 32;
             const uint32_t *w = words + (bit + i) / 32;
-            if (wk->multiply)
-                wk->kernels->scale_groups[wk->dtype](w, groups, x + (size_t)size * i,
-                                                     out + (size_t)size * i, wk->scale);
+            if (call->multiply)
+                call->kernels->scale_groups[dtype](w, groups, x + (size_t)size * i,
+                                                   out + (size_t)size * i, call->scale);
             else
-                wk->kernels->select_groups[wk->dtype](w, groups, x + (size_t)size * i,
-                                                      out + (size_t)size * i);
+                call->kernels->select_groups[dtype](w, groups, x + (size_t)size * i,
+                                                    out + (size_t)size * i);
             i += 32 * groups;
         }
     }
     for (; i < n; i++)
-        dropout_one(wk->dtype, fd_keep_bit(words, bit + i), wk->scale, wk->multiply,
+        dropout_one(dtype, fd_keep_bit(words, bit + i), call->scale, call->multiply,
                     x + (ptrdiff_t)(sx * (int64_t)i), out + (ptrdiff_t)(so * (int64_t)i));
 }
 
-/* Merges dimensions that step through both arrays as one and drops extents of 1; returns ndim. */
-static int merge_dimensions(walk *wk, int ndim, const int64_t *shape, const int64_t *xs,
-                            const int64_t *os)
+/* n <= 8 keep bits of words from bit `bit`, as the low bits of the result. */
+static unsigned keep_bits(const uint32_t *words, size_t bit, size_t n)
 {
-    int d, n = 0;
-    for (d = 0; d < ndim; d++) {
-        if (shape[d] == 1) continue;
-        if (n > 0 && wk->x_strides[n - 1] == xs[d] * shape[d] &&
-            wk->out_strides[n - 1] == os[d] * shape[d]) {
-            wk->shape[n - 1] *= shape[d];
-            wk->x_strides[n - 1] = xs[d];
-            wk->out_strides[n - 1] = os[d];
-            continue;
-        }
-        wk->shape[n] = shape[d];
-        wk->x_strides[n] = xs[d];
-        wk->out_strides[n] = os[d];
-        n++;
-    }
-    if (n == 0) { /* 0-d, or every extent 1: one element */
-        wk->shape[0] = 1;
-        wk->x_strides[0] = wk->out_strides[0] = (int64_t)item_size[wk->dtype];
-        n = 1;
-    }
-    return n;
+    const unsigned shift = (unsigned)(bit % 32);
+    uint32_t v = words[bit / 32] >> shift;
+    if (shift + n > 32) v |= words[bit / 32 + 1] << (32 - shift);
+    return (unsigned)(v & ((1u << n) - 1u));
 }
 
-/* Element count of a shape, or -1 if an extent is negative or the count passes 2^62. */
-static int64_t element_count(int ndim, const int64_t *shape)
+/* Keep bits [bit, bit + n) of words as bits [at, at + n) of the packed mask. The bits below `at`
+ * in its byte are an earlier run's of the same part (parts start at whole bytes); bits above the
+ * last are cleared. */
+static void write_packed_run(const uint32_t *words, size_t bit, size_t n, uint8_t *packed,
+                             uint64_t at)
 {
-    int64_t n = 1;
-    int d;
-    for (d = 0; d < ndim; d++)
-        if (shape[d] < 0) return -1; /* anywhere, even after a zero extent */
-    for (d = 0; d < ndim; d++)
-        if (shape[d] == 0) return 0;
-    for (d = 0; d < ndim; d++) {
-        if (shape[d] > ((int64_t)1 << 62) / n) return -1;
-        n *= shape[d];
+    uint8_t *dest = packed + at / 8;
+    const unsigned used = (unsigned)(at % 8);
+    size_t i = 0, bytes;
+    if (used) { /* the rest of a byte begun by the run before */
+        i = n < 8 - used ? n : 8 - used;
+        *dest++ |= (uint8_t)(keep_bits(words, bit, i) << used);
     }
-    return n;
+    bytes = (n - i) / 8;
+    if ((bit + i) % 8 == 0 && fd_little_endian()) { /* the words are the bytes */
+        memcpy(dest, (const uint8_t *)words + (bit + i) / 8, bytes);
+    } else {
+        size_t k;
+        for (k = 0; k < bytes; k++) dest[k] = (uint8_t)keep_bits(words, bit + i + 8 * k, 8);
+    }
+    i += 8 * bytes;
+    if (i < n) dest[bytes] = (uint8_t)keep_bits(words, bit + i, n - i);
 }
 
-/* One fd_dropout call, as its parts see it. */
-typedef struct {
-    walk wk;
-    const fd_bernoulli *rule;
-    const char *x;
-    char *out;
-    uint8_t *mask;
-    uint64_t count;
-} dropout_call;
-
-/* Elements [begin, end) of a dropout call in logical C order, begin at a chunk boundary: runs of
- * the innermost dimension, cut where a chunk of keep bits ends; the next chunk's bits are
- * generated then. Byte offsets, not pointers, move along: pointers are formed only for elements
- * that exist. */
-static void dropout_part(void *arg, int part, int parts)
+/* The keep bits of blocks [window, window_end) into words, for the box's elements from `done`
+ * (logical index `logical`, byte offset `at` in x) on: the kernel prefetches what is read or
+ * written next (x when the walk is contiguous, else the mask) while it computes the bits. */
+static void fill_window(const box_call *call, uint64_t window, uint64_t window_end,
+                        uint64_t logical, uint64_t done, uint64_t end, int64_t at, int contiguous,
+                        uint32_t *words)
 {
-    const dropout_call *call = (const dropout_call *)arg;
-    const walk *wk = &call->wk;
-    const int inner = wk->ndim - 1;
-    const int64_t size = (int64_t)item_size[wk->dtype];
-    const int contiguous = wk->ndim == 1 && wk->x_strides[0] == size && wk->out_strides[0] == size;
+    const char *next = NULL;
+    size_t next_bytes = (size_t)(window_end * FD_BLOCK_ELEMENTS - logical);
+    if (next_bytes > end - done) next_bytes = (size_t)(end - done);
+    if (call->kind == WRITE_DROPOUT) {
+        next = contiguous ? call->x + at : NULL;
+        next_bytes *= item_size[call->dtype];
+    } else if (call->kind == WRITE_BOOL) {
+        next = (const char *)call->mask + done;
+    } else {
+        next = (const char *)call->mask + done / 8;
+        next_bytes = (next_bytes + 7) / 8;
+    }
+    call->kernels->keep_words(call->rule, window, (size_t)(window_end - window), words, next,
+                              next_bytes);
+}
+
+/* A run of n elements from the box's element `done` (byte offsets at0 in x, at1 in out, steps
+ * sx and so), whose keep bits start at bit `bit` of words. */
+static inline void write_run(const box_call *call, const uint32_t *words, size_t bit, size_t n,
+                             uint64_t done, int64_t at0, int64_t at1, int64_t sx, int64_t so)
+{
+    if (call->kind == WRITE_DROPOUT) {
+        dropout_run(call, words, bit, n, call->x + at0, sx, call->out + at1, so);
+        if (call->mask) fd_write_bool_mask(call->kernels, words, bit, n, call->mask + done);
+    } else if (call->kind == WRITE_BOOL) {
+        fd_write_bool_mask(call->kernels, words, bit, n, call->mask + done);
+    } else {
+        write_packed_run(words, bit, n, call->mask, done);
+    }
+}
+
+/* Elements [begin, end) of a box call in the box's C order, begin at a chunk boundary: runs, cut
+ * where a window of keep bits ends; the next window's bits are generated then (fd_box.h). Byte
+ * offsets, not pointers, move along: pointers are formed only for elements that exist. */
+static void box_part(void *arg, int part, int parts)
+{
+    const box_call *call = (const box_call *)arg;
+    const fd_box_walk *w = &call->box;
+    const int inner = w->ndim - 1;
+    const int64_t size = (int64_t)item_size[call->dtype];
+    const int64_t sx = w->strides[0][inner], so = w->strides[1][inner];
+    const int contiguous = w->ndim == 1 && sx == size && so == size;
     uint32_t words[FD_CHUNK_WORDS];
-    int64_t index[FD_MAX_NDIM];
-    int64_t x_at = 0, out_at = 0;
-    uint64_t done, end, chunk_end, rest;
-    int d;
+    uint64_t window = 0, window_end = 0; /* the blocks whose keep bits words holds */
+    uint64_t begin, end;
+    fd_box_cursor cur;
 
-    fd_part_range(call->count, part, parts, &done, &end);
-    chunk_end = done;
-    for (rest = done, d = inner; d >= 0; d--) { /* the multi-index of element `done` */
-        index[d] = (int64_t)(rest % (uint64_t)wk->shape[d]);
-        rest /= (uint64_t)wk->shape[d];
-        x_at += index[d] * wk->x_strides[d];
-        out_at += index[d] * wk->out_strides[d];
-    }
-    while (done < end) {
-        size_t run = (size_t)(wk->shape[inner] - index[inner]);
-        size_t bit;
-        if (done == chunk_end) {
-            const uint64_t first = done / FD_BLOCK_ELEMENTS;
-            const uint64_t left = end - done;
-            const size_t n = left < FD_CHUNK_ELEMENTS ? (size_t)left : FD_CHUNK_ELEMENTS;
-            /* the kernel prefetches the chunk of x these bits are for while it computes them */
-            wk->kernels->keep_words(call->rule, first, (size_t)fd_blocks(n), words,
-                                    contiguous ? call->x + x_at : NULL, n * (size_t)size);
-            chunk_end = done + FD_CHUNK_ELEMENTS;
+    fd_part_range(w->count, part, parts, &begin, &end);
+    if (begin >= end) return;
+    if (w->ndim == 1 && w->logical[0] == 1) { /* one run (a whole array, whole rows): windows */
+        uint64_t done = begin, logical = w->first + begin;
+        int64_t at0 = (int64_t)begin * sx, at1 = (int64_t)begin * so;
+        while (done < end) {
+            size_t run;
+            window = logical / FD_BLOCK_ELEMENTS;
+            window_end = (logical + (end - done) - 1) / FD_BLOCK_ELEMENTS + 1;
+            if (window_end > window + FD_CHUNK_BLOCKS) window_end = window + FD_CHUNK_BLOCKS;
+            fill_window(call, window, window_end, logical, done, end, at0, contiguous, words);
+            run = (size_t)(window_end * FD_BLOCK_ELEMENTS - logical);
+            if (run > end - done) run = (size_t)(end - done);
+            write_run(call, words, (size_t)(logical - window * FD_BLOCK_ELEMENTS), run, done, at0,
+                      at1, sx, so);
+            done += run;
+            logical += run;
+            at0 += sx * (int64_t)run;
+            at1 += so * (int64_t)run;
         }
-        if (run > chunk_end - done) run = (size_t)(chunk_end - done);
-        if (run > end - done) run = (size_t)(end - done);
-        bit = (size_t)(done % FD_CHUNK_ELEMENTS);
-        dropout_run(wk, words, bit, run, call->x + x_at, wk->x_strides[inner], call->out + out_at,
-                    wk->out_strides[inner]);
-        if (call->mask) fd_write_bool_mask(wk->kernels, words, bit, run, call->mask + done);
-        done += run;
-        /* advance the multi-index and the two offsets past the run */
-        index[inner] += (int64_t)run;
-        x_at += wk->x_strides[inner] * (int64_t)run;
-        out_at += wk->out_strides[inner] * (int64_t)run;
-        for (d = inner; d > 0 && index[d] == wk->shape[d]; d--) {
-            x_at += wk->x_strides[d - 1] - wk->x_strides[d] * wk->shape[d];
-            out_at += wk->out_strides[d - 1] - wk->out_strides[d] * wk->shape[d];
-            index[d] = 0;
-            index[d - 1]++;
-        }
+        return;
     }
+    fd_box_seek(w, &cur, begin);
+    while (cur.done < end) {
+        size_t run = fd_box_run(w, &cur, end);
+        const uint64_t block = cur.logical / FD_BLOCK_ELEMENTS;
+        if (block >= window_end) { /* logical indices only grow along a walk */
+            window = block;
+            window_end = fd_box_window_end(w, &cur, run, end, FD_CHUNK_BLOCKS);
+            fill_window(call, window, window_end, cur.logical, cur.done, end, cur.at[0],
+                        contiguous, words);
+        }
+        if (run > window_end * FD_BLOCK_ELEMENTS - cur.logical)
+            run = (size_t)(window_end * FD_BLOCK_ELEMENTS - cur.logical);
+        write_run(call, words, (size_t)(cur.logical - window * FD_BLOCK_ELEMENTS), run, cur.done,
+                  cur.at[0], cur.at[1], sx, so);
+        fd_box_advance(w, &cur, run);
+    }
+}
+
+/* The checks every box call makes, in order, and its walk; FD_OK with count 0: nothing to do. */
+static fd_status prepare_box(box_call *call, const fd_bernoulli *rule, const fd_box *box,
+                             const int64_t *x_strides, const int64_t *out_strides)
+{
+    fd_status status = fd_check_rule(rule);
+    if (status != FD_OK) return status;
+    if (box && box->ndim > 0 && box->ndim <= FD_MAX_NDIM && call->kind == WRITE_DROPOUT &&
+        (!x_strides || !out_strides))
+        return FD_ERR_NULL;
+    status = fd_box_prepare(&call->box, box, x_strides, out_strides,
+                            (int64_t)item_size[call->dtype]);
+    call->kernels = fd_active_kernels();
+    call->rule = rule;
+    return status;
+}
+
+fd_status fd_dropout_box(fd_dtype dtype, const fd_bernoulli *rule, double scale, const fd_box *box,
+                         const void *x, const int64_t *x_strides, void *out,
+                         const int64_t *out_strides, uint8_t *mask)
+{
+    box_call call;
+    fd_status status = fd_check_rule(rule);
+    if (status != FD_OK) return status;
+    if ((unsigned)dtype >= FD_DTYPES) return FD_ERR_DTYPE;
+    if (scale != scale) return FD_ERR_SCALE; /* a NaN: x * NaN's payload depends on operand order */
+    call.kind = WRITE_DROPOUT;
+    call.dtype = dtype;
+    status = prepare_box(&call, rule, box, x_strides, out_strides);
+    if (status != FD_OK || call.box.count == 0) return status;
+    if (!x || !out) return FD_ERR_NULL;
+    call.scale = scale;
+    call.multiply = scale != 1.0;
+    call.x = (const char *)x;
+    call.out = (char *)out;
+    call.mask = mask;
+    /* x == out in place: parts touch disjoint elements. Other overlaps are the caller's. */
+    fd_run_split(box_part, &call, call.box.count);
+    return FD_OK;
 }
 
 fd_status fd_dropout(fd_dtype dtype, const fd_bernoulli *rule, double scale, int ndim,
                      const int64_t *shape, const void *x, const int64_t *x_strides, void *out,
                      const int64_t *out_strides, uint8_t *mask)
 {
-    dropout_call call;
-    int64_t count;
-    fd_status status = fd_check_rule(rule);
+    static const int64_t origin[FD_MAX_NDIM] = {0};
+    fd_box whole;
+    whole.ndim = ndim;
+    whole.global = whole.shape = shape;
+    whole.start = origin;
+    return fd_dropout_box(dtype, rule, scale, &whole, x, x_strides, out, out_strides, mask);
+}
 
-    if (status != FD_OK) return status;
-    if ((unsigned)dtype >= FD_DTYPES) return FD_ERR_DTYPE;
-    if (scale != scale) return FD_ERR_SCALE; /* a NaN: x * NaN's payload depends on operand order */
-    if (ndim < 0 || ndim > FD_MAX_NDIM) return FD_ERR_NDIM;
-    if (ndim > 0 && (!shape || !x_strides || !out_strides)) return FD_ERR_NULL;
-    count = element_count(ndim, shape);
-    if (count < 0) return FD_ERR_SHAPE;
-    if (count == 0) return FD_OK;
-    if (!x || !out) return FD_ERR_NULL;
-
-    call.wk.kernels = fd_active_kernels();
-    call.wk.dtype = dtype;
-    call.wk.scale = scale;
-    call.wk.multiply = scale != 1.0;
-    call.wk.ndim = merge_dimensions(&call.wk, ndim, shape, x_strides, out_strides);
-    call.rule = rule;
-    call.x = (const char *)x;
-    call.out = (char *)out;
-    call.mask = mask;
-    call.count = (uint64_t)count;
-    /* x == out in place: parts touch disjoint elements. Other overlaps are the caller's. */
-    fd_run_split(dropout_part, &call, call.count);
+static fd_status mask_box(const fd_bernoulli *rule, const fd_box *box, uint8_t *dest,
+                          box_output kind)
+{
+    box_call call;
+    fd_status status;
+    call.kind = kind;
+    call.dtype = FD_FLOAT16; /* unused */
+    status = prepare_box(&call, rule, box, NULL, NULL);
+    if (status != FD_OK || call.box.count == 0) return status;
+    if (!dest) return FD_ERR_NULL;
+    call.x = NULL;
+    call.out = NULL;
+    call.mask = dest;
+    fd_run_split(box_part, &call, call.box.count);
     return FD_OK;
+}
+
+fd_status fd_mask_bool_box(const fd_bernoulli *rule, const fd_box *box, uint8_t *mask)
+{
+    return mask_box(rule, box, mask, WRITE_BOOL);
+}
+
+fd_status fd_mask_packed_box(const fd_bernoulli *rule, const fd_box *box, uint8_t *packed)
+{
+    return mask_box(rule, box, packed, WRITE_PACKED);
 }
 
 const char *fd_status_message(fd_status status)
@@ -259,6 +330,7 @@ const char *fd_status_message(fd_status status)
     case FD_ERR_DTYPE: return "the dtype is not float16, float32, float64 or bfloat16";
     case FD_ERR_SIMD: return "unknown SIMD path, or one this CPU cannot run";
     case FD_ERR_SCALE: return "the scale is NaN";
+    case FD_ERR_BOX: return "a box starts before its array or ends beyond it";
     }
     return "unknown status";
 }

@@ -13,7 +13,8 @@
  * U_i's top FD_PLANES = 8 bits come from the bit planes k = 0 .. 7: bit 31 - k of U_i is bit e % 32
  * of output word e / 32 at c3 = k. Its low 24 bits are the top 24 bits of output word e % 4 at
  * c3 = 8 + e / 4 (c3 = 8 .. 39). Nothing else enters the decision: not the dtype, strides, memory
- * layout, SIMD path, chunking or threads.
+ * layout, SIMD path, chunking or threads. A box (fd_box, below) of a larger array gets the
+ * decisions of its elements' indices in the whole array.
  *
  * The planes decide most elements after a bit or two, and 255 in 256 within 8 planes, comparing
  * 128 elements per Philox output; only the ties (top byte equal to T's) need their own counter.
@@ -48,7 +49,8 @@ typedef enum {
     FD_ERR_THRESHOLD = 4, /* threshold > 2^32 */
     FD_ERR_DTYPE = 5,     /* not one of fd_dtype */
     FD_ERR_SIMD = 6,      /* fd_simd_select: unknown path, or not supported by this CPU */
-    FD_ERR_SCALE = 7      /* fd_dropout: scale is NaN */
+    FD_ERR_SCALE = 7,     /* fd_dropout: scale is NaN */
+    FD_ERR_BOX = 8        /* a box starts before its array or ends beyond it */
 } fd_status;
 
 /* Element types. FD_BFLOAT16 is bfloat16 (the top 16 bits of a float32: PyTorch's torch.bfloat16,
@@ -90,6 +92,46 @@ fd_status fd_mask_bool(const fd_bernoulli *rule, uint64_t n, uint8_t *mask);
 /* The mask packed 8 elements a byte, element i in bit i % 8 of byte i / 8 (np.packbits with
  * bitorder="little"); the ceil(n / 8) bytes are written whole, unused high bits 0. */
 fd_status fd_mask_packed(const fd_bernoulli *rule, uint64_t n, uint8_t *packed);
+
+/*
+ * Boxes: any chunk of a logical array, with the bits the whole array's call gives it. A box of an
+ * ndim-dimensional array of shape global[] is the elements whose coordinates lie in
+ * [start[d], start[d] + shape[d]) in every dimension d. The box's element with coordinates j (in
+ * the box) is element
+ *
+ *     i = sum over d of (start[d] + j[d]) * global[d + 1] * ... * global[ndim - 1]
+ *
+ * of the whole array (its logical C-order index) and gets exactly element i's decision or variate
+ * under the same rule: the boxes of any partition of an array, each computed by its own call (on
+ * any thread, process or machine), give the bits of one call over the array. Chunks of a Dask
+ * array are such boxes, and so are batches of rows. A box's elements are written in the box's own
+ * C order; its rows may start anywhere in a counter block, and a call computes only the blocks its
+ * elements are in. ndim 0 is one element; a box of no elements writes nothing.
+ *
+ * Errors besides a call's own: FD_ERR_NULL (box, or one of its arrays when ndim > 0),
+ * FD_ERR_NDIM, FD_ERR_SHAPE (a negative extent in global or shape, or more than 2^62 elements
+ * in the whole array) and FD_ERR_BOX (start[d] < 0 or start[d] + shape[d] > global[d]).
+ */
+typedef struct {
+    int ndim;              /* 0 .. FD_MAX_NDIM */
+    const int64_t *global; /* the whole array's shape */
+    const int64_t *start;  /* the box's first element, one coordinate per dimension */
+    const int64_t *shape;  /* the box's extents */
+} fd_box;
+
+/* fd_dropout of a box: x and out (and mask, in the box's C order) have the box's shape. */
+fd_status fd_dropout_box(fd_dtype dtype, const fd_bernoulli *rule, double scale, const fd_box *box,
+                         const void *x, const int64_t *x_strides, void *out,
+                         const int64_t *out_strides, uint8_t *mask);
+
+/* fd_mask_bool and fd_mask_packed of a box: its elements in its C order, one byte each, or packed
+ * 8 a byte (the box's element k in bit k % 8 of byte k / 8, unused high bits 0). */
+fd_status fd_mask_bool_box(const fd_bernoulli *rule, const fd_box *box, uint8_t *mask);
+fd_status fd_mask_packed_box(const fd_bernoulli *rule, const fd_box *box, uint8_t *packed);
+
+/* fd_normal (below) of a box: its variates in its C order, contiguous. */
+fd_status fd_normal_box(uint64_t key, uint64_t offset, const fd_box *box, fd_dtype dtype,
+                        void *out);
 
 /*
  * Standard normal variates for Gaussian dropout, by the same determinism rule: element i (block

@@ -129,3 +129,63 @@ fd_status fd_floor_normal(uint64_t key, uint64_t offset, uint64_t n)
 {
     return fd_run_floor(key, offset, n, 64, FD_BLOCK_ELEMENTS / 2, 0);
 }
+
+/* ---- the normals of a box (fd_normal_box) ---------------------------------------------------
+ * Its runs (fd_box.h) block by block: the variates of a block are computed once, for all the
+ * elements of the box in it (a block shared by the end of one run and the start of the next is
+ * kept), and a run's partial first and last blocks are copied in part. */
+#include "fd_box.h"
+
+/* One box call, as its parts see it. */
+typedef struct {
+    uint64_t key, offset;
+    fd_dtype dtype;
+    char *out;
+    fd_box_walk box;
+} normal_box_call;
+
+static void normal_box_part(void *arg, int part, int parts)
+{
+    const normal_box_call *call = (const normal_box_call *)arg;
+    const fd_box_walk *w = &call->box;
+    const fd_kernels *kernels = fd_active_kernels();
+    const int wide = call->dtype == FD_FLOAT64;
+    const size_t size = wide ? 8 : 4;
+    block_normals z;
+    uint64_t have = ~(uint64_t)0, begin, end; /* the block z holds: none yet */
+    fd_box_cursor cur;
+    fd_part_range(w->count, part, parts, &begin, &end);
+    if (begin >= end) return;
+    fd_box_seek(w, &cur, begin);
+    while (cur.done < end) {
+        const uint64_t block = cur.logical / FD_BLOCK_ELEMENTS;
+        const size_t e = (size_t)(cur.logical % FD_BLOCK_ELEMENTS);
+        size_t n = fd_box_run(w, &cur, end);
+        char *dest = call->out + size * cur.done;
+        if (n > FD_BLOCK_ELEMENTS - e) n = FD_BLOCK_ELEMENTS - e;
+        if (block != have) { /* the whole block, as fd_normal computes it */
+            kernels->normal_blocks(call->key, call->offset, block, FD_BLOCK_ELEMENTS, wide,
+                                   (char *)&z);
+            have = block;
+        }
+        memcpy(dest, wide ? (const char *)(z.f64 + e) : (const char *)(z.f32 + e), size * n);
+        fd_box_advance(w, &cur, n);
+    }
+}
+
+fd_status fd_normal_box(uint64_t key, uint64_t offset, const fd_box *box, fd_dtype dtype,
+                        void *out)
+{
+    normal_box_call call;
+    fd_status status;
+    if (dtype != FD_FLOAT32 && dtype != FD_FLOAT64) return FD_ERR_DTYPE;
+    status = fd_box_prepare(&call.box, box, NULL, NULL, dtype == FD_FLOAT64 ? 8 : 4);
+    if (status != FD_OK || call.box.count == 0) return status;
+    if (!out) return FD_ERR_NULL;
+    call.key = key;
+    call.offset = offset;
+    call.dtype = dtype;
+    call.out = (char *)out;
+    fd_run_split(normal_box_part, &call, call.box.count);
+    return FD_OK;
+}

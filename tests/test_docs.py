@@ -46,9 +46,16 @@ def test_every_public_function_has_an_example():
                 assert obj.__doc__ and "Examples" in obj.__doc__, name
 
 
-def test_readme_usage_runs():
-    """Every python block of README.md runs; those that import torch where it is installed."""
+def readme_blocks(*, dask: bool) -> list[str]:
+    """README's Python blocks that use Dask (tests/test_dask.py runs them) or the others."""
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    return [block for block in blocks if ("dask" in block) == dask]
+
+
+def test_readme_usage_runs():
+    """Every python block of README.md without Dask runs; those that import torch where it is
+    installed (tests/test_dask.py runs the Dask ones)."""
+    blocks = readme_blocks(dask=False)
     assert blocks
     torch_installed = importlib.util.find_spec("torch") is not None
     for block in blocks:

@@ -13,10 +13,11 @@ from typing import Any, Literal, TypeAlias, overload
 import numpy as np
 import numpy.typing as npt
 
-from .._core import check_bool, check_int, check_mode, check_p
+from .. import _core
+from .._core import check_bool, check_int, check_mode, check_p, check_rng
 from .._progress import Progress
-from ..functional import Probability
-from ..random import Philox, is_integer
+from ..functional import Probability, dropout, philox4x32
+from ..random import Draw, Philox, RNGLike, is_integer
 from ._module import Module, Sequential, temporary_mode
 from .dropout import Dropout
 from .layers import Linear, ReLU, SoftmaxCrossEntropy, Tanh, softmax
@@ -166,7 +167,10 @@ class MLP(Module):
     training : bool
         Training mode (dropout on): the network's flag.
     stream : fastdrop.Philox
-        Where the dropout masks come from.
+        Where the training masks come from.
+    mc_key : int
+        The 64-bit key of the Monte-Carlo masks of :meth:`predict_proba` (``rng=None``), fixed
+        when the model is made (from ``rng``) and saved and loaded with it.
     input_shift, input_scale : numpy.ndarray or None
         The standardization, once fitted.
 
@@ -220,9 +224,11 @@ class MLP(Module):
         self.standardize = check_bool(standardize, "standardize")
         self.input_shift: np.ndarray | None = None
         self.input_scale: np.ndarray | None = None
-        init_seed, order_seed, mask_seed = _seed_sequence(rng).spawn(3)
+        # spawn(4)'s first three children are spawn(3)'s: the MC key left earlier seeds alone
+        init_seed, order_seed, mask_seed, mc_seed = _seed_sequence(rng).spawn(4)
         self._order = np.random.default_rng(order_seed)
         self.stream = Philox(int(mask_seed.generate_state(1, np.uint64)[0]))
+        self.mc_key = int(mc_seed.generate_state(1, np.uint64)[0])
         init = np.random.default_rng(init_seed)
         layers: list[Module] = []
         for i, (width_in, width_out) in enumerate(zip(self.sizes, self.sizes[1:], strict=False)):
@@ -536,38 +542,127 @@ class MLP(Module):
     # -- evaluation ---------------------------------------------------------------------------
 
     def _logits(self, X: np.ndarray) -> np.ndarray:
-        parts = [
-            self.network.forward(X[i : i + _ROWS_PER_CALL])
-            for i in range(0, X.shape[0], _ROWS_PER_CALL)
-        ]
-        return np.concatenate(parts) if parts else np.empty((0, self.sizes[-1]), self.dtype)
+        return self._in_row_batches(X, lambda rows, _: self.network.forward(rows))
+
+    def _mc_draws(self, mc_samples: int, rng: RNGLike) -> list[list[Draw]]:
+        """The draws of the Monte-Carlo masks: for sample t and the l-th dropout layer, a key
+        derived from the call's base (key, offset) by Philox4x32-10 of the counter
+        (offset low, offset high, t, l) under that key (words 0 and 1 of the output), at
+        offset 0."""
+        base = Draw(self.mc_key) if rng is None else _core.resolve_draw(rng, 1)
+        layers = sum(isinstance(layer, Dropout) for layer in self.network)
+        counters = np.zeros((mc_samples, layers, 4), np.uint64)
+        counters[..., 0] = base.offset & 0xFFFFFFFF
+        counters[..., 1] = base.offset >> 32
+        counters[..., 2] = np.arange(mc_samples, dtype=np.uint64)[:, None]
+        counters[..., 3] = np.arange(layers, dtype=np.uint64)
+        words = philox4x32(counters, [base.key & 0xFFFFFFFF, base.key >> 32]).astype(np.uint64)
+        keys = words[..., 0] | words[..., 1] << np.uint64(32)
+        return [[Draw(int(key)) for key in row] for row in keys]
+
+    def _rows_limit(self) -> int:
+        """One more than the last row index a Monte-Carlo call may score: each dropout layer's
+        masks are a box of a logical array of this many rows."""
+        return (1 << 62) // max(self.sizes)
+
+    def _masked_logits(self, X: np.ndarray, first_row: int, draws: list[Draw] | None) -> np.ndarray:
+        """The logits of standardized rows X, the first being row ``first_row`` of the data:
+        with the Monte-Carlo masks of ``draws`` (one per dropout layer; row i of a layer's input
+        gets the masks of row first_row + i of a (rows, width) logical array), or at evaluation
+        (None). Nothing in the model changes (no mode switch): calls may run at once."""
+        index = 0
+        for layer in self.network:
+            if not isinstance(layer, Dropout):
+                X = layer.forward(X)
+                continue
+            if draws is None:  # evaluation: what the layer does after eval()
+                X = dropout(X, layer.p, training=False, mode=layer.mode)
+                continue
+            threshold, scale = _core.dropout_rule(layer.p, layer.mode == "inverted", True)
+            result = _core.empty_like(X)
+            whole, start = (self._rows_limit(), X.shape[1]), (first_row, 0)
+            _core.dropout_box(X, result, None, whole, start, draws[index], threshold, scale)
+            X, index = result, index + 1
+        return X
 
     @overload
-    def predict_proba(self, X: npt.ArrayLike, mc_samples: None = ...) -> np.ndarray: ...
+    def predict_proba(
+        self,
+        X: npt.ArrayLike,
+        mc_samples: None = ...,
+        *,
+        first_row: int | np.integer = ...,
+        rng: RNGLike = ...,
+    ) -> np.ndarray: ...
     @overload
     def predict_proba(
-        self, X: npt.ArrayLike, mc_samples: int | np.integer
+        self,
+        X: npt.ArrayLike,
+        mc_samples: int | np.integer,
+        *,
+        first_row: int | np.integer = ...,
+        rng: RNGLike = ...,
     ) -> tuple[np.ndarray, np.ndarray]: ...
+    @overload
     def predict_proba(
-        self, X: npt.ArrayLike, mc_samples: int | np.integer | None = None
-    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        self,
+        X: npt.ArrayLike,
+        mc_samples: int | np.integer | None,
+        *,
+        first_row: int | np.integer = ...,
+        rng: RNGLike = ...,
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]: ...
+    def predict_proba(
+        self,
+        X: npt.ArrayLike,
+        mc_samples: int | np.integer | None = None,
+        *,
+        first_row: int | np.integer = 0,
+        rng: RNGLike = None,
+    ) -> Any:
         """Class probabilities at evaluation, or their Monte-Carlo dropout estimate.
+
+        Monte-Carlo dropout does not depend on batching: the masks of sample t for row i of X
+        are a pure function of (the Monte-Carlo key, t, ``first_row + i``). Each dropout layer's
+        masks of sample t are a box (rows ``first_row ..``) of one logical array of (rows,
+        width) under a key derived from the call's key by Philox (fastdrop's box API), so
+        scoring X whole, row by row, or in batches of any size (each with its ``first_row``)
+        gives every row the same masks, and calling again gives the same answer. The
+        probabilities then agree to the rounding of the matrix products: BLAS may sum a row's
+        products in another order in batches of another size (about 1e-7 relative in float32).
 
         Parameters
         ----------
-        X : array_like, shape (n, sizes[0])
-            Inputs.
+        X : array_like or dask.array.Array, shape (n, sizes[0])
+            Inputs. A Dask array gives Dask arrays: each chunk of rows is scored where it is,
+            with its own ``first_row`` (the chunk's first row in X, plus ``first_row``), so the
+            result equals the NumPy call's on the computed X to the rounding above.
         mc_samples : int, optional
             None: one pass of the whole network with weight scaling (no dropout). k >= 1: the
-            mean and standard deviation of the softmax outputs of k dropout networks (training
-            mode; masks from :attr:`stream`), a measure of the model's uncertainty. Either way
-            the model is left in the mode it was in.
+            mean and standard deviation of the softmax outputs of k dropout networks, a measure
+            of the model's uncertainty.
+        first_row : int, optional
+            The index of X's first row in the whole data set, >= 0: the masks are those rows'.
+        rng : None, int, numpy.random.Generator, fastdrop.Philox or fastdrop.Draw, optional
+            The Monte-Carlo key. None: :attr:`mc_key`, fixed when the model is made. Otherwise
+            as for :func:`fastdrop.dropout`: an int is the key (offset 0), a Draw its key and
+            offset, a Generator gives a key, and a Philox stream the next counter block of
+            its own (so each call gets other masks).
 
         Returns
         -------
         numpy.ndarray or (numpy.ndarray, numpy.ndarray)
             Probabilities of shape (n, classes); with ``mc_samples``, their mean and their
-            standard deviation over the samples.
+            standard deviation over the samples. Dask arrays for a Dask X. The model's mode is
+            not changed.
+
+        Raises
+        ------
+        TypeError
+            If X is not numeric, or ``mc_samples``, ``first_row`` or ``rng`` has a wrong type.
+        ValueError
+            If X has the wrong shape or holds NaN or infinity, ``mc_samples`` < 1, or
+            ``first_row`` < 0 or past the rows a logical array holds (2**62 // the widest layer).
 
         Examples
         --------
@@ -577,25 +672,68 @@ class MLP(Module):
         >>> p = model.predict_proba(np.ones((2, 4)))
         >>> p.shape, bool(np.allclose(p.sum(axis=1), 1))
         ((2, 3), True)
+        >>> X = np.random.default_rng(1).standard_normal((6, 4))
+        >>> mean, spread = model.predict_proba(X, mc_samples=10)
+        >>> rows = model.predict_proba(X[4:], mc_samples=10, first_row=4)  # rows 4 and 5 alone
+        >>> bool(np.allclose(rows[0], mean[4:], rtol=1e-5))
+        True
         """
+        if mc_samples is not None:
+            check_int(mc_samples, "mc_samples (or None)", 1)
+        first = check_int(first_row, "first_row", 0)
+        check_rng(rng)
+        if _core.lazy_engine(X) is not None:
+            from .._lazy import predict_proba
+
+            return predict_proba(
+                self, X, None if mc_samples is None else int(mc_samples), first, rng
+            )
         X = self._inputs(X)
+        if first + X.shape[0] > self._rows_limit():
+            raise ValueError(
+                f"first_row + len(X) must be at most {self._rows_limit()} (2**62 // the widest "
+                f"layer), got {first} + {X.shape[0]}"
+            )
         if mc_samples is None:
-            with temporary_mode(self, False):
-                return softmax(self._logits(X))
-        check_int(mc_samples, "mc_samples (or None)", 1)
-        mean = np.zeros((X.shape[0], self.sizes[-1]), np.float64)
-        square = np.zeros_like(mean)
-        with temporary_mode(self, True):
-            for _ in range(mc_samples):
-                probabilities = softmax(self._logits(X)).astype(np.float64)
+            return self._in_row_batches(
+                X, lambda rows, _: softmax(self._masked_logits(rows, 0, None))
+            )
+        draws = self._mc_draws(int(mc_samples), rng)
+
+        def moments(rows: np.ndarray, at: int) -> tuple[np.ndarray, np.ndarray]:
+            mean = np.zeros((rows.shape[0], self.sizes[-1]), np.float64)
+            square = np.zeros_like(mean)
+            for sample in draws:
+                probabilities = softmax(self._masked_logits(rows, first + at, sample))
+                probabilities = probabilities.astype(np.float64)
                 mean += probabilities
                 square += probabilities * probabilities
-        mean /= mc_samples
-        variance = np.maximum(square / mc_samples - mean * mean, 0.0)
-        return mean.astype(self.dtype), np.sqrt(variance).astype(self.dtype)
+            mean /= len(draws)
+            variance = np.maximum(square / len(draws) - mean * mean, 0.0)
+            return mean.astype(self.dtype), np.sqrt(variance).astype(self.dtype)
 
-    def predict(self, X: npt.ArrayLike, mc_samples: int | np.integer | None = None) -> np.ndarray:
-        """Class labels: the argmax of :meth:`predict_proba` (its mean, with ``mc_samples``).
+        return self._in_row_batches(X, moments)
+
+    def _in_row_batches(self, X: np.ndarray, score: Any) -> Any:
+        """score(rows, first) over batches of _ROWS_PER_CALL rows (bounding the memory held),
+        the results concatenated (an array, or a tuple of arrays)."""
+        parts = [score(X[i : i + _ROWS_PER_CALL], i) for i in range(0, X.shape[0], _ROWS_PER_CALL)]
+        if not parts:
+            parts = [score(X[:0], 0)]
+        if isinstance(parts[0], tuple):
+            return tuple(np.concatenate(columns) for columns in zip(*parts, strict=True))
+        return np.concatenate(parts)
+
+    def predict(
+        self,
+        X: npt.ArrayLike,
+        mc_samples: int | np.integer | None = None,
+        *,
+        first_row: int | np.integer = 0,
+        rng: RNGLike = None,
+    ) -> Any:
+        """Class labels: the argmax of :meth:`predict_proba` (its mean, with ``mc_samples``);
+        ``first_row`` and ``rng`` as there. A Dask array of rows gives a Dask array.
 
         Examples
         --------
@@ -604,9 +742,8 @@ class MLP(Module):
         >>> MLP([4, 8, 3], rng=0).predict(np.zeros((2, 4))).shape
         (2,)
         """
-        if mc_samples is None:
-            return self.predict_proba(X).argmax(axis=1)
-        return self.predict_proba(X, mc_samples)[0].argmax(axis=1)
+        result: Any = self.predict_proba(X, mc_samples, first_row=first_row, rng=rng)
+        return (result if mc_samples is None else result[0]).argmax(axis=1)
 
     def evaluate(self, X: npt.ArrayLike, y: npt.ArrayLike) -> tuple[float, float]:
         """Mean cross-entropy and error rate at evaluation (no dropout).
@@ -675,6 +812,7 @@ class MLP(Module):
                 activation=np.array(self.activation),
                 mode=np.array(self.mode),
                 standardize=np.array(self.standardize),
+                mc_key=np.array(self.mc_key, np.uint64),
                 **arrays,
             )
 
@@ -683,7 +821,9 @@ class MLP(Module):
         cls, path: str | os.PathLike[str], rng: int | np.random.Generator | None = None
     ) -> MLP:
         """A model from a file written by :meth:`save`; ``rng`` seeds its future dropout and
-        batch order (see :meth:`save` for an example)."""
+        batch order; the Monte-Carlo key (:attr:`mc_key`) is the saved one, so
+        :meth:`predict_proba` gives what it gave before saving (see :meth:`save` for an
+        example)."""
         with np.load(path, allow_pickle=False) as data:
             model = cls(
                 [int(n) for n in data["sizes"]],
@@ -697,4 +837,6 @@ class MLP(Module):
             model.set_weights([data[f"param{i}"] for i in range(len(model.weights()))])
             if "input_shift" in data:
                 model.input_shift, model.input_scale = data["input_shift"], data["input_scale"]
+            if "mc_key" in data:  # files of fastdrop 0.1.0 have none: the key of rng stays
+                model.mc_key = int(data["mc_key"])
         return model

@@ -4,7 +4,9 @@
  * Each input decodes into one call (bytes past the end of the input read as 0): fd_dropout of any
  * dtype (0 .. 4 dimensions, now and then up to 64 or an invalid count; small extents, 0 included,
  * now and then long ones; byte strides of any sign, zero and odd ones included; in place or not;
- * with or without a mask), fd_mask_bool, fd_mask_packed, fd_normal or fd_threshold. Key, offset
+ * with or without a mask), fd_mask_bool, fd_mask_packed, fd_normal, fd_threshold, or one of the box
+ * calls (fd_dropout_box, fd_mask_bool_box, fd_mask_packed_box, fd_normal_box: a box of 0 .. 4
+ * dimensions anywhere in an array, now and then outside it). Key, offset
  * (near 2^32 and 2^64 - 1 too), threshold (0, 2^32, invalid ones above) and scale (NaN, inf,
  * negative zero ...) come from the input, as do faults: NULL pointers, bad dtypes, bad shapes.
  * Arrays get exactly the bytes their strides reach, so ASan sees any access outside them.
@@ -22,6 +24,9 @@
  *    agree;
  *  - fd_threshold: 2^32 - round(p 2^32) for p in (0, 1), 2^32 for p <= 0 and NaN, 0 for p >= 1,
  *    and never larger for a larger p;
+ *  - a box gets, element for element, what the whole array's call (fd_mask_bool, fd_normal) gives
+ *    the elements' indices in the whole array: dropout keeps the whole mask's elements (x * scale,
+ *    as above), the masks are its bits, the normals its variates, on every path and thread count;
  *  - invalid arguments return one of the errors they warrant and write nothing.
  */
 #include <float.h>
@@ -42,13 +47,18 @@
 #define BIG_ELEMENTS (2 * (uint64_t)FD_MIN_PART_ELEMENTS + 77)
 #define BIG_COLUMNS 256
 
-enum { OP_DROPOUT, OP_MASK_BOOL, OP_MASK_PACKED, OP_NORMAL, OP_THRESHOLD, N_OPS };
+enum { OP_DROPOUT, OP_MASK_BOOL, OP_MASK_PACKED, OP_NORMAL, OP_THRESHOLD, OP_BOX, N_OPS };
+/* What an OP_BOX input computes for its box: dropout of a dtype, a mask or normals. */
+enum { BOX_DROPOUT_F16, BOX_DROPOUT_F32, BOX_DROPOUT_F64, BOX_BOOL, BOX_PACKED, BOX_NORMAL_F32,
+       BOX_NORMAL_F64, N_BOX_KINDS };
 enum { NO_FAULT, NULL_RULE, NULL_X, NULL_OUT, NULL_SHAPE, NULL_X_STRIDES, NULL_OUT_STRIDES };
 
 typedef struct {
     int op, dtype, ndim, in_place, with_mask, threads, path, big;
     int fault;
     int64_t shape[FD_MAX_NDIM], x_strides[FD_MAX_NDIM], out_strides[FD_MAX_NDIM];
+    int64_t global[FD_MAX_NDIM], start[FD_MAX_NDIM]; /* OP_BOX: the whole array, the box's start */
+    int box_kind;
     fd_bernoulli rule;
     double scale; /* fd_dropout's scale, or fd_threshold's p */
     uint64_t n;   /* elements of a mask or normal call */
@@ -267,8 +277,9 @@ static void decode(reader *r, fuzz_case *c)
     const unsigned op = take8(r);
     int d;
     memset(c, 0, sizeof *c);
-    c->op = (int)(op % 6 == 5 ? OP_DROPOUT : op % 6); /* dropout twice as often */
-    c->big = op >= 250 && c->op != OP_NORMAL && c->op != OP_THRESHOLD; /* rare: slow */
+    /* dropout half as often again as the others, and the boxes as often */
+    c->op = (int)(op % 6 == 5 ? (op < 125 ? OP_DROPOUT : OP_BOX) : op % 6);
+    c->big = op >= 250 && c->op != OP_NORMAL && c->op != OP_THRESHOLD && c->op != OP_BOX; /* slow */
     c->threads = (c->big ? 2 : 1) + (int)(take8(r) % (c->big ? 2 : 3));
     c->path = (int)take8(r);
     c->fault = decode_fault(r);
@@ -330,6 +341,30 @@ static void decode(reader *r, fuzz_case *c)
         default: c->n = take8(r) % 40;
         }
         if (c->big) c->n = BIG_ELEMENTS; /* (test_core checks fd_normal's thread counts) */
+        break;
+    }
+    case OP_BOX: {
+        c->box_kind = (int)(take8(r) % N_BOX_KINDS);
+        c->dtype = c->box_kind <= BOX_DROPOUT_F64 ? c->box_kind
+                   : c->box_kind == BOX_NORMAL_F32 ? FD_FLOAT32 : FD_FLOAT64;
+        c->with_mask = (int)(take8(r) & 1);
+        c->scale = decode_scale(r, c->rule.threshold);
+        c->ndim = (int)(take8(r) % 5);
+        for (d = 0; d < c->ndim; d++) {
+            const unsigned b = take8(r);
+            c->global[d] = b < 160 ? 1 + b % 40 : b < 240 ? 1 + take16(r) % 3000 : b % 2;
+        }
+        shrink_shape(c->ndim, c->global, MAX_ELEMENTS);
+        for (d = 0; d < c->ndim; d++) { /* start and shape anywhere, now and then outside */
+            const unsigned b = take8(r);
+            const int64_t room = c->global[d] + 1;
+            c->start[d] = b < 250 ? (int64_t)take16(r) % room : b < 253 ? -1 : room;
+            c->shape[d] = b < 64 ? c->global[d] - c->start[d]
+                          : b < 250 ? (int64_t)take16(r) % (room - c->start[d] > 0 ? room - c->start[d] : 1)
+                                    : (int64_t)take8(r) % 4;
+        }
+        if (element_count(c->ndim, c->shape) > 0)
+            decode_strides(r, c->ndim, c->shape, item_size(c->dtype), c->x_strides);
         break;
     }
     default: {
@@ -863,6 +898,126 @@ static void fuzz_normal(const fuzz_case *c)
     free(out0);
 }
 
+/* The logical index in the whole array of the box's element k (C order in the box). */
+static uint64_t box_element(const fuzz_case *c, uint64_t k)
+{
+    uint64_t i = 0, step = 1;
+    int d;
+    for (d = c->ndim - 1; d >= 0; d--) {
+        i += ((uint64_t)c->start[d] + k % (uint64_t)c->shape[d]) * step;
+        k /= (uint64_t)c->shape[d];
+        step *= (uint64_t)c->global[d];
+    }
+    return i;
+}
+
+/* One box call on the active path and thread count, into out (and mask). */
+static fd_status box_call(const fuzz_case *c, const fd_box *box, const uint8_t *x_first,
+                          const int64_t *dense, uint8_t *out, uint8_t *mask)
+{
+    switch (c->box_kind) {
+    case BOX_BOOL: return fd_mask_bool_box(&c->rule, box, out);
+    case BOX_PACKED: return fd_mask_packed_box(&c->rule, box, out);
+    case BOX_NORMAL_F32:
+    case BOX_NORMAL_F64:
+        return fd_normal_box(c->rule.key, c->rule.offset, box, (fd_dtype)c->dtype, out);
+    default:
+        return fd_dropout_box((fd_dtype)c->dtype, &c->rule, c->scale, box, x_first, c->x_strides,
+                              out, dense, mask);
+    }
+}
+
+static void fuzz_box(const fuzz_case *c)
+{
+    const int dropout = c->box_kind <= BOX_DROPOUT_F64;
+    const size_t size = c->box_kind == BOX_BOOL || c->box_kind == BOX_PACKED ? 1 : item_size(c->dtype);
+    const int64_t total = element_count(c->ndim, c->global);
+    int64_t count = element_count(c->ndim, c->shape), x_low = 0, x_high = 0, dense[FD_MAX_NDIM];
+    size_t out_bytes, x_bytes, k;
+    uint8_t *x_buf, *x_first, *out, *out0, *ref, *mask = NULL, *whole = NULL;
+    uint64_t state = c->seed;
+    unsigned errors = 0;
+    fd_box box;
+    int d, p;
+
+    box.ndim = c->ndim;
+    box.global = c->global;
+    box.start = c->start;
+    box.shape = c->shape;
+    if (dropout && c->rule.threshold > FD_THRESHOLD_ONE) errors |= 1u << FD_ERR_THRESHOLD;
+    if (dropout && c->scale != c->scale) errors |= 1u << FD_ERR_SCALE;
+    if ((c->box_kind == BOX_BOOL || c->box_kind == BOX_PACKED) &&
+        c->rule.threshold > FD_THRESHOLD_ONE)
+        errors |= 1u << FD_ERR_THRESHOLD;
+    if (count < 0) errors |= 1u << FD_ERR_SHAPE;
+    for (d = 0; d < c->ndim; d++)
+        if (c->start[d] < 0 || c->start[d] > c->global[d] - c->shape[d]) errors |= 1u << FD_ERR_BOX;
+    if (count < 0) count = 0;
+    for (d = c->ndim - 1, dense[0] = 1; d >= 0; d--) /* out: the box in C order */
+        dense[d] = d == c->ndim - 1 ? (int64_t)size : dense[d + 1] * c->shape[d + 1];
+    out_bytes = c->box_kind == BOX_PACKED ? ((size_t)count + 7) / 8 : size * (size_t)count;
+    if (count > 0 && dropout) footprint(c->ndim, c->shape, c->x_strides, size, &x_low, &x_high);
+    x_bytes = (size_t)(x_high - x_low);
+    x_buf = malloc(x_bytes ? x_bytes : 1);
+    fill(x_buf, x_bytes, size, &state);
+    x_first = x_buf - x_low;
+    out = malloc(out_bytes ? out_bytes : 1);
+    fill(out, out_bytes, 1, &state);
+    out0 = copy_of(out, out_bytes);
+    if (dropout && c->with_mask) mask = malloc(count ? (size_t)count : 1);
+
+    select_path("scalar", 1);
+    check_status(box_call(c, &box, x_first, dense, out, mask), errors);
+    if (errors || count == 0) {
+        EXPECT(memcmp(out, out0, out_bytes) == 0);
+    } else {
+        const uint64_t n = (uint64_t)count;
+        int64_t *x_at = malloc(sizeof *x_at * (size_t)n);
+        if (c->box_kind == BOX_NORMAL_F32 || c->box_kind == BOX_NORMAL_F64) {
+            whole = malloc(size * (size_t)total);
+            EXPECT(fd_normal(c->rule.key, c->rule.offset, (uint64_t)total, (fd_dtype)c->dtype,
+                             whole) == FD_OK);
+            for (k = 0; k < n; k++)
+                EXPECT(memcmp(out + size * k, whole + size * box_element(c, k), size) == 0);
+        } else {
+            whole = malloc((size_t)total);
+            EXPECT(fd_mask_bool(&c->rule, (uint64_t)total, whole) == FD_OK);
+            element_offsets(c->ndim, c->shape, c->x_strides, n, x_at);
+            for (k = 0; k < n; k++) {
+                const int keep = whole[box_element(c, k)];
+                if (c->box_kind == BOX_BOOL) {
+                    EXPECT(out[k] == keep);
+                } else if (c->box_kind == BOX_PACKED) {
+                    EXPECT((out[k / 8] >> (k % 8) & 1) == keep);
+                } else {
+                    uint8_t want[8];
+                    if (expected_element(c->dtype, keep, c->scale, x_first + x_at[k], want))
+                        EXPECT(is_nan_bytes(c->dtype, out + size * k));
+                    else
+                        EXPECT(memcmp(out + size * k, want, size) == 0);
+                    if (mask) EXPECT(mask[k] == keep);
+                }
+            }
+            if (c->box_kind == BOX_PACKED && n % 8) EXPECT(out[n / 8] >> (n % 8) == 0);
+        }
+        ref = copy_of(out, out_bytes);
+        for (p = 0; p < n_paths; p++) { /* every path, the input's thread count: the same bytes */
+            if (!compares_path(c, p)) continue;
+            memcpy(out, out0, out_bytes);
+            select_path(paths[p], c->threads);
+            EXPECT(box_call(c, &box, x_first, dense, out, mask) == FD_OK);
+            EXPECT(memcmp(out, ref, out_bytes) == 0);
+        }
+        free(ref);
+        free(x_at);
+    }
+    free(x_buf);
+    free(out);
+    free(out0);
+    free(mask);
+    free(whole);
+}
+
 static void fuzz_threshold(const fuzz_case *c)
 {
     const double p = c->scale;
@@ -903,6 +1058,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case OP_MASK_BOOL: fuzz_mask(&c, 0); break;
     case OP_MASK_PACKED: fuzz_mask(&c, 1); break;
     case OP_NORMAL: fuzz_normal(&c); break;
+    case OP_BOX: fuzz_box(&c); break;
     default: fuzz_threshold(&c);
     }
     return 0;

@@ -782,6 +782,224 @@ static void test_normal(void)
     free(got32);
 }
 
+/* The logical index (in the whole array) of the box's element k (its C order in the box). */
+static uint64_t box_element(const fd_box *box, uint64_t k)
+{
+    uint64_t i = 0, step = 1;
+    int d;
+    for (d = box->ndim - 1; d >= 0; d--) {
+        const uint64_t j = k % (uint64_t)box->shape[d];
+        k /= (uint64_t)box->shape[d];
+        i += ((uint64_t)box->start[d] + j) * step;
+        step *= (uint64_t)box->global[d];
+    }
+    return i;
+}
+
+/* One box of one whole array, every way: dropout of every dtype from a strided x (rows in reverse,
+ * every other element) and in place, with its mask; the bool and packed masks; the normals. Each
+ * is checked against the whole array's call at the box's elements. whole_x holds the whole
+ * array's float64, float32 and float16 values; the whole call's results come in ref_*. */
+typedef struct {
+    const fd_bernoulli *rule;
+    double scale;
+    uint64_t total;
+    const uint8_t *whole_x[3], *ref_y[3], *ref_mask;
+    const double *ref_normal;
+    const float *ref_normal32;
+} whole_results;
+
+static void check_box(const whole_results *whole, const fd_box *box)
+{
+    uint64_t count = 1, k;
+    int64_t strides[FD_MAX_NDIM], dense[FD_MAX_NDIM], step;
+    size_t bad = 0;
+    uint8_t *x, *y, *mask, *packed;
+    uint64_t *at; /* the logical index of each element of the box */
+    double *normal;
+    float *normal32;
+    int d, t;
+    for (d = 0; d < box->ndim; d++) count *= (uint64_t)box->shape[d];
+    at = malloc(8 * count + 8);
+    for (k = 0; k < count; k++) at[k] = box_element(box, k);
+    x = malloc(2 * 8 * count + 8);
+    y = malloc(8 * count + 8);
+    mask = malloc(count + 1);
+    packed = malloc(count / 8 + 1);
+    normal = malloc(8 * count + 8);
+    normal32 = malloc(4 * count + 4);
+    for (t = FD_FLOAT16; t <= FD_FLOAT64; t++) {
+        const int64_t size = element_size((fd_dtype)t);
+        /* x: every other element, rows walked backwards (first index at the end of the buffer) */
+        uint8_t *x_first = x;
+        for (d = box->ndim - 1, step = size; d >= 0; d--) {
+            dense[d] = step;
+            strides[d] = d == box->ndim - 1 ? 2 * size : -2 * step;
+            step *= box->shape[d];
+        }
+        for (d = 0; d < box->ndim - 1; d++)
+            if (box->shape[d] > 0) x_first += (size_t)(-strides[d] * (box->shape[d] - 1));
+        for (k = 0; k < count; k++) {
+            uint64_t rest = k;
+            int64_t offset = 0;
+            for (d = box->ndim - 1; d >= 0; d--) {
+                offset += (int64_t)(rest % (uint64_t)box->shape[d]) * strides[d];
+                rest /= (uint64_t)box->shape[d];
+            }
+            memcpy(x_first + offset, whole->whole_x[t] + (size_t)size * at[k], (size_t)size);
+        }
+        memset(mask, 0xa5, count + 1);
+        CHECK(fd_dropout_box((fd_dtype)t, whole->rule, whole->scale, box, x_first, strides, y,
+                             dense, mask) == FD_OK);
+        for (k = 0; k < count; k++) {
+            const uint64_t i = at[k];
+            bad += memcmp(y + (size_t)size * k, whole->ref_y[t] + (size_t)size * i, (size_t)size) != 0;
+            bad += mask[k] != whole->ref_mask[i];
+        }
+        bad += mask[count] != 0xa5;
+        /* in place, on a C-ordered copy of the box */
+        for (k = 0; k < count; k++)
+            memcpy(y + (size_t)size * k, whole->whole_x[t] + (size_t)size * at[k],
+                   (size_t)size);
+        CHECK(fd_dropout_box((fd_dtype)t, whole->rule, whole->scale, box, y, dense, y, dense,
+                             NULL) == FD_OK);
+        for (k = 0; k < count; k++)
+            bad += memcmp(y + (size_t)size * k,
+                          whole->ref_y[t] + (size_t)size * at[k], (size_t)size) != 0;
+    }
+    memset(packed, 0xa5, count / 8 + 1);
+    CHECK(fd_mask_bool_box(whole->rule, box, mask) == FD_OK);
+    CHECK(fd_mask_packed_box(whole->rule, box, packed) == FD_OK);
+    CHECK(fd_normal_box(whole->rule->key, whole->rule->offset, box, FD_FLOAT64, normal) == FD_OK);
+    CHECK(fd_normal_box(whole->rule->key, whole->rule->offset, box, FD_FLOAT32, normal32) == FD_OK);
+    for (k = 0; k < count; k++) {
+        const uint64_t i = at[k];
+        bad += mask[k] != whole->ref_mask[i];
+        bad += ((packed[k / 8] >> (k % 8)) & 1) != whole->ref_mask[i];
+        bad += memcmp(&normal[k], &whole->ref_normal[i], 8) != 0;
+        bad += memcmp(&normal32[k], &whole->ref_normal32[i], 4) != 0;
+    }
+    if (count % 8) bad += (packed[count / 8] >> (count % 8)) != 0;
+    else bad += packed[count / 8] != 0xa5;
+    CHECK(bad == 0);
+    if (bad) {
+        fprintf(stderr, "  box of ndim %d:", box->ndim);
+        for (d = 0; d < box->ndim; d++)
+            fprintf(stderr, " [%lld + %lld of %lld]", (long long)box->start[d],
+                    (long long)box->shape[d], (long long)box->global[d]);
+        fprintf(stderr, ", %s path, %d threads\n", fd_simd_path(), fd_get_num_threads());
+    }
+    free(at);
+    free(x);
+    free(y);
+    free(mask);
+    free(packed);
+    free(normal);
+    free(normal32);
+}
+
+/* The whole array's results for a rule, then boxes of it: random ones of every ndim (rows that
+ * start anywhere in a block, single elements, empty boxes, whole rows that merge into one run,
+ * single columns) and fixed ones of a large array (windows of many blocks, several threads). */
+static void test_boxes_of(const fd_bernoulli *rule, int ndim, const int64_t *global, int boxes,
+                          const fd_box *fixed, int n_fixed)
+{
+    uint64_t total = 1, i;
+    int64_t start[FD_MAX_NDIM], shape[FD_MAX_NDIM], dense[1];
+    uint8_t *whole_x[3], *ref_y[3], *ref_mask;
+    double *ref_normal;
+    float *ref_normal32;
+    whole_results whole;
+    fd_box box;
+    int d, t, b;
+    for (d = 0; d < ndim; d++) total *= (uint64_t)global[d];
+    ref_mask = malloc(total);
+    ref_normal = malloc(8 * total);
+    ref_normal32 = malloc(4 * total);
+    whole.rule = rule;
+    whole.scale = 1.25;
+    whole.total = total;
+    for (t = FD_FLOAT16; t <= FD_FLOAT64; t++) {
+        const int64_t size = element_size((fd_dtype)t);
+        const int64_t shape1[1] = {(int64_t)total};
+        whole_x[t] = malloc((size_t)size * total);
+        ref_y[t] = malloc((size_t)size * total);
+        for (i = 0; i < total; i++) {
+            const double v = (double)(int32_t)(uint32_t)next_random() / 65536.0;
+            if (t == FD_FLOAT16) fd_store_u16((char *)whole_x[t] + 2 * i, fd_f32_to_f16((float)v));
+            else if (t == FD_FLOAT32) fd_store_u32((char *)whole_x[t] + 4 * i, fd_f32_bits((float)v));
+            else memcpy(whole_x[t] + 8 * i, &v, 8);
+        }
+        dense[0] = size;
+        CHECK(fd_dropout((fd_dtype)t, rule, whole.scale, 1, shape1, whole_x[t], dense, ref_y[t],
+                         dense, ref_mask) == FD_OK);
+        whole.whole_x[t] = whole_x[t];
+        whole.ref_y[t] = ref_y[t];
+    }
+    CHECK(fd_normal(rule->key, rule->offset, total, FD_FLOAT64, ref_normal) == FD_OK);
+    CHECK(fd_normal(rule->key, rule->offset, total, FD_FLOAT32, ref_normal32) == FD_OK);
+    whole.ref_mask = ref_mask;
+    whole.ref_normal = ref_normal;
+    whole.ref_normal32 = ref_normal32;
+    box.ndim = ndim;
+    box.global = global;
+    box.start = start;
+    box.shape = shape;
+    for (b = 0; b < boxes; b++) {
+        for (d = 0; d < ndim; d++) {
+            const unsigned kind = (unsigned)(next_random() % 8);
+            if (kind == 0) { /* the whole extent: merges with the dimension before */
+                start[d] = 0;
+                shape[d] = global[d];
+            } else if (kind == 1) { /* one coordinate */
+                start[d] = (int64_t)(next_random() % (uint64_t)global[d]);
+                shape[d] = 1;
+            } else if (kind == 2 && b % 7 == 0) { /* empty, at either end */
+                start[d] = next_random() % 2 ? global[d] : 0;
+                shape[d] = 0;
+            } else {
+                start[d] = (int64_t)(next_random() % (uint64_t)global[d]);
+                shape[d] = 1 + (int64_t)(next_random() % (uint64_t)(global[d] - start[d]));
+            }
+        }
+        check_box(&whole, &box);
+    }
+    for (b = 0; b < n_fixed; b++) check_box(&whole, &fixed[b]);
+    for (t = FD_FLOAT16; t <= FD_FLOAT64; t++) {
+        free(whole_x[t]);
+        free(ref_y[t]);
+    }
+    free(ref_mask);
+    free(ref_normal);
+    free(ref_normal32);
+}
+
+static void test_boxes(void)
+{
+    static const int64_t shapes[][4] = {{1, 1, 1, 1},  {300, 1, 1, 1}, {37, 75, 1, 1},
+                                        {3, 5000, 1, 1}, {5, 7, 9, 11},  {2, 3, 130, 2},
+                                        {1000, 3, 1, 1}, {4, 1, 2, 300}, {1, 1, 1, 1}};
+    static const double ps[] = {0.3, 0.5, 0.999, 0.0, 1.0};
+    static const int ndims[] = {0, 1, 2, 2, 4, 4, 2, 4, 1};
+    const int64_t large[2] = {700, 1001}, large_start[2] = {100, 3}, large_shape[2] = {550, 997};
+    const int64_t rows_start[2] = {1, 0}, rows_shape[2] = {698, 1001};
+    size_t s;
+    int threads;
+    for (s = 0; s < sizeof ndims / sizeof *ndims; s++) {
+        fd_bernoulli rule = {next_random(), next_random() >> 1, fd_threshold(ps[s % 5])};
+        if (s % 3 == 1) rule.offset = ~(uint64_t)0 - 2; /* the carry into the counter's c2 */
+        test_boxes_of(&rule, ndims[s], shapes[s], 40, NULL, 0);
+    }
+    for (threads = 1; threads <= 3; threads++) { /* several parts, windows of many blocks */
+        fd_bernoulli rule = {next_random(), ~(uint64_t)0 - 3000, fd_threshold(0.3)};
+        const fd_box fixed[2] = {{2, large, large_start, large_shape},
+                                 {2, large, rows_start, rows_shape}};
+        fd_set_num_threads(threads);
+        test_boxes_of(&rule, 2, large, 2, fixed, 2);
+    }
+    fd_set_num_threads(1);
+}
+
 /* Every path gives the scalar path's normals, float32 and float64, for lengths around the vector
  * widths, the block (128) and the chunk, offsets across the 96-bit carry, and 1 to 3 threads
  * (the longest is split into parts). */
@@ -975,6 +1193,7 @@ int main(void)
         test_paths_agree(path);
         test_paths_agree_any_alignment(path);
         test_groups_past_a_chunk(path);
+        test_boxes();
         test_normal_paths_agree(path);
         test_floors(path);
         test_gaussian_dropout(path);
