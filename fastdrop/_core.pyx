@@ -257,23 +257,26 @@ cdef bint is_bfloat16(object dtype) except -1:
     return True
 
 
-cpdef cnp.ndarray check_floating(object x, str name="x", bint bfloat16=False):
-    """``x`` as an ndarray of float16, float32 or float64 (or, with ``bfloat16``, a bfloat16
-    such as ml_dtypes.bfloat16) in native byte order (byte-swapped input is converted, in its own
-    memory layout); TypeError for any other dtype."""
-    if type(x) is cnp.ndarray and native_float(<cnp.ndarray>x):  # the common case, quickly
-        return <cnp.ndarray>x
-    array = np.asarray(x)
-    if bfloat16 and is_bfloat16(array.dtype):
-        return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
-    if array.dtype.kind != "f" or array.dtype.itemsize not in (2, 4, 8):
+cpdef object check_float_dtype(object dtype, str name="x", bint bfloat16=False):
+    """``dtype`` in native byte order if it is float16, float32 or float64 (or, with
+    ``bfloat16``, a bfloat16 such as ml_dtypes.bfloat16); TypeError naming ``name`` otherwise."""
+    floating = dtype.kind == "f" and dtype.itemsize in (2, 4, 8)
+    if not floating and not (bfloat16 and is_bfloat16(dtype)):
         accepted = "float16, float32, float64 or bfloat16" if bfloat16 else (
             "float16, float32 or float64"
         )
-        raise TypeError(f"{name} must have dtype {accepted}, got dtype {array.dtype}")
-    if not array.dtype.isnative:
-        array = array.astype(array.dtype.newbyteorder("="))
-    return array
+        raise TypeError(f"{name} must have dtype {accepted}, got dtype {dtype}")
+    return dtype if dtype.isnative else dtype.newbyteorder("=")
+
+
+cpdef cnp.ndarray check_floating(object x, str name="x", bint bfloat16=False):
+    """``x`` as an ndarray of a dtype check_float_dtype accepts, in native byte order
+    (byte-swapped input is converted, in its own memory layout)."""
+    if type(x) is cnp.ndarray and native_float(<cnp.ndarray>x):  # the common case, quickly
+        return <cnp.ndarray>x
+    array = np.asarray(x)
+    native = check_float_dtype(array.dtype, name, bfloat16)
+    return array if native is array.dtype else array.astype(native)
 
 
 cpdef cnp.ndarray check_out(object out, object x):

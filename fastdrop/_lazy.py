@@ -71,13 +71,10 @@ def _dask_array() -> Any:
 # -- checks: what NumPy input gets, before anything is built ----------------------------------
 
 
-def _check_lazy(x: Any, out: object, name: str = "x") -> np.dtype:
-    """The result dtype for Dask array ``x``: float16/32/64 in native byte order (TypeError
-    otherwise, as check_floating says); ``out`` must be None (TypeError) and every chunk size
-    known (ValueError)."""
-    dtype = np.dtype(x.dtype)
-    if dtype.kind != "f" or dtype.itemsize not in (2, 4, 8):
-        raise TypeError(f"{name} must have dtype float16, float32 or float64, got dtype {dtype}")
+def _check_lazy(x: Any, out: object, bfloat16: bool, name: str = "x") -> np.dtype:
+    """The result dtype for Dask array ``x``, as check_float_dtype says for NumPy input;
+    ``out`` must be None (TypeError) and every chunk size known (ValueError)."""
+    dtype = _core.check_float_dtype(np.dtype(x.dtype), name, bfloat16)
     if out is not None:
         raise TypeError(
             f"out is not supported when {name} is a Dask array (Dask arrays are immutable): "
@@ -88,7 +85,7 @@ def _check_lazy(x: Any, out: object, name: str = "x") -> np.dtype:
             f"{name} has chunks of unknown size (NaN): each chunk's place in the whole array is "
             f"needed; call {name}.compute_chunk_sizes() first"
         )
-    return dtype.newbyteorder("=")
+    return dtype
 
 
 def _empty_meta(ndim: int, dtype: Any) -> np.ndarray:
@@ -123,7 +120,7 @@ def _dropout_chunk(
     with_mask: bool,
 ) -> Any:
     assert block_info is not None
-    source = _core.check_floating(chunk)
+    source = _core.check_floating(chunk, "x", True)
     result = _core.empty_like(source)
     mask = np.empty(source.shape, np.bool_) if with_mask else None
     _core.dropout_box(source, result, mask, whole, _start(block_info, 0), draw, threshold, scale)
@@ -202,7 +199,7 @@ def dropout(
         if not with_mask:
             return x.copy(data=data)
         return x.copy(data=data[0]), _mask_array(x, data[1])
-    dtype = _check_lazy(x, out)
+    dtype = _check_lazy(x, out, bfloat16=True)
     draw = _core.resolve_draw(rng, x.size) if train else Draw(0)
     threshold, scale = _core.dropout_rule(drop, inverted, train)
     kwargs = {"whole": x.shape, "draw": draw, "threshold": threshold, "scale": scale}
@@ -232,7 +229,7 @@ def gaussian_dropout(x: Any, p: float, rng: Any, training: bool, out: object) ->
         from .functional import gaussian_dropout as apply
 
         return x.copy(data=apply(x.data, p, rng=rng, training=training))
-    dtype = _check_lazy(x, out)
+    dtype = _check_lazy(x, out, bfloat16=False)
     if not training or p == 0.0:
         if training:
             _core.resolve_draw(rng, x.size)  # the counters are the call's, as for NumPy input

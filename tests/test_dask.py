@@ -18,6 +18,7 @@ import textwrap
 
 import dask
 import dask.array as da
+import ml_dtypes
 import numpy as np
 import pytest
 import xarray as xr
@@ -74,7 +75,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(("shape", "chunks"), CASES)
-@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, ml_dtypes.bfloat16])
 @pytest.mark.parametrize("scheduler", SCHEDULERS)
 def test_dropout_of_any_chunking_is_the_numpy_call(shape, chunks, dtype, scheduler):
     x = _values(shape, dtype)

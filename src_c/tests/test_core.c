@@ -799,12 +799,12 @@ static uint64_t box_element(const fd_box *box, uint64_t k)
 /* One box of one whole array, every way: dropout of every dtype from a strided x (rows in reverse,
  * every other element) and in place, with its mask; the bool and packed masks; the normals. Each
  * is checked against the whole array's call at the box's elements. whole_x holds the whole
- * array's float64, float32 and float16 values; the whole call's results come in ref_*. */
+ * array's values in each dtype (indexed by fd_dtype); the whole call's results come in ref_*. */
 typedef struct {
     const fd_bernoulli *rule;
     double scale;
     uint64_t total;
-    const uint8_t *whole_x[3], *ref_y[3], *ref_mask;
+    const uint8_t *whole_x[LAST_DTYPE + 1], *ref_y[LAST_DTYPE + 1], *ref_mask;
     const double *ref_normal;
     const float *ref_normal32;
 } whole_results;
@@ -828,7 +828,7 @@ static void check_box(const whole_results *whole, const fd_box *box)
     packed = malloc(count / 8 + 1);
     normal = malloc(8 * count + 8);
     normal32 = malloc(4 * count + 4);
-    for (t = FD_FLOAT16; t <= FD_FLOAT64; t++) {
+    for (t = FD_FLOAT16; t <= LAST_DTYPE; t++) {
         const int64_t size = element_size((fd_dtype)t);
         /* x: every other element, rows walked backwards (first index at the end of the buffer) */
         uint8_t *x_first = x;
@@ -906,7 +906,7 @@ static void test_boxes_of(const fd_bernoulli *rule, int ndim, const int64_t *glo
 {
     uint64_t total = 1, i;
     int64_t start[FD_MAX_NDIM], shape[FD_MAX_NDIM], dense[1];
-    uint8_t *whole_x[3], *ref_y[3], *ref_mask;
+    uint8_t *whole_x[LAST_DTYPE + 1], *ref_y[LAST_DTYPE + 1], *ref_mask;
     double *ref_normal;
     float *ref_normal32;
     whole_results whole;
@@ -919,7 +919,7 @@ static void test_boxes_of(const fd_bernoulli *rule, int ndim, const int64_t *glo
     whole.rule = rule;
     whole.scale = 1.25;
     whole.total = total;
-    for (t = FD_FLOAT16; t <= FD_FLOAT64; t++) {
+    for (t = FD_FLOAT16; t <= LAST_DTYPE; t++) {
         const int64_t size = element_size((fd_dtype)t);
         const int64_t shape1[1] = {(int64_t)total};
         whole_x[t] = malloc((size_t)size * total);
@@ -928,6 +928,8 @@ static void test_boxes_of(const fd_bernoulli *rule, int ndim, const int64_t *glo
             const double v = (double)(int32_t)(uint32_t)next_random() / 65536.0;
             if (t == FD_FLOAT16) fd_store_u16((char *)whole_x[t] + 2 * i, fd_f32_to_f16((float)v));
             else if (t == FD_FLOAT32) fd_store_u32((char *)whole_x[t] + 4 * i, fd_f32_bits((float)v));
+            else if (t == FD_BFLOAT16)
+                fd_store_u16((char *)whole_x[t] + 2 * i, fd_f32_to_bf16((float)v));
             else memcpy(whole_x[t] + 8 * i, &v, 8);
         }
         dense[0] = size;
@@ -965,7 +967,7 @@ static void test_boxes_of(const fd_bernoulli *rule, int ndim, const int64_t *glo
         check_box(&whole, &box);
     }
     for (b = 0; b < n_fixed; b++) check_box(&whole, &fixed[b]);
-    for (t = FD_FLOAT16; t <= FD_FLOAT64; t++) {
+    for (t = FD_FLOAT16; t <= LAST_DTYPE; t++) {
         free(whole_x[t]);
         free(ref_y[t]);
     }
