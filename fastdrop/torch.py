@@ -30,7 +30,7 @@ import math
 import numbers
 import warnings
 from collections.abc import Callable
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 try:
     import torch
@@ -113,40 +113,6 @@ def _check_generator(generator: object) -> None:
         raise TypeError(
             "generator must be None, a torch.Generator, a fastdrop.Draw or a fastdrop.Philox, "
             f"got {type(generator).__name__}"
-        )
-
-
-Function = TypeVar("Function", bound=Callable[..., Tensor])
-
-
-def _torch_api(function: Function) -> Function:
-    """What each function here does first, as torch.nn.functional's do: hand the call to a
-    __torch_function__ override, then check input's type and p (PyTorch's rule on p)."""
-
-    @functools.wraps(function)
-    def checked(input: Tensor, p: float = 0.5, *args: Any, **kwargs: Any) -> Tensor:
-        if has_torch_function_unary(input):
-            return handle_torch_function(  # type: ignore[no-any-return]
-                checked, (input,), input, p, *args, **kwargs
-            )
-        _check_tensor(input)
-        return function(input, _check_p(p), *args, **kwargs)
-
-    return cast(Function, checked)
-
-
-def _warn_spatial_dims(dims: int, spatial: int) -> None:
-    """PyTorch's warning for dropout2d and dropout3d of another number of dimensions."""
-    name = f"dropout{spatial}d"
-    if dims not in (spatial + 1, spatial + 2):
-        warnings.warn(
-            f"{name}: Received a {dims}-D input to {name}, which is deprecated "
-            "and will result in an error in a future release. To retain the behavior "
-            f"and silence this warning, please use dropout instead. Note that {name} "
-            f"exists to provide channel-wise dropout on inputs with {spatial} spatial dimensions, "
-            "a channel dimension, and an optional batch dimension "
-            f"(i.e. {spatial + 1}D or {spatial + 2}D inputs).",
-            stacklevel=3,
         )
 
 
@@ -381,6 +347,16 @@ def _in_dispatch(x: Tensor) -> bool:
 
 _Fallback = Callable[[Tensor, float, bool], Tensor]
 
+# PyTorch's own op for each noise (kind, one mask value per channel), out of place and in place:
+# what a tensor the C core does not take goes to, under the Python function (which has checked
+# and warned).
+_FALLBACKS: dict[tuple[int, bool], tuple[_Fallback, _Fallback]] = {
+    (_DROPOUT, False): (torch.dropout, torch.dropout_),
+    (_DROPOUT, True): (torch.feature_dropout, torch.feature_dropout_),
+    (_ALPHA, False): (torch.alpha_dropout, torch.alpha_dropout_),
+    (_ALPHA, True): (torch.feature_alpha_dropout, torch.feature_alpha_dropout_),
+}
+
 
 def _noise(
     input: Tensor,
@@ -388,9 +364,9 @@ def _noise(
     training: bool,
     inplace: bool,
     generator: GeneratorLike,
+    *,
     kind: int,
     feature: bool,
-    fallback: _Fallback,
 ) -> Tensor:
     """The training call of every function here, once its p is checked: PyTorch's shortcuts
     (the input itself when nothing is dropped), its fallback for tensors the C core does not
@@ -405,7 +381,7 @@ def _noise(
                 f"this one ({input.dtype} on {input.device}) goes to PyTorch's own dropout, "
                 "which takes none"
             )
-        return fallback(input, p, training)
+        return _FALLBACKS[kind, feature][inplace](input, p, training)
     if not training or p == 0.0 or input.numel() == 0:
         return input  # as PyTorch: the input itself
     if feature and input.dim() < 2:
@@ -433,16 +409,109 @@ def _noise(
     return _replay(kind, rule, input, inplace)
 
 
-@_torch_api
-def dropout(
+def _channel_dropout(
     input: Tensor,
-    p: float = 0.5,
-    training: bool = True,
-    inplace: bool = False,
+    p: float,
+    training: bool,
+    inplace: bool,
+    generator: GeneratorLike,
     *,
-    generator: GeneratorLike = None,
+    spatial: int,
 ) -> Tensor:
-    """Zero each element with probability ``p`` and scale the rest by 1 / (1 - p), as
+    """dropout1d, dropout2d or dropout3d (``spatial`` dimensions) once its p is checked, as
+    PyTorch's: its error (dropout1d) or warnings for other numbers of dimensions; channel dropout
+    of input, or of a view with a batch dimension added in front where input has none (squeezed
+    after; in place: input itself); dropout2d takes a 3-d input as (N, C, L), with a warning."""
+    dims = input.dim()
+    if dims not in (spatial + 1, spatial + 2):
+        name = f"dropout{spatial}d"
+        note = (
+            f"Note that {name} exists to provide channel-wise dropout on inputs with {spatial} "
+            f"spatial dimension{'s' if spatial > 1 else ''}, a channel dimension, and an optional "
+            f"batch dimension (i.e. {spatial + 1}D or {spatial + 2}D inputs)."
+        )
+        if spatial == 1:
+            raise RuntimeError(
+                f"{name}: Expected {spatial + 1}D or {spatial + 2}D input, but received a "
+                f"{dims}D input. {note}"
+            )
+        warnings.warn(
+            f"{name}: Received a {dims}-D input to {name}, which is deprecated and will result "
+            "in an error in a future release. To retain the behavior and silence this warning, "
+            f"please use dropout instead. {note}",
+            stacklevel=3,
+        )
+    if spatial == 2 and dims == 3:
+        warnings.warn(
+            "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise "
+            "1D dropout behavior is desired - input is interpreted as shape (N, C, L), where C "
+            "is the channel dim. This behavior will change in a future release to interpret the "
+            "input as one without a batch dimension, i.e. shape (C, H, W). To maintain the 1D "
+            "channel-wise dropout behavior, please switch to using dropout1d instead.",
+            stacklevel=4,
+        )
+    if spatial == 2 or dims == spatial + 2:  # batched
+        return _noise(input, p, training, inplace, generator, kind=_DROPOUT, feature=True)
+    batched = input.unsqueeze(0)
+    result = _noise(batched, p, training, inplace, generator, kind=_DROPOUT, feature=True)
+    return input if inplace else result.squeeze(0)
+
+
+class _DropoutFunction(Protocol):
+    """What every function here is: torch.nn.functional's dropout signature."""
+
+    def __call__(
+        self,
+        input: Tensor,
+        p: float = ...,
+        training: bool = ...,
+        inplace: bool = ...,
+        *,
+        generator: GeneratorLike = ...,
+    ) -> Tensor: ...
+
+
+def _torch_function(
+    name: str,
+    noise: Callable[[Tensor, float, bool, bool, GeneratorLike], Tensor],
+    *,
+    training_default: bool,
+    doc: str,
+) -> _DropoutFunction:
+    """The public function ``name`` (its signature, its docstring ``doc``): what
+    torch.nn.functional's functions do first (hand the call, as given, to a __torch_function__
+    override, then check input's type and p, PyTorch's rule on p), then ``noise``."""
+
+    def function(
+        input: Tensor,
+        p: float = 0.5,
+        training: bool = training_default,
+        inplace: bool = False,
+        *,
+        generator: GeneratorLike = None,
+    ) -> Tensor:
+        return noise(input, p, training, inplace, generator)
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = doc
+
+    @functools.wraps(function)
+    def checked(input: Tensor, p: float = 0.5, *args: Any, **kwargs: Any) -> Tensor:
+        if has_torch_function_unary(input):
+            return handle_torch_function(  # type: ignore[no-any-return]
+                checked, (input,), input, p, *args, **kwargs
+            )
+        _check_tensor(input)
+        return function(input, _check_p(p), *args, **kwargs)
+
+    return checked
+
+
+dropout = _torch_function(
+    "dropout",
+    functools.partial(_noise, kind=_DROPOUT, feature=False),
+    training_default=True,
+    doc="""Zero each element with probability ``p`` and scale the rest by 1 / (1 - p), as
     ``torch.nn.functional.dropout`` does, with fastdrop's kernel.
 
     Element i (its logical C-order index, whatever the strides) is kept by fastdrop's rule for the
@@ -491,49 +560,14 @@ def dropout(
     True
     >>> fastdrop.torch.dropout(x, 0.5, training=False) is x
     True
-    """
-    fallback = torch.dropout_ if inplace else torch.dropout
-    return _noise(input, p, training, inplace, generator, _DROPOUT, False, fallback)
+    """,
+)
 
-
-def _feature_call(
-    input: Tensor, p: float, training: bool, inplace: bool, generator: GeneratorLike, kind: int
-) -> Tensor:
-    """Channel dropout (kind _DROPOUT) or channel alpha dropout (_ALPHA) of (N, C, ...) input; the
-    fallback is PyTorch's op under its Python function (which has checked and warned)."""
-    if kind == _DROPOUT:
-        fallback = torch.feature_dropout_ if inplace else torch.feature_dropout
-    else:
-        fallback = torch.feature_alpha_dropout_ if inplace else torch.feature_alpha_dropout
-    return _noise(input, p, training, inplace, generator, kind, True, fallback)
-
-
-def _unbatched(
-    input: Tensor,
-    unbatched: bool,
-    p: float,
-    training: bool,
-    inplace: bool,
-    generator: GeneratorLike,
-) -> Tensor:
-    """Channel dropout of an input that may lack its batch dimension, as PyTorch does it: on a
-    view with one added in front, squeezed after (in place: input itself)."""
-    if not unbatched:
-        return _feature_call(input, p, training, inplace, generator, _DROPOUT)
-    result = _feature_call(input.unsqueeze(0), p, training, inplace, generator, _DROPOUT)
-    return input if inplace else result.squeeze(0)
-
-
-@_torch_api
-def dropout1d(
-    input: Tensor,
-    p: float = 0.5,
-    training: bool = True,
-    inplace: bool = False,
-    *,
-    generator: GeneratorLike = None,
-) -> Tensor:
-    """Zero whole channels of (N, C, L) or (C, L) input, as ``torch.nn.functional.dropout1d``.
+dropout1d = _torch_function(
+    "dropout1d",
+    functools.partial(_channel_dropout, spatial=1),
+    training_default=True,
+    doc="""Zero whole channels of (N, C, L) or (C, L) input, as ``torch.nn.functional.dropout1d``.
 
     Parameters
     ----------
@@ -559,28 +593,14 @@ def dropout1d(
     >>> y = fastdrop.torch.dropout1d(torch.ones(2, 8, 5), 0.5)
     >>> bool(((y == 0).all(dim=2) | (y == 2).all(dim=2)).all())
     True
-    """
-    dims = input.dim()
-    if dims not in (2, 3):
-        raise RuntimeError(
-            f"dropout1d: Expected 2D or 3D input, but received a {dims}D input. "
-            "Note that dropout1d exists to provide channel-wise dropout on inputs with 1 "
-            "spatial dimension, a channel dimension, and an optional batch dimension "
-            "(i.e. 2D or 3D inputs)."
-        )
-    return _unbatched(input, dims == 2, p, training, inplace, generator)
+    """,
+)
 
-
-@_torch_api
-def dropout2d(
-    input: Tensor,
-    p: float = 0.5,
-    training: bool = True,
-    inplace: bool = False,
-    *,
-    generator: GeneratorLike = None,
-) -> Tensor:
-    """Zero whole channels of (N, C, H, W) input, as ``torch.nn.functional.dropout2d``, with
+dropout2d = _torch_function(
+    "dropout2d",
+    functools.partial(_channel_dropout, spatial=2),
+    training_default=True,
+    doc="""Zero whole channels of (N, C, H, W) input, as ``torch.nn.functional.dropout2d``, with
     PyTorch's quirks: another number of dimensions than 3 or 4 warns, and a 3-d input is taken as
     (N, C, L), with a warning, not as one unbatched image.
 
@@ -605,30 +625,14 @@ def dropout2d(
     >>> y = fastdrop.torch.dropout2d(torch.ones(2, 8, 3, 3), 0.5)
     >>> bool(((y == 0).all(dim=(2, 3)) | (y == 2).all(dim=(2, 3))).all())
     True
-    """
-    _warn_spatial_dims(input.dim(), 2)
-    if input.dim() == 3:
-        warnings.warn(
-            "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise "
-            "1D dropout behavior is desired - input is interpreted as shape (N, C, L), where C "
-            "is the channel dim. This behavior will change in a future release to interpret the "
-            "input as one without a batch dimension, i.e. shape (C, H, W). To maintain the 1D "
-            "channel-wise dropout behavior, please switch to using dropout1d instead.",
-            stacklevel=3,
-        )
-    return _feature_call(input, p, training, inplace, generator, _DROPOUT)
+    """,
+)
 
-
-@_torch_api
-def dropout3d(
-    input: Tensor,
-    p: float = 0.5,
-    training: bool = True,
-    inplace: bool = False,
-    *,
-    generator: GeneratorLike = None,
-) -> Tensor:
-    """Zero whole channels of (N, C, D, H, W) or unbatched (C, D, H, W) input, as
+dropout3d = _torch_function(
+    "dropout3d",
+    functools.partial(_channel_dropout, spatial=3),
+    training_default=True,
+    doc="""Zero whole channels of (N, C, D, H, W) or unbatched (C, D, H, W) input, as
     ``torch.nn.functional.dropout3d`` does (and warn, as it does, for other dimensions).
 
     Parameters
@@ -649,21 +653,14 @@ def dropout3d(
     >>> from fastdrop.torch import dropout3d
     >>> dropout3d(torch.ones(2, 4, 2, 2, 2), 0.5).shape
     torch.Size([2, 4, 2, 2, 2])
-    """
-    _warn_spatial_dims(input.dim(), 3)
-    return _unbatched(input, input.dim() != 5, p, training, inplace, generator)
+    """,
+)
 
-
-@_torch_api
-def alpha_dropout(
-    input: Tensor,
-    p: float = 0.5,
-    training: bool = False,
-    inplace: bool = False,
-    *,
-    generator: GeneratorLike = None,
-) -> Tensor:
-    """Alpha dropout for SELU networks, as ``torch.nn.functional.alpha_dropout`` (note its
+alpha_dropout = _torch_function(
+    "alpha_dropout",
+    functools.partial(_noise, kind=_ALPHA, feature=False),
+    training_default=False,
+    doc="""Alpha dropout for SELU networks, as ``torch.nn.functional.alpha_dropout`` (note its
     default ``training=False``): dropped elements become SELU's negative saturation, and an
     affine map keeps a zero-mean, unit-variance input so.
 
@@ -689,21 +686,14 @@ def alpha_dropout(
     >>> y = fastdrop.torch.alpha_dropout(x, 0.2, training=True)
     >>> bool(abs(y.mean()) < 0.02 and abs(y.std() - 1) < 0.02)
     True
-    """
-    fallback = torch.alpha_dropout_ if inplace else torch.alpha_dropout
-    return _noise(input, p, training, inplace, generator, _ALPHA, False, fallback)
+    """,
+)
 
-
-@_torch_api
-def feature_alpha_dropout(
-    input: Tensor,
-    p: float = 0.5,
-    training: bool = False,
-    inplace: bool = False,
-    *,
-    generator: GeneratorLike = None,
-) -> Tensor:
-    """Alpha dropout of whole channels (one mask value per (sample, channel)), as
+feature_alpha_dropout = _torch_function(
+    "feature_alpha_dropout",
+    functools.partial(_noise, kind=_ALPHA, feature=True),
+    training_default=False,
+    doc="""Alpha dropout of whole channels (one mask value per (sample, channel)), as
     ``torch.nn.functional.feature_alpha_dropout``.
 
     Parameters
@@ -714,7 +704,8 @@ def feature_alpha_dropout(
     Returns
     -------
     torch.Tensor
-        As for :func:`dropout`.
+        As for :func:`dropout`; each (sample, channel) kept whole (``a * x + b``) or set to ``c``
+        whole, by the mask of N * C elements of the draw.
 
     Examples
     --------
@@ -722,8 +713,8 @@ def feature_alpha_dropout(
     >>> y = fastdrop.torch.feature_alpha_dropout(torch.zeros(4, 3, 5), 0.5, training=True)
     >>> bool((y == y[:, :, :1]).all())  # channel by channel
     True
-    """
-    return _feature_call(input, p, training, inplace, generator, _ALPHA)
+    """,
+)
 
 
 # -- the modules -------------------------------------------------------------------------------

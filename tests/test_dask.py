@@ -12,9 +12,6 @@ from __future__ import annotations
 import itertools
 import math
 import pickle
-import subprocess
-import sys
-import textwrap
 
 import dask
 import dask.array as da
@@ -25,6 +22,7 @@ import xarray as xr
 from distributed import Client, LocalCluster
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from isolated import run_python
 
 import fastdrop
 from fastdrop.nn import MLP, Linear
@@ -452,7 +450,7 @@ def test_on_a_local_cluster_of_two_processes(client, trained):
 def test_fastdrop_imports_no_engine_and_works_without_them():
     """fastdrop imports neither dask nor xarray for NumPy work, and works with both missing
     (chunks= then says what to install)."""
-    script = textwrap.dedent(
+    result = run_python(
         """
         import sys
         import numpy as np
@@ -473,9 +471,6 @@ def test_fastdrop_imports_no_engine_and_works_without_them():
             raise AssertionError("chunks= without dask")
         print("ok")
         """
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"

@@ -5,15 +5,13 @@ from __future__ import annotations
 import copy
 import itertools
 import math
-import os
 import pickle
-import subprocess
 import sys
-import tempfile
 
 import numpy as np
 import pytest
 import reference
+from isolated import run_python
 
 import fastdrop
 
@@ -990,19 +988,6 @@ def test_unaligned_frombuffer():
 
 # ---------------------------------------------------------------------------------------------
 # kernel path selection
-
-
-def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
-    environment = {**os.environ, **env}
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tempfile.gettempdir(),  # not the source tree, which has no compiled extension
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_simd_path_default():

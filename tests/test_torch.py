@@ -5,14 +5,12 @@ Skipped, as a whole, only where PyTorch is not installed (CI installs it)."""
 
 import doctest
 import itertools
-import subprocess
-import sys
-import textwrap
 import warnings
 
 import ml_dtypes
 import numpy as np
 import pytest
+from isolated import run_python
 
 torch = pytest.importorskip("torch")  # fastdrop.torch is optional: no PyTorch, no tests here
 
@@ -718,12 +716,6 @@ def test_docstring_examples():
     assert result.attempted > 0 and result.failed == 0
     for name in ft.__all__:
         assert "Examples" in getattr(ft, name).__doc__, name
-
-
-def run_python(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=False
-    )
 
 
 def test_fastdrop_never_imports_torch_itself():

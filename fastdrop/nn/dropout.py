@@ -20,6 +20,7 @@ from .._core import (
     check_p,
     check_rng,
     empty_like,
+    inverted_scale,
     resolve_draw,
 )
 from ..functional import Probability, dropout, dropout_mask, gaussian_dropout
@@ -176,7 +177,7 @@ class Dropout(_ReplayedNoise):
         # One mask value shared along self.axes: fastdrop.dropout's rule with the mask broadcast
         # (float16 scaled in float32, then rounded).
         work = np.float32 if x.dtype == np.float16 else x.dtype.type
-        scale = 1.0 / (1.0 - self.p) if self.mode == "inverted" and self.p < 1.0 else 1.0
+        scale = inverted_scale(self.p) if self.mode == "inverted" else 1.0
         y = empty_like(x)
         with np.errstate(over="ignore", invalid="ignore"):  # inf, NaN silently, as in dropout
             np.multiply(x.astype(work, copy=False), work(scale), out=y, casting="same_kind")
