@@ -35,32 +35,30 @@ void fd_philox4x32_10_many(size_t n, const uint32_t *ctr, const uint32_t key[2],
 
 static const size_t item_size[FD_DTYPES] = {2, 4, 8, 2}; /* indexed by fd_dtype */
 
-/* Dropout of one element; used for strided runs and for the ends of contiguous ones. */
+/* Dropout of one element; used for strided runs and for the ends of contiguous ones. The value is
+ * computed whether kept or not, so that keep selects it without a branch (its bits are random). */
 static void dropout_one(fd_dtype dtype, int keep, double scale, int multiply, const char *x,
                         char *out)
 {
+    const float s = (float)scale;
     switch (dtype) {
     case FD_FLOAT16: {
-        uint16_t v = fd_load_u16(x);
-        if (multiply) v = fd_f32_to_f16(fd_f16_to_f32(v) * (float)scale);
+        const uint16_t v = multiply ? fd_f16_scaled_bits(x, s) : fd_load_u16(x);
         fd_store_u16(out, keep ? v : 0);
         break;
     }
     case FD_FLOAT32: {
-        uint32_t v = fd_load_u32(x);
-        if (multiply) v = fd_f32_bits(fd_load_f32(x) * (float)scale);
+        const uint32_t v = multiply ? fd_f32_scaled_bits(x, s) : fd_load_u32(x);
         fd_store_u32(out, keep ? v : 0);
         break;
     }
     case FD_FLOAT64: {
-        uint64_t v = fd_load_u64(x);
-        if (multiply) v = fd_f64_bits(fd_load_f64(x) * scale);
+        const uint64_t v = multiply ? fd_f64_scaled_bits(x, scale) : fd_load_u64(x);
         fd_store_u64(out, keep ? v : 0);
         break;
     }
     case FD_BFLOAT16: {
-        uint16_t v = fd_load_u16(x);
-        if (multiply) v = fd_f32_to_bf16(fd_bf16_to_f32(v) * (float)scale);
+        const uint16_t v = multiply ? fd_bf16_scaled_bits(x, s) : fd_load_u16(x);
         fd_store_u16(out, keep ? v : 0);
         break;
     }

@@ -148,4 +148,23 @@ static inline uint16_t fd_f32_to_bf16(float f)
     return (uint16_t)((x & 0x7fffffffu) > 0x7f800000u ? nan : rounded);
 }
 
+/* The bits of the element at p times s, rounded as every path rounds it (float16 and bfloat16
+ * through one float32 multiply): the portable group loops and the ends of runs both use these. */
+static inline uint16_t fd_f16_scaled_bits(const char *p, float s)
+{
+    return fd_f32_to_f16(fd_f16_to_f32(fd_load_u16(p)) * s);
+}
+static inline uint16_t fd_bf16_scaled_bits(const char *p, float s)
+{
+    return fd_f32_to_bf16(fd_bf16_to_f32(fd_load_u16(p)) * s);
+}
+static inline uint32_t fd_f32_scaled_bits(const char *p, float s)
+{
+    return fd_f32_bits(fd_load_f32(p) * s);
+}
+static inline uint64_t fd_f64_scaled_bits(const char *p, double s)
+{
+    return fd_f64_bits(fd_load_f64(p) * s);
+}
+
 #endif /* FD_KERNELS_H */

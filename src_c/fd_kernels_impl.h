@@ -349,10 +349,10 @@ static const uint32_t bit_of[32] = {
                                                               : FD_KEEP_MASK(UINT, w, j))));      \
     }
 
-#define F32_SCALED_BITS(p) fd_f32_bits(fd_load_f32(p) * s)
-#define F64_SCALED_BITS(p) fd_f64_bits(fd_load_f64(p) * scale)
-#define F16_SCALED_BITS(p) fd_f32_to_f16(fd_f16_to_f32(fd_load_u16(p)) * s)
-#define BF16_SCALED_BITS(p) fd_f32_to_bf16(fd_bf16_to_f32(fd_load_u16(p)) * s)
+#define F32_SCALED_BITS(p) fd_f32_scaled_bits(p, s)
+#define F64_SCALED_BITS(p) fd_f64_scaled_bits(p, scale)
+#define F16_SCALED_BITS(p) fd_f16_scaled_bits(p, s)
+#define BF16_SCALED_BITS(p) fd_bf16_scaled_bits(p, s)
 
 /* A path may scale float16 elements with its own instructions instead (FD_SCALE_GROUPS_F16:
  * hardware conversions, which round as fd_f32_to_f16 does). */

@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "../fd_dropout.h"
+#include "box_element.h"
 
 #define MAX_ELEMENTS 65536 /* per ordinary input: keeps exec/s high */
 #define MAX_PATHS 8
@@ -898,19 +899,6 @@ static void fuzz_normal(const fuzz_case *c)
     free(out0);
 }
 
-/* The logical index in the whole array of the box's element k (C order in the box). */
-static uint64_t box_element(const fuzz_case *c, uint64_t k)
-{
-    uint64_t i = 0, step = 1;
-    int d;
-    for (d = c->ndim - 1; d >= 0; d--) {
-        i += ((uint64_t)c->start[d] + k % (uint64_t)c->shape[d]) * step;
-        k /= (uint64_t)c->shape[d];
-        step *= (uint64_t)c->global[d];
-    }
-    return i;
-}
-
 /* One box call on the active path and thread count, into out (and mask). */
 static fd_status box_call(const fuzz_case *c, const fd_box *box, const uint8_t *x_first,
                           const int64_t *dense, uint8_t *out, uint8_t *mask)
@@ -978,13 +966,13 @@ static void fuzz_box(const fuzz_case *c)
             EXPECT(fd_normal(c->rule.key, c->rule.offset, (uint64_t)total, (fd_dtype)c->dtype,
                              whole) == FD_OK);
             for (k = 0; k < n; k++)
-                EXPECT(memcmp(out + size * k, whole + size * box_element(c, k), size) == 0);
+                EXPECT(memcmp(out + size * k, whole + size * box_element(&box, k), size) == 0);
         } else {
             whole = malloc((size_t)total);
             EXPECT(fd_mask_bool(&c->rule, (uint64_t)total, whole) == FD_OK);
             element_offsets(c->ndim, c->shape, c->x_strides, n, x_at);
             for (k = 0; k < n; k++) {
-                const int keep = whole[box_element(c, k)];
+                const int keep = whole[box_element(&box, k)];
                 if (c->box_kind == BOX_BOOL) {
                     EXPECT(out[k] == keep);
                 } else if (c->box_kind == BOX_PACKED) {

@@ -14,6 +14,7 @@
 #include "../fd_dropout.h"
 #include "../fd_kernels.h"
 #include "../fd_philox.h"
+#include "box_element.h"
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <signal.h>
@@ -780,20 +781,6 @@ static void test_normal(void)
     free(got);
     free(first);
     free(got32);
-}
-
-/* The logical index (in the whole array) of the box's element k (its C order in the box). */
-static uint64_t box_element(const fd_box *box, uint64_t k)
-{
-    uint64_t i = 0, step = 1;
-    int d;
-    for (d = box->ndim - 1; d >= 0; d--) {
-        const uint64_t j = k % (uint64_t)box->shape[d];
-        k /= (uint64_t)box->shape[d];
-        i += ((uint64_t)box->start[d] + j) * step;
-        step *= (uint64_t)box->global[d];
-    }
-    return i;
 }
 
 /* One box of one whole array, every way: dropout of every dtype from a strided x (rows in reverse,
