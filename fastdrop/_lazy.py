@@ -80,12 +80,18 @@ def _check_lazy(x: Any, out: object, bfloat16: bool, name: str = "x") -> np.dtyp
             f"out is not supported when {name} is a Dask array (Dask arrays are immutable): "
             "use the returned array"
         )
+    _check_known_chunks(x, name, "each chunk's place in the whole array is needed")
+    return dtype
+
+
+def _check_known_chunks(x: Any, name: str, why: str) -> None:
+    """ValueError if a chunk of Dask array ``x`` has an unknown size (NaN), saying ``why`` it
+    is needed."""
     if any(math.isnan(size) for sizes in x.chunks for size in sizes):
         raise ValueError(
-            f"{name} has chunks of unknown size (NaN): each chunk's place in the whole array is "
-            f"needed; call {name}.compute_chunk_sizes() first"
+            f"{name} has chunks of unknown size (NaN): {why}; call {name}.compute_chunk_sizes() "
+            "first"
         )
-    return dtype
 
 
 def _empty_meta(ndim: int, dtype: Any) -> np.ndarray:
@@ -95,6 +101,11 @@ def _empty_meta(ndim: int, dtype: Any) -> np.ndarray:
 def _start(block_info: dict[Any, Any], which: Any) -> tuple[int, ...]:
     """The first coordinates, in the whole array, of the chunk that block_info describes."""
     return tuple(int(first) for first, _ in block_info[which]["array-location"])
+
+
+def _shape(block_info: dict[Any, Any], which: Any) -> tuple[int, ...]:
+    """The shape of the chunk that block_info describes."""
+    return tuple(int(stop - first) for first, stop in block_info[which]["array-location"])
 
 
 def _pair(pairs: Any, dtypes: tuple[np.dtype, np.dtype]) -> tuple[Any, Any]:
@@ -136,14 +147,12 @@ def _mask_chunk(
     packed: bool,
 ) -> np.ndarray:
     assert block_info is not None
-    location = block_info[None]["array-location"]
     if not packed:
-        shape = tuple(int(stop - first) for first, stop in location)
-        result = np.empty(shape, np.bool_)
+        result = np.empty(_shape(block_info, None), np.bool_)
         _core.mask(result, result.size, draw, threshold, False, whole, _start(block_info, None))
         return result
     # bytes [first, stop) of the packed mask: the whole array's elements [8 first, 8 stop)
-    first, stop = (int(v) for v in location[0])
+    first, stop = (int(v) for v in block_info[None]["array-location"][0])
     size = whole[0]
     result = np.empty(stop - first, np.uint8)
     elements = min(8 * stop, size) - 8 * first
@@ -159,8 +168,7 @@ def _normal_chunk(
     kind: np.dtype,
 ) -> np.ndarray:
     assert block_info is not None
-    location = block_info[None]["array-location"]
-    result = np.empty(tuple(int(stop - first) for first, stop in location), kind)
+    result = np.empty(_shape(block_info, None), kind)
     _core.normal(result, draw, whole, _start(block_info, None))
     return result
 
@@ -307,21 +315,9 @@ def predict_proba(model: Any, X: Any, mc_samples: int | None, first_row: int, rn
         X = X.data
         if not _is_dask(X):
             return model.predict_proba(X, mc_samples, first_row=first_row, rng=rng)
-    dtype = np.dtype(X.dtype)
-    if dtype.kind not in "biuf":
-        raise TypeError(f"X must be numeric, got dtype {dtype}")
-    if X.ndim != 2 or X.shape[1] != model.sizes[0]:
-        raise ValueError(f"X must have shape (n, {model.sizes[0]}), got {X.shape}")
-    if any(math.isnan(size) for size in X.chunks[0]):
-        raise ValueError(
-            "X has chunks of unknown size (NaN): each chunk's first row is needed; call "
-            "X.compute_chunk_sizes() first"
-        )
-    if first_row + X.shape[0] > model._rows_limit():
-        raise ValueError(
-            f"first_row + len(X) must be at most {model._rows_limit()} (2**62 // the widest "
-            f"layer), got {first_row} + {X.shape[0]}"
-        )
+    model._check_input_form(np.dtype(X.dtype), X.shape)
+    _check_known_chunks(X, "X", "each chunk's first row is needed")
+    model._check_rows(first_row, X.shape[0])
     if rng is not None and mc_samples is not None:
         rng = _core.resolve_draw(rng, 1)  # the call's key, as the NumPy call takes it
     X = X.rechunk({1: -1})  # whole rows

@@ -340,14 +340,18 @@ class MLP(Module):
 
     def _raw_inputs(self, X: npt.ArrayLike) -> np.ndarray:
         array = np.asarray(X)
-        if array.dtype.kind not in "biuf":
-            raise TypeError(f"X must be numeric, got dtype {array.dtype}")
-        if array.ndim != 2 or array.shape[1] != self.sizes[0]:
-            raise ValueError(f"X must have shape (n, {self.sizes[0]}), got {array.shape}")
+        self._check_input_form(array.dtype, array.shape)
         array = np.ascontiguousarray(array, self.dtype)
         if not np.isfinite(array).all():
             raise ValueError("X contains NaN or infinity")
         return array
+
+    def _check_input_form(self, dtype: np.dtype, shape: tuple[int, ...]) -> None:
+        """X's rule for NumPy and Dask input alike: numeric, of shape (n, sizes[0])."""
+        if dtype.kind not in "biuf":
+            raise TypeError(f"X must be numeric, got dtype {dtype}")
+        if len(shape) != 2 or shape[1] != self.sizes[0]:
+            raise ValueError(f"X must have shape (n, {self.sizes[0]}), got {shape}")
 
     def _labels(self, y: npt.ArrayLike, rows: int) -> np.ndarray:
         labels = np.asarray(y)
@@ -565,6 +569,14 @@ class MLP(Module):
         masks are a box of a logical array of this many rows."""
         return (1 << 62) // max(self.sizes)
 
+    def _check_rows(self, first: int, rows: int) -> None:
+        """Rows first .. first + rows must lie within the _rows_limit() a call may score."""
+        if first + rows > self._rows_limit():
+            raise ValueError(
+                f"first_row + len(X) must be at most {self._rows_limit()} (2**62 // the widest "
+                f"layer), got {first} + {rows}"
+            )
+
     def _masked_logits(self, X: np.ndarray, first_row: int, draws: list[Draw] | None) -> np.ndarray:
         """The logits of standardized rows X, the first being row ``first_row`` of the data:
         with the Monte-Carlo masks of ``draws`` (one per dropout layer; row i of a layer's input
@@ -689,11 +701,7 @@ class MLP(Module):
                 self, X, None if mc_samples is None else int(mc_samples), first, rng
             )
         X = self._inputs(X)
-        if first + X.shape[0] > self._rows_limit():
-            raise ValueError(
-                f"first_row + len(X) must be at most {self._rows_limit()} (2**62 // the widest "
-                f"layer), got {first} + {X.shape[0]}"
-            )
+        self._check_rows(first, X.shape[0])
         if mc_samples is None:
             return self._in_row_batches(
                 X, lambda rows, _: softmax(self._masked_logits(rows, 0, None))
