@@ -10,8 +10,7 @@
  *
  *   cc -O3 -std=c99 -pthread -Isrc_c src_c/fd_*.c benchmarks/bench_kernels.c -lm -o bench_kernels
  *   ./bench_kernels [log2 size = 18] [repeats = 21]
- * (-O3 as setup.py builds the extension; GCC or Clang on x86-64 Linux, for the reference's
- * target clones.)
+ * (-O3 as setup.py builds the extension; GCC or Clang on Linux, x86-64 or AArch64.)
  */
 #define _POSIX_C_SOURCE 199309L
 #include <stdio.h>
@@ -34,11 +33,14 @@ static int compare_doubles(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The reference, compiled for AVX-512, AVX2 and the baseline; the loader picks what the CPU
- * runs, as NumPy's dispatch does for np.multiply (a baseline-only loop would be SSE2, slower
- * than memory at cache sizes, and flatter the kernels). */
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) static void
-scale_in_place(float *x, size_t n, float c)
+/* The reference, on x86-64 compiled for AVX-512, AVX2 and the baseline; the loader picks what
+ * the CPU runs, as NumPy's dispatch does for np.multiply (a baseline-only loop would be SSE2,
+ * slower than memory at cache sizes, and flatter the kernels). On AArch64 the baseline is NEON,
+ * NumPy's widest there too. */
+#if defined(__x86_64__)
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+static void scale_in_place(float *x, size_t n, float c)
 {
     size_t j;
     for (j = 0; j < n; j++) x[j] *= c;

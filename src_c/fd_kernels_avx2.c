@@ -57,6 +57,14 @@ FD_STATIC_FORCEINLINE void fdv_store_joined(uint64_t *p, fdv lo, fdv hi)
 {
     _mm256_storeu_si256((__m256i *)p, _mm256_blend_epi32(lo, _mm256_slli_epi64(hi, 32), 0xAA));
 }
+FD_STATIC_FORCEINLINE void fdv_store_blocks(uint32_t *p, const fdv x[4])
+{
+    const __m256i w01 = _mm256_blend_epi32(x[0], _mm256_slli_epi64(x[1], 32), 0xAA);
+    const __m256i w23 = _mm256_blend_epi32(x[2], _mm256_slli_epi64(x[3], 32), 0xAA);
+    const __m256i even = _mm256_unpacklo_epi64(w01, w23), odd = _mm256_unpackhi_epi64(w01, w23);
+    _mm256_storeu_si256((__m256i *)p, _mm256_permute2x128_si256(even, odd, 0x20));
+    _mm256_storeu_si256((__m256i *)(p + 8), _mm256_permute2x128_si256(even, odd, 0x31));
+}
 FD_STATIC_FORCEINLINE fdv fdv_xor(fdv a, fdv b) { return _mm256_xor_si256(a, b); }
 FD_STATIC_FORCEINLINE fdv fdv_xor3(fdv a, fdv b, fdv c)
 {
@@ -103,55 +111,10 @@ FD_STATIC_FORCEINLINE void fdv_counters(const fd_bernoulli *rule, uint64_t first
 
 #include "fd_kernels_vec.h"
 
-/* The keep words of `chains` (1 to 4) groups of 4 blocks from `block` when T = 2^31 (p = 0.5): an
- * element is kept where its bit of plane 0 is 0, so the words are that plane's outputs inverted,
- * written to keep (4 per block) straight from the lanes. */
-FD_STATIC_FORCEINLINE void half_words(const fd_bernoulli *rule, uint64_t block, int chains,
-                                      uint32_t *keep)
-{
-    const __m256i ones = _mm256_set1_epi64x(-1);
-    fdv_philox s[4];
-    int h;
-    for (h = 0; h < chains; h++) {
-        fdv counter[3];
-        fdv_prefix prefix;
-        fdv_counters(rule, block + 4 * (size_t)h, fdv_iota(), counter);
-        fdv_prefix_of(&prefix, counter, rule->key);
-        fdv_from_prefix(&s[h], &prefix, _mm256_setzero_si256());
-    }
-    fdv_rounds(s, chains, rule->key, NULL);
-    for (h = 0; h < chains; h++) { /* lanes (blocks) to words 0 to 3 of each block in turn */
-        const __m256i w01 = _mm256_blend_epi32(s[h].x[0], _mm256_slli_epi64(s[h].x[1], 32), 0xAA);
-        const __m256i w23 = _mm256_blend_epi32(s[h].x[2], _mm256_slli_epi64(s[h].x[3], 32), 0xAA);
-        const __m256i even = _mm256_unpacklo_epi64(w01, w23), odd = _mm256_unpackhi_epi64(w01, w23);
-        _mm256_storeu_si256((__m256i *)(keep + 16 * h),
-                            _mm256_xor_si256(_mm256_permute2x128_si256(even, odd, 0x20), ones));
-        _mm256_storeu_si256((__m256i *)(keep + 16 * h + 8),
-                            _mm256_xor_si256(_mm256_permute2x128_si256(even, odd, 0x31), ones));
-    }
-}
-
-/* half_words for nblocks blocks from `first`: 16 at a time, the last 1 to 15 through a buffer. */
-static void keep_words_half(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
-                            uint32_t *keep)
-{
-    uint32_t tail[4 * 16];
-    size_t b;
-    for (b = 0; b + 16 <= nblocks; b += 16) half_words(rule, first + b, 4, keep + 4 * b);
-    switch ((nblocks - b + 3) / 4) { /* constant chain counts, so that the loops unroll */
-    case 4: half_words(rule, first + b, 4, tail); break;
-    case 3: half_words(rule, first + b, 3, tail); break;
-    case 2: half_words(rule, first + b, 2, tail); break;
-    case 1: half_words(rule, first + b, 1, tail); break;
-    default: return;
-    }
-    memcpy(keep + 4 * b, tail, 4 * (nblocks - b) * sizeof *keep);
-}
-
 /* compare_planes with Philox and the comparison fused: the planes of 8 blocks at a time in pairs,
  * both planes of both halves side by side (four independent chains: the out-of-order core finds
  * too little in fewer), the rounds that do not depend on the plane done once. p = 0.5 (T = 2^31)
- * takes keep_words_half; an odd count's last plane runs the two halves side by side (1 chain
+ * takes fdv_keep_words_half; an odd count's last plane runs the two halves side by side (1 chain
  * each: 8% faster at p = 1/8 on the Zen 4 of benchmarks/NEON.md than 8-lane Philox in memory). */
 static void compare_planes_avx2(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
                                 int nplanes, uint32_t *keep, uint32_t u[4][FD_CHUNK_BLOCKS],
@@ -163,7 +126,7 @@ static void compare_planes_avx2(const fd_bernoulli *rule, uint64_t first, size_t
     size_t g;
     rule = &held;
     if (nplanes == 1) { /* T's lowest set bit is bit 31: T = 2^31 */
-        keep_words_half(rule, first, nblocks, keep);
+        fdv_keep_words_half(rule, first, nblocks, keep);
         return;
     }
     for (g = 0; g < nblocks; g += 8) {

@@ -2,11 +2,12 @@
  * The NEON path (little-endian AArch64, where NEON is part of the baseline ISA, so this file needs
  * no target flags and fd_dispatch.c no run-time check): the kernels of the scalar path, with
  * Philox fused into the plane comparison, 4 blocks a vector, the ties' Philox in the same lanes,
- * bool masks by table lookups, and float16 through the ISA's conversions.
+ * p = 0.5's keep words straight from its lanes, bool masks by table lookups, and float16 through
+ * the ISA's conversions.
  *
  * How the hand-written paths share their structure: the Philox lanes, the plane comparison, the
  * ties, the normals' Philox and the RNG floor are written once, in fd_kernels_vec.h, against a
- * vector layer of seventeen one-line operations that each path defines (here, below); each path's
+ * vector layer of eighteen one-line operations that each path defines (here, below); each path's
  * file keeps only its layer, its driver (how many chains its registers hold) and what only its
  * ISA does well; everything that the compiler vectorises by itself (the float32 and float64 group
  * loops here, the normals' Box-Muller arithmetic) stays in fd_kernels_impl.h. A full
@@ -43,6 +44,11 @@ FD_STATIC_FORCEINLINE void fdv_store_joined(uint64_t *p, fdv lo, fdv hi)
 {
     vst1q_u64(p, vreinterpretq_u64_u32(vzip1q_u32(lo, hi)));
     vst1q_u64(p + 2, vreinterpretq_u64_u32(vzip2q_u32(lo, hi)));
+}
+FD_STATIC_FORCEINLINE void fdv_store_blocks(uint32_t *p, const fdv x[4])
+{
+    const uint32x4x4_t words = {{x[0], x[1], x[2], x[3]}}; /* st4: word w of lane j at 4 j + w */
+    vst4q_u32(p, words);
 }
 FD_STATIC_FORCEINLINE fdv fdv_iota(void)
 {
@@ -108,11 +114,14 @@ static inline uint32_t nonzero_lanes(fdv v)
  * planes four side by side (four independent chains; kept, undecided, the prefix and four states
  * fill 28 of the 32 registers), then two or one; the rounds that do not depend on the plane done
  * once. Blocks past nblocks in the last vector are computed too, but neither stored in keep nor
- * flagged as tied.
+ * flagged as tied. p = 0.5 (T = 2^31) takes fdv_keep_words_half (fd_kernels_vec.h). Always
+ * inlined into keep_words, as it was before that branch: Clang left it apart with the branch,
+ * and llvm-mca's models then had the planes' loop 3-8% slower.
  */
-static void compare_planes_neon(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
-                                int nplanes, uint32_t *keep, uint32_t u[4][FD_CHUNK_BLOCKS],
-                                uint64_t tied[4], prefetcher *pf)
+FD_STATIC_FORCEINLINE void compare_planes_neon(const fd_bernoulli *rule, uint64_t first,
+                                               size_t nblocks, int nplanes, uint32_t *keep,
+                                               uint32_t u[4][FD_CHUNK_BLOCKS], uint64_t tied[4],
+                                               prefetcher *pf)
 {
     const uint64_t in_call = nblocks < 64 ? ((uint64_t)1 << nblocks) - 1u : ~(uint64_t)0;
     const int ties = ties_follow(rule); /* else u and tied are not read */
@@ -120,6 +129,10 @@ static void compare_planes_neon(const fd_bernoulli *rule, uint64_t first, size_t
     prefetcher ahead = *pf;          /* Clang would reload the rule and store pf->done */
     size_t b;
     rule = &held;
+    if (nplanes == 1) { /* T's lowest set bit is bit 31: T = 2^31 */
+        fdv_keep_words_half(rule, first, nblocks, keep);
+        return;
+    }
     tied[0] = tied[1] = tied[2] = tied[3] = 0;
     for (b = 0; b < nblocks; b += 4) {
         uint32x4x4_t kept;

@@ -13,6 +13,8 @@
  *   fdv_iota()              lane j holds j
  *   fdv_load_words(p)       lane j holds p[j];  fdv_store_words(p, v): p[j] = lane j
  *   fdv_store_joined(p, lo, hi)  p[j] = the 64-bit number hi:lo of lane j (uint64_t *p)
+ *   fdv_store_blocks(p, x)  p[4 j + w] = lane j of x[w] (x[4]: the words of FDV_LANES blocks,
+ *                           stored block by block, as keep words are)
  *   fdv_xor(a, b), fdv_xor3(a, b, c), fdv_and(a, b), fdv_add(a, b)
  *   fdv_andnot(a, b)        ~a & b
  *   fdv_or_andnot(k, u, r)  k | (u & ~r)
@@ -28,7 +30,8 @@
  *
  * Each operation is one or a few instructions, always inlined; the paths' drivers (the loops over
  * blocks and planes, which differ in how many chains each ISA's registers hold) and what only one
- * ISA can do stay in the paths' files.
+ * ISA can do stay in the paths' files. A path takes p = 0.5's keep words (fdv_keep_words_half)
+ * from its compare_planes when nplanes is 1.
  */
 #ifndef FD_KERNELS_VEC_H
 #define FD_KERNELS_VEC_H
@@ -122,6 +125,48 @@ FD_STATIC_FORCEINLINE void fdv_planes(const fd_bernoulli *rule, const fdv_prefix
     for (i = 0; i < chains; i++) fdv_from_prefix(&s[i], prefix, fdv_set1((uint32_t)(plane + i)));
     fdv_rounds(s, chains, rule->key, pf);
     for (i = 0; i < chains; i++) fdv_compare_plane(kept, undecided, &s[i], rule, plane + i);
+}
+
+/* The keep words of `chains` (1 to 4) vectors of blocks from `block` when T = 2^31 (p = 0.5, one
+ * plane): an element is kept where its bit of plane 0 is 0, so a block's words are that plane's
+ * outputs inverted, stored straight from the lanes. */
+FD_STATIC_FORCEINLINE void fdv_half_words(const fd_bernoulli *rule, uint64_t block, int chains,
+                                          uint32_t *keep)
+{
+    fdv_philox s[4];
+    int h, w;
+    for (h = 0; h < chains; h++) {
+        fdv counter[3];
+        fdv_prefix prefix;
+        fdv_counters(rule, block + FDV_LANES * (size_t)h, fdv_iota(), counter);
+        fdv_prefix_of(&prefix, counter, rule->key);
+        fdv_from_prefix(&s[h], &prefix, fdv_set1(0));
+    }
+    fdv_rounds(s, chains, rule->key, NULL);
+    for (h = 0; h < chains; h++) {
+        for (w = 0; w < 4; w++) s[h].x[w] = fdv_xor(s[h].x[w], fdv_set1(0xffffffffu));
+        fdv_store_blocks(keep + 4 * FDV_LANES * h, s[h].x);
+    }
+}
+
+/* compare_planes for T = 2^31: the keep words of nblocks blocks from `first`, four vectors of
+ * blocks side by side (four independent chains, where the planes' loop would have one), the last
+ * 1 to 4 vectors through a buffer. Neither u nor tied is needed: no ties follow. */
+static void fdv_keep_words_half(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
+                                uint32_t *keep)
+{
+    uint32_t tail[4 * 4 * FDV_LANES];
+    size_t b;
+    for (b = 0; b + 4 * FDV_LANES <= nblocks; b += 4 * FDV_LANES)
+        fdv_half_words(rule, first + b, 4, keep + 4 * b);
+    switch ((nblocks - b + FDV_LANES - 1) / FDV_LANES) { /* constant chain counts: loops unroll */
+    case 4: fdv_half_words(rule, first + b, 4, tail); break;
+    case 3: fdv_half_words(rule, first + b, 3, tail); break;
+    case 2: fdv_half_words(rule, first + b, 2, tail); break;
+    case 1: fdv_half_words(rule, first + b, 1, tail); break;
+    default: return;
+    }
+    memcpy(keep + 4 * b, tail, 4 * (nblocks - b) * sizeof *keep);
 }
 
 /* flush_ties for `chains` (1 to 4) vectors of listed ties side by side: the bit of each kept

@@ -121,7 +121,8 @@ static void test_masks_against_model(void)
                                           0xffffffffu, (uint64_t)1 << 32, 0x1999999au,
                                           0x80800000u, 0x00800000u};
     static const uint64_t offsets[] = {0, 7, 0xfffffffeu, 0xffffffffffffffffULL - 3};
-    static const uint64_t sizes[] = {1, 31, 128, 129, 2048, 2049, 5000, 20000};
+    /* in blocks: 1, 2, 11, 16, 17, 40, 157 (the paths' last 1 to 4 vectors of blocks) */
+    static const uint64_t sizes[] = {1, 31, 128, 129, 1400, 2048, 2049, 5000, 20000};
     size_t t, o, s;
     for (t = 0; t < sizeof thresholds / sizeof *thresholds; t++)
         for (o = 0; o < sizeof offsets / sizeof *offsets; o++)
