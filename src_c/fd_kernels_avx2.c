@@ -39,9 +39,12 @@ typedef __m256i fdv;
 
 FD_STATIC_FORCEINLINE fdv fdv_set1(uint32_t w) { return _mm256_set1_epi64x(w); }
 FD_STATIC_FORCEINLINE fdv fdv_iota(void) { return _mm256_setr_epi64x(0, 1, 2, 3); }
+/* Four loads, not one vector's: the ties' list was just written a word at a time, and a vector
+ * load of it waits for those stores to retire (store-to-load forwarding fails); 2% of the p = 0.1
+ * packed mask on the EPYC. */
 FD_STATIC_FORCEINLINE fdv fdv_load_words(const uint32_t *p)
 {
-    return _mm256_cvtepu32_epi64(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_setr_epi64x(p[0], p[1], p[2], p[3]);
 }
 /* The low halves of four 64-bit lanes, as four 32-bit words. */
 static inline __m128i low_halves(__m256i v)
