@@ -7,7 +7,7 @@
  *
  * How the hand-written paths share their structure: the Philox lanes, the plane comparison, the
  * ties, the normals' Philox and the RNG floor are written once, in fd_kernels_vec.h, against a
- * vector layer of eighteen one-line operations that each path defines (here, below); each path's
+ * vector layer of one-line operations that each path defines (here, below); each path's
  * file keeps only its layer, its driver (how many chains its registers hold) and what only its
  * ISA does well; everything that the compiler vectorises by itself (the float32 and float64 group
  * loops here, the normals' Box-Muller arithmetic) stays in fd_kernels_impl.h. A full

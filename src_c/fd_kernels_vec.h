@@ -14,7 +14,7 @@
  *   fdv_load_words(p)       lane j holds p[j];  fdv_store_words(p, v): p[j] = lane j
  *   fdv_store_joined(p, lo, hi)  p[j] = the 64-bit number hi:lo of lane j (uint64_t *p)
  *   fdv_store_blocks(p, x)  p[4 j + w] = lane j of x[w] (x[4]: the words of FDV_LANES blocks,
- *                           stored block by block, as keep words are)
+ *                           stored block by block, as keep words are; only for fdv_half_words)
  *   fdv_xor(a, b), fdv_xor3(a, b, c), fdv_and(a, b), fdv_add(a, b)
  *   fdv_andnot(a, b)        ~a & b
  *   fdv_or_andnot(k, u, r)  k | (u & ~r)
@@ -77,14 +77,19 @@ FD_STATIC_FORCEINLINE void fdv_from_prefix(fdv_philox *s, const fdv_prefix *q, f
     s->x[3] = q->after2[1];
 }
 
-/* Rounds 3 to 10 of `chains` states at once: independent chains for the out-of-order core (a
+/* Rounds 3 to `end` of `chains` states at once: independent chains for the out-of-order core (a
  * constant count, so that the loop over them unrolls). After each round pf, if not NULL,
- * prefetches FD_PREFETCH_LINES per 16 lanes of the rounds, spread out. */
-FD_STATIC_FORCEINLINE void fdv_rounds(fdv_philox *s, int chains, uint64_t key, prefetcher *pf)
+ * prefetches FD_PREFETCH_LINES per 16 lanes of the rounds, spread out. (A path may do the last
+ * round itself, to leave its outputs as it needs them.) */
+FD_STATIC_FORCEINLINE void fdv_rounds_to(fdv_philox *s, int chains, uint64_t key, prefetcher *pf,
+                                         int end)
 {
     uint32_t k0 = (uint32_t)key + 2 * FD_PHILOX_W0, k1 = (uint32_t)(key >> 32) + 2 * FD_PHILOX_W1;
     int round, h;
     FDV_UNROLL_ROUNDS for (round = 2; round < FD_PHILOX_ROUNDS; round++) {
+        if (round == end) { /* a test in the loop, whose constant count Clang unrolls only */
+            break;
+        }
         FDV_UNROLL_CHAINS for (h = 0; h < chains; h++) {
             fdv hi0, lo0, hi1, lo1;
             fdv_mulhilo(s[h].x[0], FD_PHILOX_M0, &hi0, &lo0);
@@ -98,6 +103,12 @@ FD_STATIC_FORCEINLINE void fdv_rounds(fdv_philox *s, int chains, uint64_t key, p
         k1 += FD_PHILOX_W1;
         if (pf) prefetch_some(pf, FD_PREFETCH_LINES * chains * FDV_LANES / 128);
     }
+}
+
+/* Rounds 3 to 10: the outputs. */
+FD_STATIC_FORCEINLINE void fdv_rounds(fdv_philox *s, int chains, uint64_t key, prefetcher *pf)
+{
+    fdv_rounds_to(s, chains, key, pf, FD_PHILOX_ROUNDS);
 }
 
 /* compare_plane (fd_kernels_impl.h) on the lanes of a state: plane `plane`'s bits are its
@@ -129,7 +140,10 @@ FD_STATIC_FORCEINLINE void fdv_planes(const fd_bernoulli *rule, const fdv_prefix
 
 /* The keep words of `chains` (1 to 4) vectors of blocks from `block` when T = 2^31 (p = 0.5, one
  * plane): an element is kept where its bit of plane 0 is 0, so a block's words are that plane's
- * outputs inverted, stored straight from the lanes. */
+ * outputs inverted, stored straight from the lanes. A path may do it with its own instructions
+ * instead (#define FDV_HALF_WORDS and declare it before including this file). */
+#ifndef FDV_HALF_WORDS
+#define FDV_HALF_WORDS fdv_half_words
 FD_STATIC_FORCEINLINE void fdv_half_words(const fd_bernoulli *rule, uint64_t block, int chains,
                                           uint32_t *keep)
 {
@@ -148,6 +162,7 @@ FD_STATIC_FORCEINLINE void fdv_half_words(const fd_bernoulli *rule, uint64_t blo
         fdv_store_blocks(keep + 4 * FDV_LANES * h, s[h].x);
     }
 }
+#endif
 
 /* compare_planes for T = 2^31: the keep words of nblocks blocks from `first`, four vectors of
  * blocks side by side (four independent chains, where the planes' loop would have one), the last
@@ -158,12 +173,12 @@ static void fdv_keep_words_half(const fd_bernoulli *rule, uint64_t first, size_t
     uint32_t tail[4 * 4 * FDV_LANES];
     size_t b;
     for (b = 0; b + 4 * FDV_LANES <= nblocks; b += 4 * FDV_LANES)
-        fdv_half_words(rule, first + b, 4, keep + 4 * b);
+        FDV_HALF_WORDS(rule, first + b, 4, keep + 4 * b);
     switch ((nblocks - b + FDV_LANES - 1) / FDV_LANES) { /* constant chain counts: loops unroll */
-    case 4: fdv_half_words(rule, first + b, 4, tail); break;
-    case 3: fdv_half_words(rule, first + b, 3, tail); break;
-    case 2: fdv_half_words(rule, first + b, 2, tail); break;
-    case 1: fdv_half_words(rule, first + b, 1, tail); break;
+    case 4: FDV_HALF_WORDS(rule, first + b, 4, tail); break;
+    case 3: FDV_HALF_WORDS(rule, first + b, 3, tail); break;
+    case 2: FDV_HALF_WORDS(rule, first + b, 2, tail); break;
+    case 1: FDV_HALF_WORDS(rule, first + b, 1, tail); break;
     default: return;
     }
     memcpy(keep + 4 * b, tail, 4 * (nblocks - b) * sizeof *keep);
