@@ -302,13 +302,21 @@ class _Transformable(torch.autograd.Function):
 # The C apply that Function.apply ends in. Function.apply's Python part binds arguments and
 # unwraps torch.func's dead wrappers, nothing for _Replayed's inputs (torch.func's tensors take
 # _Transformable), yet some 0.07 ms of a training step's 0.6-0.9 for dropout (benchmarks/TORCH.md).
-_replayed_apply = torch._C._FunctionBase.__dict__["apply"].__get__(None, _Replayed)
+# Both names are PyTorch's internals: a PyTorch without them gets the public Function.apply.
+try:
+    _replayed_apply = torch._C._FunctionBase.__dict__["apply"].__get__(None, _Replayed)
+    _transforms_active = torch._C._are_functorch_transforms_active
+except (AttributeError, KeyError):  # pragma: no cover - PyTorch 2.13 has both
+    _replayed_apply = _Replayed.apply
+
+    def _transforms_active() -> bool:
+        return True
 
 
 def _replay(kind: int, rule: _Rule, x: Tensor, inplace: bool) -> Tensor:
     """The noise on x, through autograd only where a gradient is wanted."""
     if x.requires_grad and torch.is_grad_enabled():
-        if torch._C._are_functorch_transforms_active():
+        if _transforms_active():
             return _Replayed.apply(x, kind, rule, inplace)  # torch.func's error for it
         return _replayed_apply(x, kind, rule, inplace)
     if not inplace:

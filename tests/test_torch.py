@@ -638,6 +638,15 @@ def test_compile_runs_without_graph_break_and_gives_eager_results():
     assert torch.equal(ca, a) and torch.equal(cb, b) and not torch.equal(a, b)
     for grad, parameter in zip(grads, model.parameters(), strict=True):
         torch.testing.assert_close(parameter.grad, grad, rtol=1e-6, atol=1e-6)
+    # Dropout's own gradient, with no sum after it, is eager mode's bit for bit.
+    h = torch.randn(5, 8, requires_grad=True)
+    upstream = torch.randn(5, 8)
+    torch.manual_seed(2)
+    ft.dropout(h, 0.3).backward(upstream)
+    eager_grad, h.grad = h.grad, None
+    torch.manual_seed(2)
+    torch.compile(lambda t: ft.dropout(t, 0.3), fullgraph=True)(h).backward(upstream)
+    assert torch.equal(h.grad, eager_grad) and (eager_grad == 0).any()
 
 
 def test_compile_with_a_draw_and_eval_mode():
