@@ -40,7 +40,8 @@ FD_STATIC_FORCEINLINE void fdv_store_joined(uint64_t *p, fdv lo, fdv hi)
 {
     const __m128 words = _mm_shuffle_ps(_mm_castsi128_ps(lo), _mm_castsi128_ps(hi),
                                         _MM_SHUFFLE(2, 0, 2, 0));
-    _mm_storeu_si128((__m128i *)p, _mm_shuffle_epi32(_mm_castps_si128(words), _MM_SHUFFLE(3, 1, 2, 0)));
+    _mm_storeu_si128((__m128i *)p,
+                     _mm_shuffle_epi32(_mm_castps_si128(words), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 FD_STATIC_FORCEINLINE fdv fdv_xor(fdv a, fdv b) { return _mm_xor_si128(a, b); }
 FD_STATIC_FORCEINLINE fdv fdv_xor3(fdv a, fdv b, fdv c)

@@ -107,7 +107,8 @@ static inline double horner(const double *terms, int from, int to, double x2, do
 #define FD_FRACTION_BITS 0x7ffffffffffffu /* f = (k & this) / 2^51 */
 static inline double turn_angle(uint64_t h, uint64_t *swap)
 {
-    const double g = fd_from_bits(0x3ff0000000000000u | (h >> 10 & FD_FRACTION_BITS << 1)); /* 1 + f */
+    /* g = 1 + f */
+    const double g = fd_from_bits(0x3ff0000000000000u | (h >> 10 & FD_FRACTION_BITS << 1));
     const double half_minus_f = 1.5 - g;
     *swap = fd_f64_bits(half_minus_f) ^ h << 1;
     return (0.5 - fabs(half_minus_f)) * 1.5707963267948966;
