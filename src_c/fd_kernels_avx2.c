@@ -39,9 +39,12 @@ typedef __m256i fdv;
 
 FD_STATIC_FORCEINLINE fdv fdv_set1(uint32_t w) { return _mm256_set1_epi64x(w); }
 FD_STATIC_FORCEINLINE fdv fdv_iota(void) { return _mm256_setr_epi64x(0, 1, 2, 3); }
+/* Four loads, not one vector's: the ties' list was just written a word at a time, and a vector
+ * load of it waits for those stores to retire (store-to-load forwarding fails); 2% of the p = 0.1
+ * packed mask on the EPYC. */
 FD_STATIC_FORCEINLINE fdv fdv_load_words(const uint32_t *p)
 {
-    return _mm256_cvtepu32_epi64(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_setr_epi64x(p[0], p[1], p[2], p[3]);
 }
 /* The low halves of four 64-bit lanes, as four 32-bit words. */
 static inline __m128i low_halves(__m256i v)
@@ -103,14 +106,49 @@ FD_STATIC_FORCEINLINE void fdv_counters(const fd_bernoulli *rule, uint64_t first
 
 #include "fd_kernels_vec.h"
 
+/*
+ * The last round of `chains` states, its outputs packed in pairs: pair 0's lane j holds word 1 of
+ * lane j low and word 0 high, pair 1 words 3 and 2. A 64-bit product already holds a word pair
+ * (low and high), so packing costs no more than the round's shifts that unpacked words take, and
+ * the comparison then takes half the instructions and half the registers (AVX2 has 16: unpacked,
+ * kept and undecided alone would fill them).
+ */
+FD_STATIC_FORCEINLINE void last_round_packed(const fdv_philox *s, int chains, uint64_t key,
+                                             int inverted, __m256i pair[][2])
+{
+    const uint32_t k0 = (uint32_t)key + (FD_PHILOX_ROUNDS - 1) * FD_PHILOX_W0;
+    const uint32_t k1 = (uint32_t)(key >> 32) + (FD_PHILOX_ROUNDS - 1) * FD_PHILOX_W1;
+    const uint64_t flip = inverted ? ~(uint64_t)0 : 0; /* the words inverted, if asked, for free */
+    const __m256i high0 = _mm256_set1_epi64x((long long)(((uint64_t)k0 << 32) ^ flip));
+    const __m256i high1 = _mm256_set1_epi64x((long long)(((uint64_t)k1 << 32) ^ flip));
+    int h;
+    for (h = 0; h < chains; h++) { /* word 0 = hi(M1 x2) ^ x1 ^ k0, word 1 = lo(M1 x2); 2, 3 so */
+        const __m256i p1 = _mm256_mul_epu32(s[h].x[2], _mm256_set1_epi64x(FD_PHILOX_M1));
+        const __m256i p0 = _mm256_mul_epu32(s[h].x[0], _mm256_set1_epi64x(FD_PHILOX_M0));
+        pair[h][0] = fdv_xor3(p1, _mm256_slli_epi64(s[h].x[1], 32), high0);
+        pair[h][1] = fdv_xor3(p0, _mm256_slli_epi64(s[h].x[3], 32), high1);
+    }
+}
+
+/* The 4 words of each of 4 blocks from packed pairs (lane j: words 1 and 0, words 3 and 2 of
+ * block j), in the order of keep (4 per block). */
+FD_STATIC_FORCEINLINE void store_packed(uint32_t *keep, const __m256i pair[2])
+{
+    const __m256i p01 = _mm256_shuffle_epi32(pair[0], 0xB1); /* words 0, 1 of each lane */
+    const __m256i p23 = _mm256_shuffle_epi32(pair[1], 0xB1);
+    const __m256i even = _mm256_unpacklo_epi64(p01, p23), odd = _mm256_unpackhi_epi64(p01, p23);
+    _mm256_storeu_si256((__m256i *)keep, _mm256_permute2x128_si256(even, odd, 0x20));
+    _mm256_storeu_si256((__m256i *)(keep + 8), _mm256_permute2x128_si256(even, odd, 0x31));
+}
+
 /* The keep words of `chains` (1 to 4) groups of 4 blocks from `block` when T = 2^31 (p = 0.5): an
- * element is kept where its bit of plane 0 is 0, so the words are that plane's outputs inverted,
- * written to keep (4 per block) straight from the lanes. */
+ * element is kept where its bit of plane 0 is 0, so the words are that plane's outputs inverted
+ * (by the last round), written to keep (4 per block) straight from the lanes. */
 FD_STATIC_FORCEINLINE void half_words(const fd_bernoulli *rule, uint64_t block, int chains,
                                       uint32_t *keep)
 {
-    const __m256i ones = _mm256_set1_epi64x(-1);
     fdv_philox s[4];
+    __m256i r[4][2];
     int h;
     for (h = 0; h < chains; h++) {
         fdv counter[3];
@@ -119,16 +157,9 @@ FD_STATIC_FORCEINLINE void half_words(const fd_bernoulli *rule, uint64_t block, 
         fdv_prefix_of(&prefix, counter, rule->key);
         fdv_from_prefix(&s[h], &prefix, _mm256_setzero_si256());
     }
-    fdv_rounds(s, chains, rule->key, NULL);
-    for (h = 0; h < chains; h++) { /* lanes (blocks) to words 0 to 3 of each block in turn */
-        const __m256i w01 = _mm256_blend_epi32(s[h].x[0], _mm256_slli_epi64(s[h].x[1], 32), 0xAA);
-        const __m256i w23 = _mm256_blend_epi32(s[h].x[2], _mm256_slli_epi64(s[h].x[3], 32), 0xAA);
-        const __m256i even = _mm256_unpacklo_epi64(w01, w23), odd = _mm256_unpackhi_epi64(w01, w23);
-        _mm256_storeu_si256((__m256i *)(keep + 16 * h),
-                            _mm256_xor_si256(_mm256_permute2x128_si256(even, odd, 0x20), ones));
-        _mm256_storeu_si256((__m256i *)(keep + 16 * h + 8),
-                            _mm256_xor_si256(_mm256_permute2x128_si256(even, odd, 0x31), ones));
-    }
+    fdv_rounds_to(s, chains, rule->key, NULL, FD_PHILOX_ROUNDS - 1);
+    last_round_packed(s, chains, rule->key, 1, r);
+    for (h = 0; h < chains; h++) store_packed(keep + 16 * h, r[h]);
 }
 
 /* half_words for nblocks blocks from `first`: 16 at a time, the last 1 to 15 through a buffer. */
@@ -148,64 +179,97 @@ static void keep_words_half(const fd_bernoulli *rule, uint64_t first, size_t nbl
     memcpy(keep + 4 * b, tail, 4 * (nblocks - b) * sizeof *keep);
 }
 
+/* compare_plane on packed pairs of a plane's outputs (last_round_packed). */
+FD_STATIC_FORCEINLINE void compare_packed(__m256i kept[2], __m256i undecided[2],
+                                          const __m256i r[2], const fd_bernoulli *rule, int plane)
+{
+    int i;
+    for (i = 0; i < 2; i++)
+        if ((rule->threshold >> (31 - plane)) & 1u) {
+            kept[i] = fdv_or_andnot(kept[i], undecided[i], r[i]);
+            undecided[i] = fdv_and(undecided[i], r[i]);
+        } else {
+            undecided[i] = fdv_andnot(r[i], undecided[i]);
+        }
+}
+
 /* compare_planes with Philox and the comparison fused: the planes of 8 blocks at a time in pairs,
  * both planes of both halves side by side (four independent chains: the out-of-order core finds
- * too little in fewer), the rounds that do not depend on the plane done once. p = 0.5 (T = 2^31)
- * takes keep_words_half; an odd count's last plane runs the two halves side by side (1 chain
- * each: 8% faster at p = 1/8 on the Zen 4 of benchmarks/NEON.md than 8-lane Philox in memory). */
+ * too little in fewer), the rounds that do not depend on the plane done once, kept and undecided
+ * as packed pairs. p = 0.5 (T = 2^31) takes keep_words_half; an odd count's last plane runs the
+ * two halves side by side (1 chain each: 8% faster at p = 1/8 on the Zen 4 of benchmarks/NEON.md
+ * than 8-lane Philox in memory). */
 static void compare_planes_avx2(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
                                 int nplanes, uint32_t *keep, uint32_t u[4][FD_CHUNK_BLOCKS],
                                 uint64_t tied[4], prefetcher *pf)
 {
-    uint32_t k[4][FD_CHUNK_BLOCKS];
     const __m256i ones = _mm256_set1_epi64x(-1), zero = _mm256_setzero_si256();
+    const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
     const fd_bernoulli held = *rule; /* a copy that the vector stores cannot alias */
+    uint32_t tail[4 * 8];
     size_t g;
+    int i;
     rule = &held;
     if (nplanes == 1) { /* T's lowest set bit is bit 31: T = 2^31 */
         keep_words_half(rule, first, nblocks, keep);
         return;
     }
+    for (i = 0; i < 4; i++) tied[i] = 0;
     for (g = 0; g < nblocks; g += 8) {
-        __m256i counter[2][3], kept[2][4], undecided[2][4];
+        __m256i counter[2][3], kept[2][2], undecided[2][2];
         fdv_prefix prefix[2];
-        int h, w, plane;
+        int h, plane;
         for (h = 0; h < 2; h++) {
             fdv_counters(rule, first + g + 4 * (size_t)h, fdv_iota(), counter[h]);
-            for (w = 0; w < 4; w++) {
-                kept[h][w] = zero;
-                undecided[h][w] = ones;
+            for (i = 0; i < 2; i++) {
+                kept[h][i] = zero;
+                undecided[h][i] = ones;
             }
             fdv_prefix_of(&prefix[h], counter[h], rule->key);
         }
         for (plane = 0; plane + 1 < nplanes; plane += 2) {
             fdv_philox s[4];
+            __m256i r[4][2];
             for (h = 0; h < 2; h++) {
                 fdv_from_prefix(&s[2 * h], &prefix[h], _mm256_set1_epi64x(plane));
                 fdv_from_prefix(&s[2 * h + 1], &prefix[h], _mm256_set1_epi64x(plane + 1));
             }
-            fdv_rounds(s, 4, rule->key, NULL);
+            fdv_rounds_to(s, 4, rule->key, NULL, FD_PHILOX_ROUNDS - 1);
+            last_round_packed(s, 4, rule->key, 0, r);
             for (h = 0; h < 2; h++) {
-                fdv_compare_plane(kept[h], undecided[h], &s[2 * h], rule, plane);
-                fdv_compare_plane(kept[h], undecided[h], &s[2 * h + 1], rule, plane + 1);
+                compare_packed(kept[h], undecided[h], r[2 * h], rule, plane);
+                compare_packed(kept[h], undecided[h], r[2 * h + 1], rule, plane + 1);
             }
             prefetch_some(pf, FD_PREFETCH_LINES); /* the memory of 8 lanes of two planes */
         }
         if (plane < nplanes) { /* an odd count's last plane: the two halves side by side */
             fdv_philox s[2];
+            __m256i r[2][2];
             for (h = 0; h < 2; h++) fdv_from_prefix(&s[h], &prefix[h], _mm256_set1_epi64x(plane));
-            fdv_rounds(s, 2, rule->key, NULL);
-            for (h = 0; h < 2; h++) fdv_compare_plane(kept[h], undecided[h], &s[h], rule, plane);
+            fdv_rounds_to(s, 2, rule->key, NULL, FD_PHILOX_ROUNDS - 1);
+            last_round_packed(s, 2, rule->key, 0, r);
+            for (h = 0; h < 2; h++) compare_packed(kept[h], undecided[h], r[h], rule, plane);
             prefetch_some(pf, FD_PREFETCH_LINES / 2);
         }
-        for (h = 0; h < 2; h++)
-            for (w = 0; w < 4; w++) {
-                _mm_storeu_si128((__m128i *)&k[w][g + 4 * (size_t)h], low_halves(kept[h][w]));
-                _mm_storeu_si128((__m128i *)&u[w][g + 4 * (size_t)h], low_halves(undecided[h][w]));
+        for (h = 0; h < 2; h++) {
+            const size_t b = g + 4 * (size_t)h;
+            store_packed(g + 8 <= nblocks ? keep + 4 * b : tail + 16 * h, kept[h]);
+            for (i = 0; i < 2; i++) {
+                /* lanes of words 1 and 0 (3 and 2) to 4 words 1 then 4 words 0 (3 and 2) */
+                const __m256i v = _mm256_permutevar8x32_epi32(undecided[h][i], even);
+                /* bit j (4 + j): word 2 i + 1 (2 i) of block b + j has a tie */
+                const uint64_t any = (uint64_t)(~_mm256_movemask_ps(_mm256_castsi256_ps(
+                                                    _mm256_cmpeq_epi32(v, zero))) & 0xff);
+                _mm_storeu_si128((__m128i *)&u[2 * i + 1][b], _mm256_castsi256_si128(v));
+                _mm_storeu_si128((__m128i *)&u[2 * i][b], _mm256_extracti128_si256(v, 1));
+                tied[2 * i + 1] |= (any & 15u) << b;
+                tied[2 * i] |= (any >> 4) << b;
             }
+        }
+        if (g + 8 > nblocks) memcpy(keep + 4 * g, tail, 4 * (nblocks - g) * sizeof *keep);
     }
-    store_keep_words(k, nblocks, keep);
-    flag_ties(rule, u, nblocks, tied);
+    for (i = 0; i < 4; i++) /* not the lanes past the last block */
+        tied[i] &= nblocks < 64 ? ((uint64_t)1 << nblocks) - 1u : ~(uint64_t)0;
 }
 
 /* bool_groups: each byte of a keep word copied to the 8 mask bytes it covers (vpshufb works within

@@ -74,14 +74,19 @@ FD_STATIC_FORCEINLINE void fdv_from_prefix(fdv_philox *s, const fdv_prefix *q, f
     s->x[3] = q->after2[1];
 }
 
-/* Rounds 3 to 10 of `chains` states at once: independent chains for the out-of-order core (a
+/* Rounds 3 to `end` of `chains` states at once: independent chains for the out-of-order core (a
  * constant count, so that the loop over them unrolls). After each round pf, if not NULL,
- * prefetches FD_PREFETCH_LINES per 16 lanes of the rounds, spread out. */
-FD_STATIC_FORCEINLINE void fdv_rounds(fdv_philox *s, int chains, uint64_t key, prefetcher *pf)
+ * prefetches FD_PREFETCH_LINES per 16 lanes of the rounds, spread out. (A path may do the last
+ * round itself, to leave its outputs as it needs them.) */
+FD_STATIC_FORCEINLINE void fdv_rounds_to(fdv_philox *s, int chains, uint64_t key, prefetcher *pf,
+                                         int end)
 {
     uint32_t k0 = (uint32_t)key + 2 * FD_PHILOX_W0, k1 = (uint32_t)(key >> 32) + 2 * FD_PHILOX_W1;
     int round, h;
     FDV_UNROLL_ROUNDS for (round = 2; round < FD_PHILOX_ROUNDS; round++) {
+        if (round == end) { /* a test in the loop, whose constant count Clang unrolls only */
+            break;
+        }
         FDV_UNROLL_CHAINS for (h = 0; h < chains; h++) {
             fdv hi0, lo0, hi1, lo1;
             fdv_mulhilo(s[h].x[0], FD_PHILOX_M0, &hi0, &lo0);
@@ -95,6 +100,12 @@ FD_STATIC_FORCEINLINE void fdv_rounds(fdv_philox *s, int chains, uint64_t key, p
         k1 += FD_PHILOX_W1;
         if (pf) prefetch_some(pf, FD_PREFETCH_LINES * chains * FDV_LANES / 128);
     }
+}
+
+/* Rounds 3 to 10: the outputs. */
+FD_STATIC_FORCEINLINE void fdv_rounds(fdv_philox *s, int chains, uint64_t key, prefetcher *pf)
+{
+    fdv_rounds_to(s, chains, key, pf, FD_PHILOX_ROUNDS);
 }
 
 /* compare_plane (fd_kernels_impl.h) on the lanes of a state: plane `plane`'s bits are its
