@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+import threading
 import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol, TypeVar
@@ -82,6 +83,8 @@ def _check_p(p: object) -> float:
     """p as PyTorch's dropout takes it: a real number (a bool is 0 or 1, as there) or a
     one-element tensor, in [0, 1]; TypeError for another type, PyTorch's ValueError outside
     [0, 1] and for NaN."""
+    if type(p) is float and 0.0 <= p <= 1.0:  # a module's p: the common case, checked first
+        return p
     if isinstance(p, torch.Tensor) and p.numel() == 1:
         p = p.item()
     if not isinstance(p, numbers.Real):
@@ -119,19 +122,37 @@ def _check_generator(generator: object) -> None:
 # -- draws -----------------------------------------------------------------------------------------
 
 
-def _draw_tensor(generator: torch.Generator | None) -> Tensor:
-    """A call's key and offset, two int64 (their bits), from PyTorch's CPU generator or
-    ``generator``: the same numbers in eager mode and, through fastdrop::draw_, compiled."""
-    return torch.randint(-(1 << 63), (1 << 63) - 1, (2,), dtype=torch.int64, generator=generator)
+def _fill_draw(out: Tensor, generator: torch.Generator | None) -> Tensor:
+    """Writes a call's key and offset, 64 random bits each, from PyTorch's CPU generator or
+    ``generator`` into ``out`` (two int64) and returns it: the same numbers in eager mode and,
+    through fastdrop::draw_, compiled."""
+    return out.random_(-(1 << 63), None, generator=generator)
 
 
-def _take_draw(generator: GeneratorLike, elements: int) -> tuple[int, int]:
-    """The (key, offset) of a call whose mask has ``elements`` elements."""
+class _DrawBuffer(threading.local):
+    """Each thread's two int64 for eager draws, with a NumPy view to read them: in a training
+    step dropout follows a matrix product that leaves the caches cold, and there allocating a
+    tensor and Tensor.tolist take twice the time of this (benchmarks/TORCH.md)."""
+
+    def __init__(self) -> None:
+        with torch.inference_mode(False):  # writable in and out of inference mode
+            self.tensor = torch.empty(2, dtype=torch.int64)
+        self.array = self.tensor.numpy()
+
+
+_draw_buffer = _DrawBuffer()
+
+
+def _take_draw(generator: GeneratorLike, shape: torch.Size, feature: bool) -> tuple[int, int]:
+    """The (key, offset) of a call on an input of ``shape`` (a fastdrop stream's draw spans
+    the call's mask elements)."""
     if generator is None or isinstance(generator, torch.Generator):
-        key, offset = _draw_tensor(generator).tolist()
+        buffer = _draw_buffer
+        _fill_draw(buffer.tensor, generator)
+        key, offset = buffer.array.tolist()
         return key & _UINT64, offset & _UINT64
     if isinstance(generator, Philox):
-        generator = generator.draw(elements)
+        generator = generator.draw(_mask_elements(shape, feature))
     return generator.key, generator.offset
 
 
@@ -139,7 +160,7 @@ def _as_int64(value: int) -> int:
     return value - (1 << 64) if value >> 63 else value
 
 
-def _draw_as_tensor(generator: GeneratorLike, elements: int, like: Tensor) -> Tensor:
+def _draw_as_tensor(generator: GeneratorLike, like: Tensor, feature: bool) -> Tensor:
     """The call's draw as the op takes it: in a compiled graph (generator None) the op
     fastdrop::draw_ takes it when the graph runs; otherwise it is taken now."""
     if generator is None and torch.compiler.is_compiling():
@@ -147,8 +168,8 @@ def _draw_as_tensor(generator: GeneratorLike, elements: int, like: Tensor) -> Te
         torch.ops.fastdrop.draw_(like.detach(), draw)
         return draw
     if generator is None or isinstance(generator, torch.Generator):
-        return _draw_tensor(generator)
-    key, offset = _take_draw(generator, elements)
+        return _fill_draw(torch.empty(2, dtype=torch.int64), generator)
+    key, offset = _take_draw(generator, like.shape, feature)
     return torch.tensor([_as_int64(key), _as_int64(offset)], dtype=torch.int64)
 
 
@@ -278,10 +299,26 @@ class _Transformable(torch.autograd.Function):
         return _Transformable.apply(grad, _ADJOINT[ctx.kind], ctx.rule), None, None
 
 
+# The C apply that Function.apply ends in. Function.apply's Python part binds arguments and
+# unwraps torch.func's dead wrappers, nothing for _Replayed's inputs (torch.func's tensors take
+# _Transformable), yet some 0.07 ms of a training step's 0.6-0.9 for dropout (benchmarks/TORCH.md).
+# Both names are PyTorch's internals: a PyTorch without them gets the public Function.apply.
+try:
+    _replayed_apply = torch._C._FunctionBase.__dict__["apply"].__get__(None, _Replayed)
+    _transforms_active = torch._C._are_functorch_transforms_active
+except (AttributeError, KeyError):  # pragma: no cover - PyTorch 2.13 has both
+    _replayed_apply = _Replayed.apply
+
+    def _transforms_active() -> bool:
+        return True
+
+
 def _replay(kind: int, rule: _Rule, x: Tensor, inplace: bool) -> Tensor:
     """The noise on x, through autograd only where a gradient is wanted."""
     if x.requires_grad and torch.is_grad_enabled():
-        return _Replayed.apply(x, kind, rule, inplace)
+        if _transforms_active():
+            return _Replayed.apply(x, kind, rule, inplace)  # torch.func's error for it
+        return _replayed_apply(x, kind, rule, inplace)
     if not inplace:
         return _apply(kind, rule, x, _empty_like(x))
     _apply(kind, rule, x, x)
@@ -324,7 +361,7 @@ def _draw_op(input: Tensor, out: Tensor) -> None:
     """Writes a call's draw from PyTorch's CPU generator into out (two int64). Its input orders
     it after input's computation, as in eager mode; being a mutation, it is neither merged with
     another draw nor dropped."""
-    out.copy_(_draw_tensor(None))
+    _fill_draw(out, None)
 
 
 @_draw_op.register_fake
@@ -374,7 +411,7 @@ def _noise(
     training = _check_flag(training, "training")
     inplace = _check_flag(inplace, "inplace")
     _check_generator(generator)
-    if input.device.type != "cpu" or input.layout != torch.strided or input.dtype not in _CODES:
+    if not input.is_cpu or input.layout != torch.strided or input.dtype not in _CODES:
         if generator is not None:
             raise ValueError(
                 "generator is for CPU tensors of float16, bfloat16, float32 or float64; "
@@ -393,15 +430,14 @@ def _noise(
         )
     everything = p == 1.0  # everything dropped, alpha dropout too (as PyTorch): no draw taken
     kind = _DROPOUT if everything else kind
-    elements = _mask_elements(input.shape, feature)
     if _in_dispatch(input):
         if everything:
             draw = torch.zeros(2, dtype=torch.int64)
         else:
-            draw = _draw_as_tensor(generator, elements, input)
+            draw = _draw_as_tensor(generator, input, feature)
         result = _dropout_op(input, draw, p, kind, feature)
         return input.copy_(result) if inplace else result
-    key, offset = (0, 0) if everything else _take_draw(generator, elements)
+    key, offset = (0, 0) if everything else _take_draw(generator, input.shape, feature)
     rule = _Rule(key, offset, p, feature)
     if torch._C._functorch.is_functorch_wrapped_tensor(input):  # inside torch.func.grad & co.
         result = _Transformable.apply(input, kind, rule)

@@ -96,6 +96,7 @@ FD_STATIC_FORCEINLINE void fdv_counters(const fd_bernoulli *rule, uint64_t first
 }
 
 static inline void put_keep8(const __m512i kept[4], size_t blocks, uint32_t *keep);
+#define fdv_store_blocks fdv_store_blocks /* this layer has it: p = 0.5 from fd_kernels_vec.h */
 FD_STATIC_FORCEINLINE void fdv_store_blocks(uint32_t *p, const fdv x[4]) { put_keep8(x, 8, p); }
 
 #include "fd_kernels_vec.h"

@@ -448,12 +448,15 @@ static void bool_groups(const uint32_t *words, size_t ngroups, uint8_t *mask)
 /* The RNG floor (fd_kernels.h's philox_floor): the Philox outputs at c3 = c3 .. c3 + count - 1 of
  * nblocks blocks from `first`, generated as the planes generate them (lanes = blocks, from each
  * block's prefix) and folded by xor. A path may generate them with its own instructions instead
- * (FD_PHILOX_FLOOR). */
+ * (FD_PHILOX_FLOOR), and keep this one for some of them (FD_PLAIN_PHILOX_FLOOR). */
 #ifdef FD_PHILOX_FLOOR
 static uint32_t FD_PHILOX_FLOOR(uint64_t key, uint64_t offset, uint64_t first, size_t nblocks,
                                 uint32_t c3, unsigned count);
 #else
 #define FD_PHILOX_FLOOR philox_floor
+#define FD_PLAIN_PHILOX_FLOOR
+#endif
+#ifdef FD_PLAIN_PHILOX_FLOOR
 static uint32_t philox_floor(uint64_t key, uint64_t offset, uint64_t first, size_t nblocks,
                              uint32_t c3, unsigned count)
 {

@@ -45,6 +45,7 @@ FD_STATIC_FORCEINLINE void fdv_store_joined(uint64_t *p, fdv lo, fdv hi)
     vst1q_u64(p, vreinterpretq_u64_u32(vzip1q_u32(lo, hi)));
     vst1q_u64(p + 2, vreinterpretq_u64_u32(vzip2q_u32(lo, hi)));
 }
+#define fdv_store_blocks fdv_store_blocks /* this layer has it: p = 0.5 from fd_kernels_vec.h */
 FD_STATIC_FORCEINLINE void fdv_store_blocks(uint32_t *p, const fdv x[4])
 {
     const uint32x4x4_t words = {{x[0], x[1], x[2], x[3]}}; /* st4: word w of lane j at 4 j + w */

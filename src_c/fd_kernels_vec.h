@@ -14,7 +14,8 @@
  *   fdv_load_words(p)       lane j holds p[j];  fdv_store_words(p, v): p[j] = lane j
  *   fdv_store_joined(p, lo, hi)  p[j] = the 64-bit number hi:lo of lane j (uint64_t *p)
  *   fdv_store_blocks(p, x)  p[4 j + w] = lane j of x[w] (x[4]: the words of FDV_LANES blocks,
- *                           stored block by block, as keep words are; only for fdv_half_words)
+ *                           stored block by block, as keep words are; only for fdv_half_words,
+ *                           and optional: see there)
  *   fdv_xor(a, b), fdv_xor3(a, b, c), fdv_and(a, b), fdv_add(a, b)
  *   fdv_andnot(a, b)        ~a & b
  *   fdv_or_andnot(k, u, r)  k | (u & ~r)
@@ -140,9 +141,10 @@ FD_STATIC_FORCEINLINE void fdv_planes(const fd_bernoulli *rule, const fdv_prefix
 
 /* The keep words of `chains` (1 to 4) vectors of blocks from `block` when T = 2^31 (p = 0.5, one
  * plane): an element is kept where its bit of plane 0 is 0, so a block's words are that plane's
- * outputs inverted, stored straight from the lanes. A path may do it with its own instructions
- * instead (#define FDV_HALF_WORDS and declare it before including this file). */
-#ifndef FDV_HALF_WORDS
+ * outputs inverted, stored straight from the lanes. For the layers that have fdv_store_blocks
+ * (and say so with #define fdv_store_blocks fdv_store_blocks); a path may instead name its own
+ * (#define FDV_HALF_WORDS and declare it before including this file). */
+#ifdef fdv_store_blocks
 #define FDV_HALF_WORDS fdv_half_words
 FD_STATIC_FORCEINLINE void fdv_half_words(const fd_bernoulli *rule, uint64_t block, int chains,
                                           uint32_t *keep)
@@ -164,6 +166,7 @@ FD_STATIC_FORCEINLINE void fdv_half_words(const fd_bernoulli *rule, uint64_t blo
 }
 #endif
 
+#ifdef FDV_HALF_WORDS
 /* compare_planes for T = 2^31: the keep words of nblocks blocks from `first`, four vectors of
  * blocks side by side (four independent chains, where the planes' loop would have one), the last
  * 1 to 4 vectors through a buffer. Neither u nor tied is needed: no ties follow. */
@@ -183,6 +186,7 @@ static void fdv_keep_words_half(const fd_bernoulli *rule, uint64_t first, size_t
     }
     memcpy(keep + 4 * b, tail, 4 * (nblocks - b) * sizeof *keep);
 }
+#endif
 
 /* flush_ties for `chains` (1 to 4) vectors of listed ties side by side: the bit of each kept
  * tie into bits. */

@@ -6,9 +6,9 @@
  * cosine: Taylor series on reduced ranges (truncation below 2^-54, so a few ulps of rounding in
  * all) in + - * / and sqrt only, whose IEEE rounding makes them the same bits on every platform
  * and path (the C library's differ between platforms, and cos(2 pi u) of the textbook formula
- * loses digits near its zeros). Every branch is a select, and every conversion between integers
- * and doubles is exact bit arithmetic in 64-bit lanes (vector conversions of 64-bit integers
- * need AVX-512; mixed 32/64-bit lanes stop GCC's vectoriser).
+ * loses digits near its zeros). Every branch is bit arithmetic, and every conversion between
+ * integers and doubles is exact bit arithmetic in 64-bit lanes (vector conversions of 64-bit
+ * integers need AVX-512; mixed 32/64-bit lanes stop GCC's vectoriser).
  *
  * Nothing may fuse a * b + c into an FMA here: that rounds once instead of twice, and the variates
  * would differ between paths and machines (AVX-512 implies FMA). setup.py passes
@@ -37,40 +37,32 @@ static inline double fd_from_bits(uint64_t b)
     return v;
 }
 
-/* yes where mask is all ones, no where it is 0, in integer operations: written as a ? :, an arm
- * used nowhere else is moved into a branch, and GCC does not compute floating-point operations
- * of a branch unconditionally (they might trap), so the loop would not vectorise. */
-static inline double select_f64(uint64_t mask, double yes, double no)
-{
-    return fd_from_bits((fd_f64_bits(yes) & mask) | (fd_f64_bits(no) & ~mask));
-}
+#define FD_SIGN_BIT 0x8000000000000000u
 
-/* All ones where a > b, else 0, for a, b < 2^63: the sign of b - a. (A comparison of doubles
- * made a mask of 64-bit integers: GCC does not vectorise that for SSE2.) */
-static inline uint64_t over(uint64_t a, uint64_t b) { return 0u - ((b - a) >> 63); }
-
-/* k < 2^53 as a double, exactly: 2^84 + the high 21 bits * 2^32 and 2^52 + the low 32 bits made
- * from bits, their biases cancelled (every step exact). */
-static inline double exact_53(uint64_t k)
+/* u = (1 + (w >> 11)) / 2^53 in (0, 1] for the Philox word w, exactly, in one subtraction of
+ * doubles made from bits: A = 1 + (w >> 12) / 2^52 (the top 52 of the 53 bits) less
+ * C = 1 - (1 + b) / 2^53 (b = bit 11 of w, the last), whose difference u is representable. */
+static inline double uniform_open0(uint64_t w)
 {
-    const double high = fd_from_bits(0x4530000000000000u | k >> 32);
-    const double low = fd_from_bits(0x4330000000000000u | (k & 0xffffffffu));
-    return (high - 19342813118337666422669312.0) + low; /* 2^84 + 2^52 */
+    const double a = fd_from_bits(0x3ff0000000000000u | w >> 12);
+    const double c = fd_from_bits(0x3fefffffffffffffu - (w >> 11 & 1u)); /* 1 - 2^-53 (1 + b) */
+    return a - c;
 }
 
 /* ln u for u in (0, 1] with 53-bit mantissa, in steps: u = m 2^e with m in [sqrt(1/2),
  * sqrt(2)), and ln m = 2 atanh(s) = 2 (s + s^3/3 + ... + s^19/19) with s = (m - 1) / (m + 1),
- * |s| < 0.172. log_reduce gives e and s (e, at most 53 in size, made a double exactly from its
- * bits as 2^52 + 1023 + e); the series of s^2 in Horner's order (log_terms, horner); log_finish
+ * |s| < 0.172. log_reduce gives m and e from u's bits: m is u's mantissa in [1, 2), halved where
+ * above sqrt(2) (the sign of the difference, all in integers, as SSE2 compares no 64-bit
+ * lanes); e, in [-53, 0], is the difference of the exponents of u and m, made a double exactly
+ * from its bits as 2^52 + (-e). The series of s^2 in Horner's order (log_terms); log_finish
  * ln u from e, s, s^2 and the series. */
-static inline void log_reduce(double u, double *e, double *s)
+static inline void log_reduce(double u, double *m, double *e)
 {
     const uint64_t bits = fd_f64_bits(u), fraction = bits & 0x000fffffffffffffu;
-    const double m1 = fd_from_bits(fraction | 0x3ff0000000000000u); /* in [1, 2) */
-    const uint64_t big = over(fraction, 0x6a09e667f3bcdu); /* m1 > sqrt(2) = 1.4142135623730951 */
-    const double m = select_f64(big, 0.5 * m1, m1);
-    *e = fd_from_bits(0x4330000000000000u | ((bits >> 52) - big)) - 4503599627371519.0;
-    *s = (m - 1.0) / (m + 1.0); /* m - 1 is exact */
+    const uint64_t above = (0x6a09e667f3bcdu - fraction) >> 11 & 0x0010000000000000u; /* sqrt(2) */
+    const uint64_t m_bits = (fraction | 0x3ff0000000000000u) - above;
+    *m = fd_from_bits(m_bits);
+    *e = 4503599627370496.0 - fd_from_bits(0x4330000000000000u | (m_bits - bits) >> 52);
 }
 
 static inline double log_finish(double e, double s, double s2, double series)
@@ -96,86 +88,91 @@ static const double cos_terms[9] = {
     -2.755731922398589e-07, 2.48015873015873e-05,  -0.001388888888888889,
     0.041666666666666664,  -0.5,                   1.0};
 
-/* Horner's steps [from, to) of the polynomials p in x2, every lane: p = terms[k] + x2 p. Each pass
- * takes a few steps of every lane, so that the core has many lanes' short chains at once; a whole
- * series a loop iteration left it a few lanes' long chains, and waiting on them (the scheduler
- * holds only so many instructions). */
-static inline void horner(double p[FD_PAIRS], const double x2[FD_PAIRS], const double *terms,
-                          int from, int to)
+/* Horner's steps [from, to) of a polynomial p in x2: p = terms[k] + x2 p. */
+static inline double horner(const double *terms, int from, int to, double x2, double p)
 {
-    int j, k;
-    for (j = 0; j < FD_PAIRS; j++) {
-        double v = p[j];
-        for (k = from; k < to; k++) v = terms[k] + x2[j] * v;
-        p[j] = v;
-    }
+    int k;
+    for (k = from; k < to; k++) p = terms[k] + x2 * p;
+    return p;
 }
 
-/* sin and cos of 2 pi t for t = k / 2^53 in [0, 1), from k, in steps: the quadrant q = k >> 51
- * and the fraction f of 4t are exact; turn_angle gives a = min(f, 1 - f) pi/2 in [0, pi/4]; the
- * series of sin a to a^15/15! (finished by a + a a^2 series) and cos a to a^16/16! are exact to
- * 2^-54 (sin_terms, cos_terms, horner); rotate gives sin and cos of 2 pi t by the octant and
- * quadrant symmetries (a sign flip is the product by -1). */
+/* sin and cos of 2 pi t for t = k / 2^53 in [0, 1), k = h >> 11 of the Philox word h, in steps:
+ * the quadrant q = k >> 51 (h's top two bits) and the fraction f of 4t (h's next 51 bits) are
+ * exact. turn_angle gives a = min(f, 1 - f) pi/2 in [0, pi/4] as (1/2 - |1/2 - f|) pi/2 (every
+ * step exact but the product), and in the sign bit of *swap whether sin and cos of a trade places:
+ * f > 1/2 (1/2 - f < 0) xor q odd. The series of sin a to a^15/15! (finished by a + a a^2 series)
+ * and cos a to a^16/16! are exact to 2^-54 (sin_terms, cos_terms); rotate gives sin and cos of
+ * 2 pi t by the octant and quadrant symmetries: the swap, then the sign of the sine flipped where
+ * q >= 2 and that of the cosine where q is 1 or 2. */
 #define FD_FRACTION_BITS 0x7ffffffffffffu /* f = (k & this) / 2^51 */
-static inline double turn_angle(uint64_t k)
+static inline double turn_angle(uint64_t h, uint64_t *swap)
 {
-    const double f = fd_from_bits(0x3ff0000000000000u | (k & FD_FRACTION_BITS) << 1) - 1.0;
-    const uint64_t flip = over(k & FD_FRACTION_BITS, 0x4000000000000u); /* f > 0.5 */
-    return select_f64(flip, 1.0 - f, f) * 1.5707963267948966;
+    /* g = 1 + f */
+    const double g = fd_from_bits(0x3ff0000000000000u | (h >> 10 & FD_FRACTION_BITS << 1));
+    const double half_minus_f = 1.5 - g;
+    *swap = fd_f64_bits(half_minus_f) ^ h << 1;
+    return (0.5 - fabs(half_minus_f)) * 1.5707963267948966;
 }
 
-static inline void rotate(uint64_t k, double sin_a, double cos_a, double *sine, double *cosine)
+static inline void rotate(uint64_t h, uint64_t swap, double sin_a, double cos_a, double *sine,
+                          double *cosine)
 {
-    const uint64_t q = k >> 51;
-    const uint64_t swap = over(k & FD_FRACTION_BITS, 0x4000000000000u) ^ (0u - (q & 1u));
-    const double s = select_f64(swap, cos_a, sin_a), c = select_f64(swap, sin_a, cos_a);
-    *sine = fd_from_bits(fd_f64_bits(s) ^ (q & 2u) << 62);
-    *cosine = fd_from_bits(fd_f64_bits(c) ^ ((q + 1u) & 2u) << 62);
+    const uint64_t traded = (fd_f64_bits(sin_a) ^ fd_f64_bits(cos_a)) & (0u - (swap >> 63));
+    *sine = fd_from_bits(fd_f64_bits(sin_a) ^ traded ^ (h & FD_SIGN_BIT));
+    *cosine = fd_from_bits(fd_f64_bits(cos_a) ^ traded ^ ((h ^ h << 1) & FD_SIGN_BIT));
 }
 
-/* The 128 variates of one counter block from the Philox outputs of its 64 pairs: words 0 and 1
+/*
+ * The 128 variates of one counter block from the Philox outputs of its 64 pairs: words 0 and 1
  * of pair j's output (c3 = 64 + j) as the 64-bit number lo[j] = w1 w0, words 2 and 3 as hi[j]:
  *     u1 = (1 + (w1 w0 >> 11)) / 2^53 in (0, 1],  u2 = (w3 w2 >> 11) / 2^53 in [0, 1),
  *     z[2j] = sqrt(-2 ln u1) cos(2 pi u2),  z[2j + 1] = sqrt(-2 ln u1) sin(2 pi u2).
- * In stages over all lanes, so that each loop is short and the core overlaps its iterations;
- * float64 (wide) or float32 (each double rounded once) into out. */
+ * In stages over all lanes, so that each loop is short and the core overlaps its iterations; a
+ * loop whose chains are long (a whole series) leaves the core a few lanes' long chains, waiting on
+ * them with its scheduler full. The division and the square root, whose unit takes 5 and 9 cycles
+ * a vector on Zen 4 whatever its width, share their loops with independent series steps. (SSE2,
+ * Zen 4, ns per variate: 3.4 as five loops with the whole log series in one, 2.6 so.) float64
+ * (wide) or float32 (each double rounded once) into out.
+ */
 FD_STATIC_FORCEINLINE void box_muller(const uint64_t lo[FD_PAIRS], const uint64_t hi[FD_PAIRS],
                                       int wide, char *out)
 {
-    static const double two_to_minus_53 = 1.0 / 9007199254740992.0;
-    double e[FD_PAIRS], s[FD_PAIRS], s2[FD_PAIRS], ln[FD_PAIRS], radius[FD_PAIRS];
+    double m[FD_PAIRS], e[FD_PAIRS], s[FD_PAIRS], s2[FD_PAIRS], ln[FD_PAIRS], r2[FD_PAIRS];
     double a[FD_PAIRS], a2[FD_PAIRS], sin_a[FD_PAIRS], cos_a[FD_PAIRS];
+    uint64_t swap[FD_PAIRS];
     int j;
     for (j = 0; j < FD_PAIRS; j++) {
-        log_reduce((exact_53(lo[j] >> 11) + 1.0) * two_to_minus_53, &e[j], &s[j]);
-        s2[j] = s[j] * s[j];
-        ln[j] = log_terms[0];
-    }
-    horner(ln, s2, log_terms, 1, 4);
-    horner(ln, s2, log_terms, 4, 7);
-    horner(ln, s2, log_terms, 7, 9);
-    for (j = 0; j < FD_PAIRS; j++)
-        radius[j] = sqrt(-2.0 * log_finish(e[j], s[j], s2[j], ln[j]));
-    for (j = 0; j < FD_PAIRS; j++) {
-        a[j] = turn_angle(hi[j] >> 11);
+        log_reduce(uniform_open0(lo[j]), &m[j], &e[j]);
+        a[j] = turn_angle(hi[j], &swap[j]);
         a2[j] = a[j] * a[j];
-        sin_a[j] = sin_terms[0];
-        cos_a[j] = cos_terms[0];
     }
-    horner(sin_a, a2, sin_terms, 1, 4);
-    horner(cos_a, a2, cos_terms, 1, 4);
-    horner(sin_a, a2, sin_terms, 4, 7);
-    horner(cos_a, a2, cos_terms, 4, 7);
-    horner(cos_a, a2, cos_terms, 7, 9);
     for (j = 0; j < FD_PAIRS; j++) {
+        s[j] = (m[j] - 1.0) / (m[j] + 1.0); /* m - 1 is exact */
+        s2[j] = s[j] * s[j];
+        sin_a[j] = horner(sin_terms, 1, 4, a2[j], sin_terms[0]);
+        cos_a[j] = horner(cos_terms, 1, 4, a2[j], cos_terms[0]);
+    }
+    for (j = 0; j < FD_PAIRS; j++) {
+        ln[j] = horner(log_terms, 1, 5, s2[j], log_terms[0]);
+        sin_a[j] = horner(sin_terms, 4, 7, a2[j], sin_a[j]);
+        cos_a[j] = horner(cos_terms, 4, 7, a2[j], cos_a[j]);
+    }
+    for (j = 0; j < FD_PAIRS; j++) {
+        ln[j] = horner(log_terms, 5, 9, s2[j], ln[j]);
+        cos_a[j] = horner(cos_terms, 7, 8, a2[j], cos_a[j]);
+    }
+    for (j = 0; j < FD_PAIRS; j++) r2[j] = -2.0 * log_finish(e[j], s[j], s2[j], ln[j]);
+    for (j = 0; j < FD_PAIRS; j++) {
+        const double radius = sqrt(r2[j]);
         double sine, cosine;
-        rotate(hi[j] >> 11, a[j] + a[j] * (a2[j] * sin_a[j]), cos_a[j], &sine, &cosine);
+        rotate(hi[j], swap[j], a[j] + a[j] * (a2[j] * sin_a[j]),
+               horner(cos_terms, 8, 9, a2[j], cos_a[j]), &sine, &cosine);
         if (wide) {
-            fd_store_u64(out + 16 * j, fd_f64_bits(radius[j] * cosine));
-            fd_store_u64(out + 16 * j + 8, fd_f64_bits(radius[j] * sine));
+            fd_store_u64(out + 16 * j, fd_f64_bits(radius * cosine));
+            fd_store_u64(out + 16 * j + 8, fd_f64_bits(radius * sine));
         } else {
-            fd_store_u32(out + 8 * j, fd_f32_bits((float)(radius[j] * cosine)));
-            fd_store_u32(out + 8 * j + 4, fd_f32_bits((float)(radius[j] * sine)));
+            fd_store_u32(out + 8 * j, fd_f32_bits((float)(radius * cosine)));
+            fd_store_u32(out + 8 * j + 4, fd_f32_bits((float)(radius * sine)));
         }
     }
 }
