@@ -96,8 +96,9 @@ FD_STATIC_FORCEINLINE void fdv_counters(const fd_bernoulli *rule, uint64_t first
 
 #include "fd_kernels_vec.h"
 
-/* The RNG floor as this path generates each output: the normals' (c3 >= 64, fd_dropout.h) in
- * the layer's lanes, the masks' planes and ties as the plain planes do. */
+/* The RNG floor: the normals' outputs (c3 >= 64, fd_dropout.h) in the layer's lanes, as this
+ * path makes them; the masks' outputs in plain C, as its planes make them (its few ties, which
+ * the layer makes, are counted at the planes' speed). */
 static uint32_t philox_floor_sse2(uint64_t key, uint64_t offset, uint64_t first, size_t nblocks,
                                   uint32_t c3, unsigned count)
 {
