@@ -167,12 +167,6 @@ FD_STATIC_FORCEINLINE void half_words(const fd_bernoulli *rule, uint64_t block, 
     for (h = 0; h < chains; h++) store_packed(keep + 16 * h, r[h]);
 }
 
-/* Bit 31 - plane of T: whether plane `plane` keeps what it decides. */
-FD_STATIC_FORCEINLINE int t_bit(const fd_bernoulli *rule, int plane)
-{
-    return (int)((rule->threshold >> (31 - plane)) & 1u);
-}
-
 /* compare_plane on packed pairs of a plane's outputs (last_round_packed), for both halves (r[h]:
  * half h's) under one test of T's bit: tested per pair, the branches cost Clang 10% of the
  * p = 0.1 mask (GCC the same either way). */
@@ -234,8 +228,8 @@ static void compare_planes_avx2(const fd_bernoulli *rule, uint64_t first, size_t
             }
             fdv_rounds_to(s, 4, rule->key, NULL, FD_PHILOX_ROUNDS - 1);
             last_round_packed(s, 4, rule->key, 0, r);
-            compare_packed(kept, undecided, r, t_bit(rule, plane));
-            compare_packed(kept, undecided, r + 2, t_bit(rule, plane + 1));
+            compare_packed(kept, undecided, r, plane_keeps(rule, plane));
+            compare_packed(kept, undecided, r + 2, plane_keeps(rule, plane + 1));
             prefetch_some(pf, FD_PREFETCH_LINES); /* the memory of 8 lanes of two planes */
         }
         if (plane < nplanes) { /* an odd count's last plane: the two halves side by side */
@@ -244,7 +238,7 @@ static void compare_planes_avx2(const fd_bernoulli *rule, uint64_t first, size_t
             for (h = 0; h < 2; h++) fdv_from_prefix(&s[h], &prefix[h], _mm256_set1_epi64x(plane));
             fdv_rounds_to(s, 2, rule->key, NULL, FD_PHILOX_ROUNDS - 1);
             last_round_packed(s, 2, rule->key, 0, r);
-            compare_packed(kept, undecided, r, t_bit(rule, plane));
+            compare_packed(kept, undecided, r, plane_keeps(rule, plane));
             prefetch_some(pf, FD_PREFETCH_LINES / 2);
         }
         for (h = 0; h < 2; h++) {

@@ -194,6 +194,12 @@ static inline void start_planes(uint32_t k[4][FD_CHUNK_BLOCKS], uint32_t u[4][FD
 /* Whether ties follow the planes: T (0 < T < 2^32) has bits below them. */
 static inline int ties_follow(const fd_bernoulli *rule) { return (rule->threshold & 0xffffffu) != 0; }
 
+/* Bit 31 - plane of T: whether plane `plane` keeps what it decides (else it drops it). */
+static inline int plane_keeps(const fd_bernoulli *rule, int plane)
+{
+    return (int)((rule->threshold >> (31 - plane)) & 1u);
+}
+
 /* Bit b of tied[w]: u[w][b] has an element still undecided (about 1 word in 8 does). Only
  * when ties follow the planes. */
 static inline void flag_ties(const fd_bernoulli *rule, uint32_t u[4][FD_CHUNK_BLOCKS], size_t nblocks,
@@ -276,7 +282,7 @@ static void compare_planes(const fd_bernoulli *rule, uint64_t first, size_t nblo
     start_planes(k, u, lanes);
     planes_prefix(rule, first, lanes, q);
     for (plane = 0; plane < nplanes; plane++) {
-        const uint32_t t_bit = 0u - (uint32_t)((rule->threshold >> (31 - plane)) & 1u);
+        const uint32_t t_bit = 0u - (uint32_t)plane_keeps(rule, plane);
         for (b = 0; b < lanes; b++) /* the rest of rounds 1 and 2, with c3 = plane */
             from_prefix(q[0][b], q[1][b], q[2][b], q[3][b], (uint32_t)plane, &r[0][b], &r[1][b],
                         &r[2][b], &r[3][b]);

@@ -118,7 +118,7 @@ FD_STATIC_FORCEINLINE void fdv_compare_plane(fdv kept[4], fdv undecided[4], cons
                                              const fd_bernoulli *rule, int plane)
 {
     int w;
-    if ((rule->threshold >> (31 - plane)) & 1u)
+    if (plane_keeps(rule, plane))
         for (w = 0; w < 4; w++) {
             kept[w] = fdv_or_andnot(kept[w], undecided[w], s->x[w]);
             undecided[w] = fdv_and(undecided[w], s->x[w]);
