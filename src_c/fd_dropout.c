@@ -182,6 +182,20 @@ static inline void write_run(const box_call *call, const uint32_t *words, size_t
     }
 }
 
+/* Blocks of keep bits a window holds, in a part of n elements. The pass over x pauses while a
+ * window's bits are made: with many planes the kernel prefetches x meanwhile, but a rule of few
+ * planes (fd_few_planes) makes them too quickly for that. Where float32 x streams from beyond L2
+ * (4 MiB or more), half windows then keep the stream going: AVX2 and AVX-512, p = 0.5, 2^22 and
+ * 2^24, 7-15% faster. In cache they are 1-3% slower, and float64 and float16 were no faster
+ * (BENCHMARKS.md §2). */
+#define FD_STREAM_ELEMENTS ((uint64_t)1 << 20)
+static uint64_t window_blocks(const box_call *call, uint64_t n)
+{
+    const int halve = fd_few_planes(call->rule) && call->dtype == FD_FLOAT32 &&
+                      n >= FD_STREAM_ELEMENTS;
+    return halve ? FD_CHUNK_BLOCKS / 2 : FD_CHUNK_BLOCKS;
+}
+
 /* Elements [begin, end) of a box call in the box's C order, begin at a chunk boundary: runs, cut
  * where a window of keep bits ends; the next window's bits are generated then (fd_box.h). Byte
  * offsets, not pointers, move along: pointers are formed only for elements that exist. */
@@ -195,11 +209,12 @@ static void box_part(void *arg, int part, int parts)
     const int contiguous = w->ndim == 1 && sx == size && so == size;
     uint32_t words[FD_CHUNK_WORDS];
     uint64_t window = 0, window_end = 0; /* the blocks whose keep bits words holds */
-    uint64_t begin, end;
+    uint64_t begin, end, limit;
     fd_box_cursor cur;
 
     fd_part_range(w->count, part, parts, &begin, &end);
     if (begin >= end) return;
+    limit = window_blocks(call, end - begin);
     if (w->ndim == 1 && w->logical[0] == 1) { /* one run (a whole array, whole rows): windows */
         uint64_t done = begin, logical = w->first + begin;
         int64_t at0 = (int64_t)begin * sx, at1 = (int64_t)begin * so;
@@ -207,7 +222,7 @@ static void box_part(void *arg, int part, int parts)
             size_t run;
             window = logical / FD_BLOCK_ELEMENTS;
             window_end = (logical + (end - done) - 1) / FD_BLOCK_ELEMENTS + 1;
-            if (window_end > window + FD_CHUNK_BLOCKS) window_end = window + FD_CHUNK_BLOCKS;
+            if (window_end > window + limit) window_end = window + limit;
             fill_window(call, window, window_end, logical, done, end, at0, contiguous, words);
             run = (size_t)(window_end * FD_BLOCK_ELEMENTS - logical);
             if (run > end - done) run = (size_t)(end - done);
@@ -226,7 +241,7 @@ static void box_part(void *arg, int part, int parts)
         const uint64_t block = cur.logical / FD_BLOCK_ELEMENTS;
         if (block >= window_end) { /* logical indices only grow along a walk */
             window = block;
-            window_end = fd_box_window_end(w, &cur, run, end, FD_CHUNK_BLOCKS);
+            window_end = fd_box_window_end(w, &cur, run, end, limit);
             fill_window(call, window, window_end, cur.logical, cur.done, end, cur.at[0],
                         contiguous, words);
         }

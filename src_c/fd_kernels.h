@@ -15,6 +15,15 @@
 #define FD_CHUNK_WORDS (FD_CHUNK_BLOCKS * 4)
 #define FD_DTYPES 4 /* the codes of fd_dtype: 0 .. FD_BFLOAT16 */
 
+/* Planes a rule's bits take before keep_words prefetches the caller's memory behind them: fewer
+ * are made too quickly to hide loads behind. fd_few_planes: whether a rule takes fewer (T a
+ * multiple of 2^30: p = 0.25, 0.5, 0.75, and 0 and 1, which take none). */
+#define FD_PREFETCH_MIN_PLANES 3
+static inline int fd_few_planes(const fd_bernoulli *rule)
+{
+    return rule->threshold % ((uint64_t)1 << (33 - FD_PREFETCH_MIN_PLANES)) == 0;
+}
+
 typedef struct {
     const char *name;
     /* Keep bits of the call's blocks [first, first + nblocks), nblocks <= FD_CHUNK_BLOCKS:

@@ -66,7 +66,6 @@ static inline void set_counter(const fd_bernoulli *rule, uint64_t block, uint32_
  * the hardware prefetcher does better alone.)
  */
 #define FD_PREFETCH_LINES 12 /* per 16 lanes of a plane: 8 planes cover 3/4 of a float32 chunk */
-#define FD_PREFETCH_MIN_PLANES 3
 
 typedef struct {
     const char *base;
@@ -319,7 +318,7 @@ static void keep_words(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
     planes = nplanes < FD_PLANES ? nplanes : FD_PLANES;
     pf.base = next;
     pf.done = 0;
-    pf.bytes = next && planes >= FD_PREFETCH_MIN_PLANES ? next_bytes : 0;
+    pf.bytes = next && !fd_few_planes(rule) ? next_bytes : 0;
     FD_COMPARE_PLANES(rule, first, nblocks, planes, keep, u, tied, &pf);
     if (ties_follow(rule)) resolve_ties(rule, first, nblocks, tied, u, keep, &pf);
 }

@@ -1107,6 +1107,21 @@ def test_thread_counts_agree_with_the_reference():
         fastdrop.set_num_threads(before)
 
 
+@pytest.mark.parametrize("p", [0.25, 0.5, 0.75])
+def test_float32_streams_of_few_planes_agree_with_the_reference(p):
+    # p = 0.25, 0.5, 0.75 decide in 1 or 2 bit planes; float32 parts of 2^20 elements or more then
+    # take shorter windows of keep bits (src_c/fd_dropout.c), contiguous and along a walk
+    before = fastdrop.get_num_threads()
+    x = np.random.default_rng(5).standard_normal((1030, 1031)).astype(np.float32)
+    try:
+        fastdrop.set_num_threads(1)
+        for view in (x, x.T, x[:, 2:]):
+            expected = reference.dropout(view, p, reference.keep_mask(12, 3, view.shape, p))
+            assert_same_bits(fastdrop.dropout(view, p, rng=fastdrop.Draw(12, 3)), expected)
+    finally:
+        fastdrop.set_num_threads(before)
+
+
 @pytest.mark.parametrize(
     ("value", "error"), [(0, ValueError), (257, ValueError), (1.0, TypeError), (True, TypeError)]
 )
