@@ -13,12 +13,20 @@ import textwrap
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
     """Run ``code`` (dedented) in a new interpreter with ``env`` added to the environment, from
     outside the source tree (which has no compiled extension), capturing its output."""
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        cwd=tempfile.gettempdir(),
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_interpreter(["-c", textwrap.dedent(code)], **env)
+
+
+def run_interpreter(args: list[str], **env: str) -> subprocess.CompletedProcess:
+    """Run a new interpreter with ``args`` from an empty directory of its own: the directory
+    comes first on the child's module path, so a shared one (the system's temporary directory)
+    could hold a file that shadows a module (a stray nt.py broke NumPy's import once)."""
+    with tempfile.TemporaryDirectory() as empty:
+        return subprocess.run(
+            [sys.executable, *args],
+            cwd=empty,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )

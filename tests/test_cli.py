@@ -5,13 +5,12 @@ import doctest
 import json
 import pathlib
 import re
-import subprocess
 import sys
-import tempfile
 import types
 
 import numpy as np
 import pytest
+from isolated import run_interpreter
 
 import fastdrop
 from fastdrop import _bench, _cli, _mlp_demo
@@ -226,14 +225,7 @@ def test_samples_are_interleaved_and_summarised_by_their_median(monkeypatch):
 
 
 def test_module_help():
-    result = subprocess.run(
-        [sys.executable, "-m", "fastdrop", "--help"],
-        capture_output=True,
-        text=True,
-        cwd=tempfile.gettempdir(),
-        timeout=120,
-        check=False,
-    )
+    result = run_interpreter(["-m", "fastdrop", "--help"])
     assert result.returncode == 0, result.stderr
     assert "usage: fastdrop-bench" in result.stdout
 
