@@ -23,6 +23,7 @@
 #define FD_COMPARE_PLANES compare_planes_avx2
 #define FD_BOOL_GROUPS bool_groups_avx2
 #define FD_FLUSH_TIES fdv_flush_ties
+#define FD_KEEP_WORDS_HALF fdv_keep_words_half
 #define FD_SCALE_GROUPS_F16 scale_groups_f16_avx2
 #define FD_GROUPS_64
 #define FD_NORMAL_PHILOX fdv_normal_philox
@@ -188,7 +189,7 @@ FD_STATIC_FORCEINLINE void compare_packed(__m256i kept[][2], __m256i undecided[]
 /* compare_planes with Philox and the comparison fused: the planes of 8 blocks at a time in pairs,
  * both planes of both halves side by side (four independent chains: the out-of-order core finds
  * too little in fewer), the rounds that do not depend on the plane done once, kept and undecided
- * as packed pairs. p = 0.5 (T = 2^31) takes fdv_keep_words_half; an odd count's last plane runs
+ * as packed pairs (p = 0.5 never comes here: FD_KEEP_WORDS_HALF). An odd count's last plane runs
  * the two halves side by side (1 chain each: 8% faster at p = 1/8 on the Zen 4 of
  * benchmarks/NEON.md than 8-lane Philox in memory). */
 static void compare_planes_avx2(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
@@ -202,10 +203,6 @@ static void compare_planes_avx2(const fd_bernoulli *rule, uint64_t first, size_t
     size_t g;
     int i;
     rule = &held;
-    if (nplanes == 1) { /* T's lowest set bit is bit 31: T = 2^31 */
-        fdv_keep_words_half(rule, first, nblocks, keep);
-        return;
-    }
     for (i = 0; i < 4; i++) tied[i] = 0;
     for (g = 0; g < nblocks; g += 8) {
         __m256i counter[2][3], kept[2][2], undecided[2][2];

@@ -28,6 +28,7 @@
 #define FD_GROUPS_64
 #define FD_FIRST_TIES first_ties_avx512
 #define FD_FLUSH_TIES fdv_flush_ties
+#define FD_KEEP_WORDS_HALF fdv_keep_words_half
 #define FD_SCALE_GROUPS_F16 scale_groups_f16_avx512
 #define FD_NORMAL_PHILOX fdv_normal_philox
 #define FD_PHILOX_FLOOR fdv_philox_floor
@@ -145,7 +146,7 @@ static inline void put_keep8(const __m512i kept[4], size_t blocks, uint32_t *kee
  * A multiple of four planes (8, the usual count) runs four chains of one half (8 blocks) at a
  * time, other counts the two halves side by side (two chains). Blocks past nblocks in the last
  * 16 are computed too but neither stored in keep nor flagged as tied; a last group of at most 8
- * blocks runs its planes as one half. p = 0.5 (T = 2^31) takes fdv_keep_words_half.
+ * blocks runs its planes as one half. (p = 0.5 never comes here: FD_KEEP_WORDS_HALF.)
  */
 static void compare_planes_avx512(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
                                   int nplanes, uint32_t *keep, uint32_t u[4][FD_CHUNK_BLOCKS],
@@ -155,10 +156,6 @@ static void compare_planes_avx512(const fd_bernoulli *rule, uint64_t first, size
     const uint64_t in_call = nblocks < 64 ? ((uint64_t)1 << nblocks) - 1u : ~(uint64_t)0;
     const int ties = ties_follow(rule); /* else u and tied are not read */
     size_t g;
-    if (nplanes == 1) { /* T's lowest set bit is bit 31: T = 2^31 */
-        fdv_keep_words_half(rule, first, nblocks, keep);
-        return;
-    }
     tied[0] = tied[1] = tied[2] = tied[3] = 0;
     for (g = 0; g < nblocks; g += 16) {
         __m512i kept[2][4], undecided[2][4];

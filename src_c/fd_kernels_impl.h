@@ -295,6 +295,13 @@ static void compare_planes(const fd_bernoulli *rule, uint64_t first, size_t nblo
 }
 #endif
 
+/* A path may make p = 0.5's keep words (T = 2^31: one plane, no ties) straight from its Philox
+ * lanes (FD_KEEP_WORDS_HALF: fdv_keep_words_half of fd_kernels_vec.h); else its planes do. */
+#ifdef FD_KEEP_WORDS_HALF
+static void FD_KEEP_WORDS_HALF(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
+                               uint32_t *keep);
+#endif
+
 /*
  * Keep bits of the call's blocks [first, first + nblocks) by the rule of fd_dropout.h: the top
  * planes of every block in lanes that vectorise (lanes = blocks, state word-major), then the rare
@@ -315,6 +322,12 @@ static void keep_words(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
         return;
     }
     nplanes = 32 - lowest_set_bit((uint32_t)t);
+#ifdef FD_KEEP_WORDS_HALF
+    if (nplanes == 1) { /* T's lowest set bit is bit 31: T = 2^31 */
+        FD_KEEP_WORDS_HALF(rule, first, nblocks, keep);
+        return;
+    }
+#endif
     planes = nplanes < FD_PLANES ? nplanes : FD_PLANES;
     pf.base = next;
     pf.done = 0;

@@ -25,6 +25,7 @@
 #define FD_COMPARE_PLANES compare_planes_neon
 #define FD_BOOL_GROUPS bool_groups_neon
 #define FD_FLUSH_TIES fdv_flush_ties
+#define FD_KEEP_WORDS_HALF fdv_keep_words_half
 #define FD_SCALE_GROUPS_F16 scale_groups_f16_neon
 #define FD_NORMAL_PHILOX fdv_normal_philox
 #define FD_PHILOX_FLOOR fdv_philox_floor
@@ -115,9 +116,9 @@ static inline uint32_t nonzero_lanes(fdv v)
  * planes four side by side (four independent chains; kept, undecided, the prefix and four states
  * fill 28 of the 32 registers), then two or one; the rounds that do not depend on the plane done
  * once. Blocks past nblocks in the last vector are computed too, but neither stored in keep nor
- * flagged as tied. p = 0.5 (T = 2^31) takes fdv_keep_words_half (fd_kernels_vec.h). Always
- * inlined into keep_words, as it was before that branch: Clang left it apart with the branch,
- * and llvm-mca's models then had the planes' loop 3-8% slower.
+ * flagged as tied (p = 0.5 never comes here: FD_KEEP_WORDS_HALF). Always inlined into
+ * keep_words: Clang once left it apart, and llvm-mca's models then had the planes' loop 3-8%
+ * slower.
  */
 FD_STATIC_FORCEINLINE void compare_planes_neon(const fd_bernoulli *rule, uint64_t first,
                                                size_t nblocks, int nplanes, uint32_t *keep,
@@ -130,10 +131,6 @@ FD_STATIC_FORCEINLINE void compare_planes_neon(const fd_bernoulli *rule, uint64_
     prefetcher ahead = *pf;          /* Clang would reload the rule and store pf->done */
     size_t b;
     rule = &held;
-    if (nplanes == 1) { /* T's lowest set bit is bit 31: T = 2^31 */
-        fdv_keep_words_half(rule, first, nblocks, keep);
-        return;
-    }
     tied[0] = tied[1] = tied[2] = tied[3] = 0;
     for (b = 0; b < nblocks; b += 4) {
         uint32x4x4_t kept;

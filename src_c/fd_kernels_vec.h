@@ -31,8 +31,8 @@
  *
  * Each operation is one or a few instructions, always inlined; the paths' drivers (the loops over
  * blocks and planes, which differ in how many chains each ISA's registers hold) and what only one
- * ISA can do stay in the paths' files. A path takes p = 0.5's keep words (fdv_keep_words_half)
- * from its compare_planes when nplanes is 1.
+ * ISA can do stay in the paths' files. A path takes p = 0.5's keep words from
+ * fdv_keep_words_half with #define FD_KEEP_WORDS_HALF fdv_keep_words_half (fd_kernels_impl.h).
  */
 #ifndef FD_KERNELS_VEC_H
 #define FD_KERNELS_VEC_H
