@@ -401,7 +401,10 @@ def test_return_mask_matches_dropout_mask(shape):
     assert np.array_equal(mask, reference.keep_mask(16, 0, shape, 0.3))
 
 
-@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 31, 127, 128, 129, 2047, 2048, 2049, 2055, 5000])
+# 3 * 8192 + 5 and 2^18 + 3: whole chunks, which the kernels write into the packed mask in place
+@pytest.mark.parametrize(
+    "n", [0, 1, 7, 8, 9, 31, 127, 128, 129, 2047, 2048, 2049, 2055, 5000, 24581, 262147]
+)
 @pytest.mark.parametrize("p", [0.0, 0.2, 0.5, 1.0])
 def test_packed_mask_is_packbits(n, p):
     mask = fastdrop.dropout_mask(n, p, rng=17)
