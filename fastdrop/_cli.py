@@ -106,7 +106,8 @@ def _import_torch(wanted: bool) -> ModuleType | None:
 
 # Printed under the tables: what a newcomer needs to read them (README.md, Semantics, has more).
 DROPOUT_LEGEND = """\
-  fastdrop  fastdrop.dropout(x, p, rng=stream, out=x); all times are ns per element, medians
+  fastdrop  fastdrop.dropout(x, p, rng=stream, out=x); all times are ns per element, medians;
+            x starts 16 bytes past a cache line at every size, as NumPy's large arrays do
   GB/s      bytes fastdrop reads and writes per second: 2 x itemsize per element
   multiply  np.multiply(x, 1/(1-p), out=x): the same bytes moved, no random bits
   ratio     fastdrop's time / multiply's
