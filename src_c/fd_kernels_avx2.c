@@ -262,9 +262,9 @@ static void compare_planes_avx2(const fd_bernoulli *rule, uint64_t first, size_t
 
 /* bool_groups: each byte of a keep word copied to the 8 mask bytes it covers (vpshufb works within
  * 128-bit halves, so each half indexes its own copy of the word), then one bit tested per byte.
- * Unrolled: a loop of 8 instructions takes two cycles on the Zen 4 (its taken branch ends a
- * dispatch group), where four stores to L1 take one each (mask of 2^18, p = 0.5: 0.038 ns an
- * element, 0.046 rolled). */
+ * Unrolled four times: rolled, its 8 instructions took two cycles a word on the Zen 4 (the taken
+ * branch ends a dispatch group), unrolled 1.25 (a mask of 2^18 at p = 0.5: 0.038 ns an element,
+ * 0.046 rolled). */
 static void bool_groups_avx2(const uint32_t *words, size_t ngroups, uint8_t *mask)
 {
     const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, /**/
@@ -347,8 +347,8 @@ FD_STATIC_FORCEINLINE void apply4(const char *x, char *out, __m256i keep, __m256
  * elements, out aligned. Lane k of vector j is kept by bit (h + 8 j + k) % 32 (bit[j]) of *word,
  * or of word[1] where h + 8 j + k > 31: the lanes of `next` in vector 3 when the group
  * `straddles` two words (h > 0). Words are broadcast from memory (GCC took a word held in a
- * register through two more instructions; shifting the words by h into a buffer first, for one
- * word a group, made float32 at p = 0.5 7% slower at 2^24). */
+ * register through two more instructions; shifting all the words by h into a buffer first, so
+ * that each group reads one, made float32 at p = 0.5 7% slower at 2^24). */
 FD_STATIC_FORCEINLINE void group32(const char *x, char *out, const uint32_t *word,
                                    const __m256i bit[4], __m256i next, __m256 s, int multiply,
                                    int vectors, int straddles)
