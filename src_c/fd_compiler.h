@@ -76,6 +76,8 @@
 #if FD_MSVC && FD_X86_SIMD
 #include <xmmintrin.h>
 #define fd_prefetch_for_write(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
+#elif FD_MSVC && defined(_M_ARM64)
+#define fd_prefetch_for_write(p) __prefetch2((p), 16) /* PRFM PSTL1KEEP, as GCC's builtin */
 #elif defined(__GNUC__) || defined(__clang__)
 #define fd_prefetch_for_write(p) __builtin_prefetch((p), 1)
 #else

@@ -3,7 +3,7 @@
  * no target flags and fd_dispatch.c no run-time check): the kernels of the scalar path, with
  * Philox fused into the plane comparison, 4 blocks a vector, the ties' Philox in the same lanes,
  * p = 0.5's keep words straight from its lanes, bool masks by table lookups, and float16 through
- * the ISA's conversions.
+ * the ISA's conversions (not with MSVC, whose headers lack them: the scalar path's float16 loop).
  *
  * How the hand-written paths share their structure: the Philox lanes, the plane comparison, the
  * ties, the normals' Philox and the RNG floor are written once, in fd_kernels_vec.h, against a
@@ -26,7 +26,9 @@
 #define FD_BOOL_GROUPS bool_groups_neon
 #define FD_FLUSH_TIES fdv_flush_ties
 #define FD_KEEP_WORDS_HALF fdv_keep_words_half
+#if !FD_MSVC /* MSVC's arm64_neon.h has no float16 vectors nor their conversions */
 #define FD_SCALE_GROUPS_F16 scale_groups_f16_neon
+#endif
 #define FD_NORMAL_PHILOX fdv_normal_philox
 #define FD_PHILOX_FLOOR fdv_philox_floor
 #include "fd_kernels_impl.h"
@@ -187,6 +189,7 @@ static void bool_groups_neon(const uint32_t *words, size_t ngroups, uint8_t *mas
  * too: the multiply quiets them either way and both conversions keep a quiet NaN's payload (the
  * C tests compare every float16 value). Loads and stores by bytes: x and out need not be aligned
  * to 2. Each group's 8 keep bits of a vector spread to 16-bit lanes by a bit test. */
+#if !FD_MSVC
 static void scale_groups_f16_neon(const uint32_t *words, size_t ngroups, const char *x, char *out,
                                   double scale)
 {
@@ -206,6 +209,7 @@ static void scale_groups_f16_neon(const uint32_t *words, size_t ngroups, const c
             vst1q_u8((uint8_t *)out + at, vreinterpretq_u8_u16(vandq_u16(r, kept)));
         }
 }
+#endif
 
 const fd_kernels fd_kernels_neon = FD_KERNEL_TABLE("neon");
 
