@@ -82,29 +82,36 @@ typedef struct {
     uint8_t *mask; /* the bool or packed mask, in the box's C order */
 } box_call;
 
+/* Elements of a run of n from bit `bit` of its words before the first whole group of 32. */
+static size_t run_head(size_t bit, size_t n)
+{
+    const size_t head = (32 - bit % 32) % 32;
+    return head < n ? head : n;
+}
+
 /* Elements [0, n) of one run, whose keep bits start at bit `bit` of words. Whole groups of 32 go
- * to the path's kernels when the run is contiguous. */
+ * to the path's kernels when the run is contiguous, unless `groups_done` (half_dropout_run). */
 static void dropout_run(const box_call *call, const uint32_t *words, size_t bit, size_t n,
-                        const char *x, int64_t sx, char *out, int64_t so)
+                        const char *x, int64_t sx, char *out, int64_t so, int groups_done)
 {
     const int64_t size = (int64_t)item_size[call->dtype];
     const fd_dtype dtype = call->dtype;
     size_t i = 0;
     if (sx == size && so == size) {
-        for (; i < n && (bit + i) % 32 != 0; i++)
+        const size_t head = run_head(bit, n), groups = (n - head) / 32;
+        const uint32_t *w = words + (bit + head) / 32;
+        for (; i < head; i++)
             dropout_one(dtype, fd_keep_bit(words, bit + i), call->scale, call->multiply,
                         x + (size_t)size * i, out + (size_t)size * i);
-        if (n - i >= 32) {
-            size_t groups = (n - i) / 32;
-            const uint32_t *w = words + (bit + i) / 32;
+        if (groups && !groups_done) {
             if (call->multiply)
                 call->kernels->scale_groups[dtype](w, groups, x + (size_t)size * i,
                                                    out + (size_t)size * i, call->scale);
             else
                 call->kernels->select_groups[dtype](w, groups, x + (size_t)size * i,
                                                     out + (size_t)size * i);
-            i += 32 * groups;
         }
+        i += 32 * groups;
     }
     for (; i < n; i++)
         dropout_one(dtype, fd_keep_bit(words, bit + i), call->scale, call->multiply,
@@ -173,7 +180,7 @@ static inline void write_run(const box_call *call, const uint32_t *words, size_t
                              uint64_t done, int64_t at0, int64_t at1, int64_t sx, int64_t so)
 {
     if (call->kind == WRITE_DROPOUT) {
-        dropout_run(call, words, bit, n, call->x + at0, sx, call->out + at1, so);
+        dropout_run(call, words, bit, n, call->x + at0, sx, call->out + at1, so, 0);
         if (call->mask) fd_write_bool_mask(call->kernels, words, bit, n, call->mask + done);
     } else if (call->kind == WRITE_BOOL) {
         fd_write_bool_mask(call->kernels, words, bit, n, call->mask + done);
@@ -182,18 +189,44 @@ static inline void write_run(const box_call *call, const uint32_t *words, size_t
     }
 }
 
-/* Blocks of keep bits a window holds, in a part of n elements. The pass over x pauses while a
- * window's bits are made: with many planes the kernel prefetches x meanwhile, but a rule of few
- * planes (fd_few_planes) makes them too quickly for that. Where float32 x streams from beyond L2
- * (4 MiB or more), half windows then keep the stream going: AVX2 and AVX-512, p = 0.5, 2^22 and
- * 2^24, 7-15% faster. In cache they are 1-3% slower, and float64 and float16 were no faster
- * (BENCHMARKS.md §2). */
+/* Elements from which a call's x streams from memory, beyond the caches (4 MiB of float32). */
 #define FD_STREAM_ELEMENTS ((uint64_t)1 << 20)
-static uint64_t window_blocks(const box_call *call, uint64_t n)
+
+/* Whether a one-run walk's windows go to the path's half_dropout_32: contiguous float32 dropout
+ * at p = 0.5 without a mask, of at least 2^22 elements. It overlaps the Philox rounds with the
+ * pass over x, which pays where x comes from memory; in the caches both need the same vector
+ * pipes and it is slower: on the AVX2 path of a Zen 4, 4-8% slower at 2^20 and 2^21 elements,
+ * 0-5% faster at 2^22 and 5-17% at 2^23 and 2^24 (BENCHMARKS.md §2). */
+static int half_dropout_fits(const box_call *call, int contiguous)
+{
+    return call->kernels->half_dropout_32 && call->kind == WRITE_DROPOUT && !call->mask &&
+           contiguous && call->box.logical[0] == 1 && call->dtype == FD_FLOAT32 &&
+           call->box.count >= 4 * FD_STREAM_ELEMENTS &&
+           call->rule->threshold == FD_THRESHOLD_ONE / 2;
+}
+
+/* Blocks of keep bits a window holds. The pass over x pauses while a window's bits are made:
+ * with many planes the kernel prefetches x meanwhile, but a rule of few planes (fd_few_planes)
+ * makes them too quickly for that. Where float32 x streams from memory, half windows then keep
+ * the stream going (p = 0.5, 2^21 to 2^24 elements: AVX-512 3-8% faster, AVX2 1% slower to 10%
+ * faster); half_dropout_32 takes whole ones. */
+static uint64_t window_blocks(const box_call *call, int contiguous)
 {
     const int halve = fd_few_planes(call->rule) && call->dtype == FD_FLOAT32 &&
-                      n >= FD_STREAM_ELEMENTS;
+                      call->box.count >= FD_STREAM_ELEMENTS && !half_dropout_fits(call, contiguous);
     return halve ? FD_CHUNK_BLOCKS / 2 : FD_CHUNK_BLOCKS;
+}
+
+/* fill_window and write_run of a window in one pass (half_dropout_fits): the kernel makes the
+ * keep words and applies the run's whole groups meanwhile, dropout_run the elements around them. */
+static void half_dropout_run(const box_call *call, uint64_t window, uint64_t window_end, size_t bit,
+                             size_t run, int64_t at0, int64_t at1, uint32_t *words)
+{
+    const size_t head = run_head(bit, run);
+    call->kernels->half_dropout_32(call->rule, window, (size_t)(window_end - window), words,
+                                   (bit + head) / 32, (run - head) / 32, call->x + at0 + 4 * head,
+                                   call->out + at1 + 4 * head, call->scale, call->multiply);
+    dropout_run(call, words, bit, run, call->x + at0, 4, call->out + at1, 4, 1);
 }
 
 /* Elements [begin, end) of a box call in the box's C order, begin at a chunk boundary: runs, cut
@@ -214,20 +247,25 @@ static void box_part(void *arg, int part, int parts)
 
     fd_part_range(w->count, part, parts, &begin, &end);
     if (begin >= end) return;
-    limit = window_blocks(call, end - begin);
+    limit = window_blocks(call, contiguous);
     if (w->ndim == 1 && w->logical[0] == 1) { /* one run (a whole array, whole rows): windows */
+        const int half = half_dropout_fits(call, contiguous);
         uint64_t done = begin, logical = w->first + begin;
         int64_t at0 = (int64_t)begin * sx, at1 = (int64_t)begin * so;
         while (done < end) {
+            const size_t bit = (size_t)(logical % FD_BLOCK_ELEMENTS);
             size_t run;
             window = logical / FD_BLOCK_ELEMENTS;
             window_end = (logical + (end - done) - 1) / FD_BLOCK_ELEMENTS + 1;
             if (window_end > window + limit) window_end = window + limit;
-            fill_window(call, window, window_end, logical, done, end, at0, contiguous, words);
             run = (size_t)(window_end * FD_BLOCK_ELEMENTS - logical);
             if (run > end - done) run = (size_t)(end - done);
-            write_run(call, words, (size_t)(logical - window * FD_BLOCK_ELEMENTS), run, done, at0,
-                      at1, sx, so);
+            if (half) {
+                half_dropout_run(call, window, window_end, bit, run, at0, at1, words);
+            } else {
+                fill_window(call, window, window_end, logical, done, end, at0, contiguous, words);
+                write_run(call, words, bit, run, done, at0, at1, sx, so);
+            }
             done += run;
             logical += run;
             at0 += sx * (int64_t)run;

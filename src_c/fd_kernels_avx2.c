@@ -2,8 +2,9 @@
  * The AVX2 path: the kernels of the scalar path compiled for AVX2 inside this file only (nothing
  * else is built with AVX2 flags), with Philox fused into the plane comparison and the ties'
  * Philox (fd_kernels_vec.h, over the vector layer below: 4 lanes of 64 bits), p = 0.5's keep
- * words straight from its lanes, bool masks by byte shuffles, float32 and float64 dropout in
- * vectors aligned to out, and float16 through F16C's conversions. fd_dispatch.c selects it only
+ * words straight from its lanes (for float32 from memory, in the same pass as the dropout),
+ * bool masks by byte shuffles, float32 and float64 dropout in vectors aligned to out, and
+ * float16 through F16C's conversions. fd_dispatch.c selects it only
  * on CPUs (with F16C) and operating systems that run it. MSVC needs no target for intrinsics: it
  * builds the intrinsics as they are and the plain C parts for the baseline ISA.
  */
@@ -27,6 +28,7 @@
 #define FD_SCALE_GROUPS_F16 scale_groups_f16_avx2
 #define FD_GROUPS_32
 #define FD_GROUPS_64
+#define FD_HALF_DROPOUT_32 half_dropout_32
 #define FD_NORMAL_PHILOX fdv_normal_philox
 #define FD_PHILOX_FLOOR fdv_philox_floor
 #include "fd_kernels_impl.h"
@@ -151,11 +153,9 @@ FD_STATIC_FORCEINLINE void store_packed(uint32_t *keep, const __m256i pair[2])
 /* The keep words of `chains` (1 to 4) groups of 4 blocks from `block` when T = 2^31 (p = 0.5): an
  * element is kept where its bit of plane 0 is 0, so the words are that plane's outputs inverted
  * (by the last round), written to keep (4 per block) straight from the lanes. */
-FD_STATIC_FORCEINLINE void half_words(const fd_bernoulli *rule, uint64_t block, int chains,
-                                      uint32_t *keep)
+FD_STATIC_FORCEINLINE void half_start(const fd_bernoulli *rule, uint64_t block, int chains,
+                                      fdv_philox *s) /* the states after round 2 */
 {
-    fdv_philox s[4];
-    __m256i r[4][2];
     int h;
     for (h = 0; h < chains; h++) {
         fdv counter[3];
@@ -164,9 +164,22 @@ FD_STATIC_FORCEINLINE void half_words(const fd_bernoulli *rule, uint64_t block, 
         fdv_prefix_of(&prefix, counter, rule->key);
         fdv_from_prefix(&s[h], &prefix, _mm256_setzero_si256());
     }
-    fdv_rounds_to(s, chains, rule->key, NULL, FD_PHILOX_ROUNDS - 1);
+}
+FD_STATIC_FORCEINLINE void half_finish(const fd_bernoulli *rule, const fdv_philox *s, int chains,
+                                       uint32_t *keep) /* after round 9 */
+{
+    __m256i r[4][2];
+    int h;
     last_round_packed(s, chains, rule->key, 1, r);
     for (h = 0; h < chains; h++) store_packed(keep + 16 * h, r[h]);
+}
+FD_STATIC_FORCEINLINE void half_words(const fd_bernoulli *rule, uint64_t block, int chains,
+                                      uint32_t *keep)
+{
+    fdv_philox s[4];
+    half_start(rule, block, chains, s);
+    fdv_rounds_to(s, chains, rule->key, NULL, FD_PHILOX_ROUNDS - 1);
+    half_finish(rule, s, chains, keep);
 }
 
 /* compare_plane on packed pairs of a plane's outputs (last_round_packed), for both halves (r[h]:
@@ -385,39 +398,148 @@ FD_STATIC_FORCEINLINE void elements32(uint32_t bits, unsigned n, const char *x, 
     }
 }
 
+/* What applying a call's groups of 32-bit elements needs (out's head h, the scale, the lanes'
+ * bits), set once: groups_32 and half_dropout_32 go through the groups in steps. */
+typedef struct {
+    __m256 s;
+    __m256i bit[4], next;
+    unsigned h;
+} apply32;
+
+FD_STATIC_FORCEINLINE void apply32_setup(apply32 *a, const char *out, float scale)
+{
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    int j;
+    a->s = _mm256_set1_ps(scale);
+    a->h = head_elements(out, 4, 32);
+    a->next = _mm256_cmpgt_epi32(lane, _mm256_set1_epi32(7 - (int)a->h));
+    for (j = 0; j < 4; j++)
+        a->bit[j] = _mm256_sllv_epi32(
+            _mm256_set1_epi32(1),
+            _mm256_and_si256(_mm256_add_epi32(lane, _mm256_set1_epi32((int)a->h + 8 * j)),
+                             _mm256_set1_epi32(31)));
+}
+
+/* Groups [from, to) of a call, not its last: x and out are the call's, past the h head elements
+ * (elements32 of words[0]); `straddles`: h > 0. */
+FD_STATIC_FORCEINLINE void apply32_groups(const apply32 *a, const uint32_t *words, size_t from,
+                                          size_t to, const char *x, char *out, int multiply,
+                                          int straddles)
+{
+    size_t g;
+    for (g = from; g < to; g++)
+        group32(x + 128 * g, out + 128 * g, words + g, a->bit, a->next, a->s, multiply, 4,
+                straddles);
+}
+
+/* The call's last group g: 32 - h elements, of word g alone, the last 8 - h one at a time. */
+FD_STATIC_FORCEINLINE void apply32_last(const apply32 *a, const uint32_t *words, size_t g,
+                                        const char *x, char *out, float scale, int multiply)
+{
+    group32(x + 128 * g, out + 128 * g, words + g, a->bit, a->next, a->s, multiply, a->h ? 3 : 4,
+            0);
+    if (a->h)
+        elements32(words[g] >> (24 + a->h), 8 - a->h, x + 128 * g + 96, out + 128 * g + 96, scale,
+                   multiply);
+}
+
 /* The groups of 32-bit elements: the h elements before out's first 32-byte boundary one at a
  * time, then 4 aligned vectors a group, the last group's 32 - h elements in 3 vectors and 8 - h
  * one at a time. Always inlined, as groups_64 is. */
 FD_STATIC_FORCEINLINE void groups_32(const uint32_t *words, size_t ngroups, const char *x,
                                      char *out, float scale, int multiply)
 {
-    const __m256 s = _mm256_set1_ps(scale);
-    const unsigned h = head_elements(out, 4, 32);
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i next = _mm256_cmpgt_epi32(lane, _mm256_set1_epi32(7 - (int)h));
-    __m256i bit[4];
-    size_t g;
-    int j;
+    apply32 a;
     if (ngroups == 0) return;
-    for (j = 0; j < 4; j++)
-        bit[j] = _mm256_sllv_epi32(
-            _mm256_set1_epi32(1),
-            _mm256_and_si256(_mm256_add_epi32(lane, _mm256_set1_epi32((int)h + 8 * j)),
-                             _mm256_set1_epi32(31)));
-    elements32(words[0], h, x, out, scale, multiply);
-    x += 4 * h;
-    out += 4 * h;
-    if (h)
-        for (g = 0; g + 1 < ngroups; g++)
-            group32(x + 128 * g, out + 128 * g, words + g, bit, next, s, multiply, 4, 1);
+    apply32_setup(&a, out, scale);
+    elements32(words[0], a.h, x, out, scale, multiply);
+    x += 4 * a.h;
+    out += 4 * a.h;
+    if (a.h)
+        apply32_groups(&a, words, 0, ngroups - 1, x, out, multiply, 1);
     else
-        for (g = 0; g + 1 < ngroups; g++)
-            group32(x + 128 * g, out + 128 * g, words + g, bit, next, s, multiply, 4, 0);
-    /* the last group: 32 - h elements, of word g alone */
-    group32(x + 128 * g, out + 128 * g, words + g, bit, next, s, multiply, h ? 3 : 4, 0);
-    if (h)
-        elements32(words[g] >> (24 + h), 8 - h, x + 128 * g + 96, out + 128 * g + 96, scale,
-                   multiply);
+        apply32_groups(&a, words, 0, ngroups - 1, x, out, multiply, 0);
+    apply32_last(&a, words, ngroups - 1, x, out, scale, multiply);
+}
+
+/*
+ * float32 dropout at p = 0.5 with its keep words made in the same pass: the words of blocks
+ * [first, first + nblocks) into words (as keep_words), groups [g0, g0 + ngroups) of them applied
+ * to x and out (as groups_32; x and out at group g0; `straddles`: out's head h > 0). Made first
+ * and applied after, the pass over x, and with it the memory's stream, stops while a window's
+ * bits are made; so each step makes the words of HALF_STEP_BLOCKS blocks while the groups of the
+ * step before are applied between its rounds, a few a round. That pays only where x streams
+ * from memory: in the caches the rounds and the apply need the same vector pipes and add up
+ * anyway (fd_dropout.c's half_dropout_fits). A group straddling two words waits for the second,
+ * so the applied groups lag the made words by one; the last nblocks % HALF_STEP_BLOCKS blocks
+ * are made first, apart.
+ */
+#define HALF_CHAINS 2 /* 8 of AVX2's 16 registers: the apply needs the rest */
+#define HALF_STEP_BLOCKS (4 * HALF_CHAINS)
+#define HALF_STEP_WORDS (4 * HALF_STEP_BLOCKS)
+#define HALF_SLOTS (FD_PHILOX_ROUNDS - 2) /* after round 2 (the start) and rounds 3 to 9 */
+
+FD_STATIC_FORCEINLINE void half_dropout(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
+                                        uint32_t *words, size_t g0, size_t ngroups, const char *x,
+                                        char *out, float scale, int multiply, int straddles)
+{
+    const size_t steps = nblocks / HALF_STEP_BLOCKS, whole = HALF_STEP_WORDS * steps;
+    const size_t last = ngroups ? ngroups - 1 : 0; /* the call's last group is applied apart */
+    const uint32_t *w = words + g0;
+    size_t made = 0, done = 0, step;
+    apply32 a;
+    apply32_setup(&a, out, scale);
+    if (whole < 4 * nblocks)
+        fdv_keep_words_half(rule, first + HALF_STEP_BLOCKS * steps, nblocks % HALF_STEP_BLOCKS,
+                            words + whole);
+    x += 4 * a.h; /* past the head elements, applied at the end */
+    out += 4 * a.h;
+    for (step = 0; step < steps; step++) {
+        size_t ready = made > g0 + 1 ? made - g0 - 1 : 0; /* groups with both words made */
+        fdv_philox s[HALF_CHAINS];
+        if (ready > last) ready = last;
+        half_start(rule, first + HALF_STEP_BLOCKS * step, HALF_CHAINS, s);
+        if (ready - done >= HALF_STEP_WORDS) { /* a step's groups, spread over the rounds */
+            uint32_t k0 = (uint32_t)rule->key + 2 * FD_PHILOX_W0;
+            uint32_t k1 = (uint32_t)(rule->key >> 32) + 2 * FD_PHILOX_W1;
+            int slot;
+            FD_UNROLL8 for (slot = 0; slot < HALF_SLOTS; slot++) {
+                if (slot) {
+                    fdv_round(s, HALF_CHAINS, k0, k1);
+                    k0 += FD_PHILOX_W0;
+                    k1 += FD_PHILOX_W1;
+                }
+                apply32_groups(&a, w, done, done + HALF_STEP_WORDS / HALF_SLOTS, x, out, multiply,
+                               straddles);
+                done += HALF_STEP_WORDS / HALF_SLOTS;
+            }
+        } else { /* the first steps, or the groups start late in the window */
+            fdv_rounds_to(s, HALF_CHAINS, rule->key, NULL, FD_PHILOX_ROUNDS - 1);
+            apply32_groups(&a, w, done, ready, x, out, multiply, straddles);
+            done = ready;
+        }
+        half_finish(rule, s, HALF_CHAINS, words + made);
+        made += HALF_STEP_WORDS;
+    }
+    if (ngroups == 0) return;
+    elements32(w[0], a.h, x - 4 * a.h, out - 4 * a.h, scale, multiply);
+    apply32_groups(&a, w, done, last, x, out, multiply, straddles);
+    apply32_last(&a, w, last, x, out, scale, multiply);
+}
+
+static void half_dropout_32(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
+                            uint32_t *words, size_t g0, size_t ngroups, const char *x, char *out,
+                            double scale, int multiply)
+{
+    const int straddles = head_elements(out, 4, 32) != 0;
+    if (multiply && straddles)
+        half_dropout(rule, first, nblocks, words, g0, ngroups, x, out, (float)scale, 1, 1);
+    else if (multiply)
+        half_dropout(rule, first, nblocks, words, g0, ngroups, x, out, (float)scale, 1, 0);
+    else if (straddles)
+        half_dropout(rule, first, nblocks, words, g0, ngroups, x, out, 1.0f, 0, 1);
+    else
+        half_dropout(rule, first, nblocks, words, g0, ngroups, x, out, 1.0f, 0, 0);
 }
 
 FD_STATIC_FORCEINLINE void groups_64(const uint32_t *words, size_t ngroups, const char *x,

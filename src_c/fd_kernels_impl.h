@@ -500,13 +500,18 @@ static uint32_t philox_floor(uint64_t key, uint64_t offset, uint64_t first, size
 
 #include "fd_normal_impl.h"
 
+/* A path may make p = 0.5's float32 dropout in one pass with its bits (FD_HALF_DROPOUT_32). */
+#ifndef FD_HALF_DROPOUT_32
+#define FD_HALF_DROPOUT_32 NULL
+#endif
+
 /* Indexed by fd_dtype; bfloat16 selects as float16 does (16-bit copies). */
 #define FD_KERNEL_TABLE(NAME)                                                         \
     {                                                                                 \
         NAME, keep_words, FD_BOOL_GROUPS,                                             \
         {FD_SCALE_GROUPS_F16, scale_groups_f32, scale_groups_f64, scale_groups_bf16}, \
         {select_groups_16, select_groups_32, select_groups_64, select_groups_16},     \
-        normal_blocks, FD_PHILOX_FLOOR,                                               \
+        FD_HALF_DROPOUT_32, normal_blocks, FD_PHILOX_FLOOR,                           \
     }
 
 #endif /* FD_KERNELS_IMPL_H */

@@ -78,6 +78,21 @@ FD_STATIC_FORCEINLINE void fdv_from_prefix(fdv_philox *s, const fdv_prefix *q, f
     s->x[3] = q->after2[1];
 }
 
+/* One round of `chains` states at once, with round keys k0 and k1. */
+FD_STATIC_FORCEINLINE void fdv_round(fdv_philox *s, int chains, uint32_t k0, uint32_t k1)
+{
+    int h;
+    FDV_UNROLL_CHAINS for (h = 0; h < chains; h++) {
+        fdv hi0, lo0, hi1, lo1;
+        fdv_mulhilo(s[h].x[0], FD_PHILOX_M0, &hi0, &lo0);
+        fdv_mulhilo(s[h].x[2], FD_PHILOX_M1, &hi1, &lo1);
+        s[h].x[0] = fdv_xor3(hi1, s[h].x[1], fdv_set1(k0));
+        s[h].x[1] = lo1;
+        s[h].x[2] = fdv_xor3(hi0, s[h].x[3], fdv_set1(k1));
+        s[h].x[3] = lo0;
+    }
+}
+
 /* Rounds 3 to `end` of `chains` states at once: independent chains for the out-of-order core (a
  * constant count, so that the loop over them unrolls). After each round pf, if not NULL,
  * prefetches FD_PREFETCH_LINES per 16 lanes of the rounds, spread out. (A path may do the last
@@ -86,20 +101,12 @@ FD_STATIC_FORCEINLINE void fdv_rounds_to(fdv_philox *s, int chains, uint64_t key
                                          int end)
 {
     uint32_t k0 = (uint32_t)key + 2 * FD_PHILOX_W0, k1 = (uint32_t)(key >> 32) + 2 * FD_PHILOX_W1;
-    int round, h;
+    int round;
     FDV_UNROLL_ROUNDS for (round = 2; round < FD_PHILOX_ROUNDS; round++) {
         if (round == end) { /* a test in the loop, whose constant count Clang unrolls only */
             break;
         }
-        FDV_UNROLL_CHAINS for (h = 0; h < chains; h++) {
-            fdv hi0, lo0, hi1, lo1;
-            fdv_mulhilo(s[h].x[0], FD_PHILOX_M0, &hi0, &lo0);
-            fdv_mulhilo(s[h].x[2], FD_PHILOX_M1, &hi1, &lo1);
-            s[h].x[0] = fdv_xor3(hi1, s[h].x[1], fdv_set1(k0));
-            s[h].x[1] = lo1;
-            s[h].x[2] = fdv_xor3(hi0, s[h].x[3], fdv_set1(k1));
-            s[h].x[3] = lo0;
-        }
+        fdv_round(s, chains, k0, k1);
         k0 += FD_PHILOX_W0;
         k1 += FD_PHILOX_W1;
         if (pf) prefetch_some(pf, FD_PREFETCH_LINES * chains * FDV_LANES / 128);

@@ -733,6 +733,95 @@ static void test_threads_agree(const char *path)
     free(got_mask);
 }
 
+/* A path's one-pass p = 0.5 float32 dropout (half_dropout_32), called directly: the scalar path's
+ * keep words and bytes for windows of 1 to 64 blocks (whole steps and a remainder), groups from
+ * any word, out at any 4-byte offset in a line, in place or not, scaled or selected; nothing
+ * around out written. */
+static void test_half_dropout_kernel(const char *path)
+{
+    enum { GUARD = 64, BYTES = 4 * FD_CHUNK_ELEMENTS + 2 * GUARD };
+    static const size_t blocks[] = {1, 3, 7, 8, 9, 16, 17, 31, 33, 56, 63, 64};
+    static uint8_t source[BYTES], x[BYTES], ref[BYTES], got[BYTES];
+    uint32_t ref_words[FD_CHUNK_WORDS], got_words[FD_CHUNK_WORDS];
+    const fd_kernels *scalar, *kernels;
+    size_t b, i;
+    int trial;
+    CHECK(fd_simd_select(path) == FD_OK);
+    kernels = fd_active_kernels();
+    CHECK(fd_simd_select("scalar") == FD_OK);
+    scalar = fd_active_kernels();
+    if (!kernels->half_dropout_32) return;
+    for (i = 0; i < BYTES; i++) source[i] = (uint8_t)next_random();
+    for (b = 0; b < sizeof blocks / sizeof *blocks; b++)
+        for (trial = 0; trial < 24; trial++) {
+            const fd_bernoulli rule = {next_random(), next_random() >> 1, fd_threshold(0.5)};
+            const size_t words = 4 * blocks[b], g0 = trial < 8 ? 0 : next_random() % words;
+            const size_t ngroups = trial % 4 == 3 ? 0 : (words - g0) - next_random() % 3 % (words - g0 + 1);
+            const size_t at = GUARD + 4 * (next_random() % 16), bytes = 128 * ngroups;
+            const int multiply = trial % 2, in_place = trial / 2 % 2;
+            const double scale = multiply ? 1.5 : 1.0;
+            memcpy(x, source, BYTES);
+            memcpy(ref, source, BYTES);
+            memcpy(got, source, BYTES);
+            scalar->keep_words(&rule, 77, blocks[b], ref_words, NULL, 0);
+            if (multiply)
+                scalar->scale_groups[FD_FLOAT32](ref_words + g0, ngroups,
+                                                 (char *)(in_place ? ref : x) + at, (char *)ref + at,
+                                                 scale);
+            else
+                scalar->select_groups[FD_FLOAT32](ref_words + g0, ngroups,
+                                                  (char *)(in_place ? ref : x) + at, (char *)ref + at);
+            kernels->half_dropout_32(&rule, 77, blocks[b], got_words, g0, ngroups,
+                                     (char *)(in_place ? got : x) + at, (char *)got + at, scale,
+                                     multiply);
+            CHECK(memcmp(ref_words, got_words, words * sizeof *got_words) == 0);
+            CHECK(memcmp(ref, got, BYTES) == 0);
+            CHECK(memcmp(got, source, at) == 0 && memcmp(got + at + bytes, source + at + bytes,
+                                                         BYTES - at - bytes) == 0);
+        }
+}
+
+/* Calls long enough for the one-pass p = 0.5 float32 dropout of some paths (2^22 elements and
+ * more): in place, in 1 to 3 parts, and a box of a longer array, against the scalar path. */
+static void test_half_dropout_calls(const char *path)
+{
+    const size_t n = ((size_t)1 << 22) + 333;
+    const int64_t global[1] = {(int64_t)n + 1000}, start[1] = {333}, extent[1] = {(int64_t)n};
+    const int64_t shape[1] = {(int64_t)n}, strides[1] = {4};
+    const fd_box box = {1, global, start, extent};
+    float *x = malloc(n * sizeof *x), *ref = malloc(n * sizeof *ref), *got = malloc(n * sizeof *got);
+    fd_bernoulli rule = {next_random(), next_random() >> 1, fd_threshold(0.5)};
+    size_t i;
+    int threads;
+    CHECK(x && ref && got);
+    if (!x || !ref || !got) return;
+    for (i = 0; i < n; i++) x[i] = (float)(int32_t)(uint32_t)next_random();
+    for (threads = 1; threads <= 4; threads++) { /* 4: the box, on 2 threads */
+        const int is_box = threads == 4;
+        if (threads == 1 || is_box) { /* the reference: one thread, the scalar path */
+            fd_set_num_threads(1);
+            CHECK(fd_simd_select("scalar") == FD_OK);
+            memcpy(ref, x, n * sizeof *x);
+            CHECK((is_box ? fd_dropout_box(FD_FLOAT32, &rule, 2.0, &box, ref, strides, ref,
+                                           strides, NULL)
+                          : fd_dropout(FD_FLOAT32, &rule, 2.0, 1, shape, ref, strides, ref,
+                                       strides, NULL)) == FD_OK);
+        }
+        fd_set_num_threads(is_box ? 2 : threads);
+        CHECK(fd_simd_select(path) == FD_OK);
+        memcpy(got, x, n * sizeof *x);
+        CHECK((is_box ? fd_dropout_box(FD_FLOAT32, &rule, 2.0, &box, got, strides, got, strides,
+                                       NULL)
+                      : fd_dropout(FD_FLOAT32, &rule, 2.0, 1, shape, got, strides, got, strides,
+                                   NULL)) == FD_OK);
+        CHECK(memcmp(ref, got, n * sizeof *got) == 0);
+    }
+    fd_set_num_threads(1);
+    free(x);
+    free(ref);
+    free(got);
+}
+
 /* fd_normal against the formula of fd_dropout.h computed with the C library's log, sin and cos
  * (fastdrop's own agree to a few units in the 15th digit), across the 96-bit carry; float32 is the double rounded
  * once; every thread count gives the same bits; and the errors. */
@@ -1191,6 +1280,8 @@ int main(void)
         test_no_access_outside(path);
 #endif
         test_threads_agree(path);
+        test_half_dropout_kernel(path);
+        test_half_dropout_calls(path);
     }
     test_normal();
     test_threshold();
