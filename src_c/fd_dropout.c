@@ -195,8 +195,9 @@ static inline void write_run(const box_call *call, const uint32_t *words, size_t
 /* Whether a one-run walk's windows go to the path's half_dropout_32: contiguous float32 dropout
  * at p = 0.5 without a mask, of at least 2^22 elements. It overlaps the Philox rounds with the
  * pass over x, which pays where x comes from memory; in the caches both need the same vector
- * pipes and it is slower: on the AVX2 path of a Zen 4, 4-8% slower at 2^20 and 2^21 elements,
- * 0-5% faster at 2^22 and 5-17% at 2^23 and 2^24 (BENCHMARKS.md §2). */
+ * pipes and it is slower. On the AVX2 path of a Zen 4: 4-8% slower at 2^20 and 2^21 elements,
+ * about level at 2^22 (which its 32 MiB L3 holds), 6-18% faster at 2^23 and 2^24 (BENCHMARKS.md
+ * §2). */
 static int half_dropout_fits(const box_call *call, int contiguous)
 {
     return call->kernels->half_dropout_32 && call->kind == WRITE_DROPOUT && !call->mask &&
