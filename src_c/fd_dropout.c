@@ -189,7 +189,7 @@ static inline void write_run(const box_call *call, const uint32_t *words, size_t
     }
 }
 
-/* Elements from which a call's x streams from memory, beyond the caches (4 MiB of float32). */
+/* Elements from which a call's float32 x streams from beyond L2 (4 MiB). */
 #define FD_STREAM_ELEMENTS ((uint64_t)1 << 20)
 
 /* Whether a one-run walk's windows go to the path's half_dropout_32: contiguous float32 dropout
@@ -208,7 +208,7 @@ static int half_dropout_fits(const box_call *call, int contiguous)
 
 /* Blocks of keep bits a window holds. The pass over x pauses while a window's bits are made:
  * with many planes the kernel prefetches x meanwhile, but a rule of few planes (fd_few_planes)
- * makes them too quickly for that. Where float32 x streams from memory, half windows then keep
+ * makes them too quickly for that. Where float32 x streams from beyond L2, half windows keep
  * the stream going (p = 0.5, 2^21 to 2^24 elements: AVX-512 3-8% faster, AVX2 1% slower to 10%
  * faster); half_dropout_32 takes whole ones. */
 static uint64_t window_blocks(const box_call *call, int contiguous)
