@@ -193,28 +193,30 @@ static inline void write_run(const box_call *call, const uint32_t *words, size_t
 #define FD_STREAM_ELEMENTS ((uint64_t)1 << 20)
 
 /* Whether a one-run walk's windows go to the path's half_dropout_32: contiguous float32 dropout
- * at p = 0.5 without a mask, of at least 2^22 elements. It overlaps the Philox rounds with the
- * pass over x, which pays where x comes from memory; in the caches both need the same vector
- * pipes and it is slower. On the AVX2 path of a Zen 4: 4-8% slower at 2^20 and 2^21 elements,
- * about level at 2^22 (which its 32 MiB L3 holds), 6-18% faster at 2^23 and 2^24 (BENCHMARKS.md
- * §2). */
+ * at p = 0.5 without a mask (on the AVX2 path of a Zen 4, 1-15% faster than the bits and the
+ * pass apart from 2^14 to 2^24 elements; BENCHMARKS.md §2). Its windows are a whole piece of a
+ * call (FD_HALF_WINDOW_BLOCKS): the longer the pass, the less of it waits for its first bits or
+ * applies its last ones alone (64-block windows were 5-10% slower). */
+#define FD_HALF_WINDOW_BLOCKS (FD_PIECE_ELEMENTS / FD_BLOCK_ELEMENTS)
+#if FD_HALF_WINDOW_BLOCKS < FD_CHUNK_BLOCKS
+#error "box_part's words must hold a chunk's"
+#endif
 static int half_dropout_fits(const box_call *call, int contiguous)
 {
     return call->kernels->half_dropout_32 && call->kind == WRITE_DROPOUT && !call->mask &&
            contiguous && call->box.logical[0] == 1 && call->dtype == FD_FLOAT32 &&
-           call->box.count >= 4 * FD_STREAM_ELEMENTS &&
            call->rule->threshold == FD_THRESHOLD_ONE / 2;
 }
 
 /* Blocks of keep bits a window holds. The pass over x pauses while a window's bits are made:
  * with many planes the kernel prefetches x meanwhile, but a rule of few planes (fd_few_planes)
  * makes them too quickly for that. Where float32 x streams from beyond L2, half windows keep
- * the stream going (p = 0.5, 2^21 to 2^24 elements: AVX-512 3-8% faster, AVX2 1% slower to 10%
- * faster); half_dropout_32 takes whole ones. */
-static uint64_t window_blocks(const box_call *call, int contiguous)
+ * the stream going (p = 0.25, 0.5 and 0.75, 2^20 to 2^24 elements: 0-16% faster; BENCHMARKS.md
+ * §2). half_dropout_32 has windows of its own. */
+static uint64_t window_blocks(const box_call *call)
 {
     const int halve = fd_few_planes(call->rule) && call->dtype == FD_FLOAT32 &&
-                      call->box.count >= FD_STREAM_ELEMENTS && !half_dropout_fits(call, contiguous);
+                      call->box.count >= FD_STREAM_ELEMENTS;
     return halve ? FD_CHUNK_BLOCKS / 2 : FD_CHUNK_BLOCKS;
 }
 
@@ -241,16 +243,17 @@ static void box_part(void *arg, int part, int parts)
     const int64_t size = (int64_t)item_size[call->dtype];
     const int64_t sx = w->strides[0][inner], so = w->strides[1][inner];
     const int contiguous = w->ndim == 1 && sx == size && so == size;
-    uint32_t words[FD_CHUNK_WORDS];
+    uint32_t words[4 * FD_HALF_WINDOW_BLOCKS]; /* a window's: half_dropout_32's are the longest */
     uint64_t window = 0, window_end = 0; /* the blocks whose keep bits words holds */
     uint64_t begin, end, limit;
     fd_box_cursor cur;
 
     fd_part_range(w->count, part, parts, &begin, &end);
     if (begin >= end) return;
-    limit = window_blocks(call, contiguous);
+    limit = window_blocks(call);
     if (w->ndim == 1 && w->logical[0] == 1) { /* one run (a whole array, whole rows): windows */
         const int half = half_dropout_fits(call, contiguous);
+        if (half) limit = FD_HALF_WINDOW_BLOCKS;
         uint64_t done = begin, logical = w->first + begin;
         int64_t at0 = (int64_t)begin * sx, at1 = (int64_t)begin * so;
         while (done < end) {

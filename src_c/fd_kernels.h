@@ -41,8 +41,9 @@ typedef struct {
     void (*select_groups[FD_DTYPES])(const uint32_t *words, size_t ngroups, const char *x,
                                      char *out);
     /* float32 dropout at T = 2^31 (p = 0.5) in one pass with its keep bits, or NULL: the words
-     * of keep_words, and meanwhile groups [g0, g0 + ngroups) of them applied from x to out (at
-     * group g0's first element) as scale_groups (if multiply) or select_groups would. */
+     * of keep_words (of any number of blocks, not only a chunk's), and meanwhile groups
+     * [g0, g0 + ngroups) of them applied from x to out (at group g0's first element) as
+     * scale_groups (if multiply) or select_groups would. */
     void (*half_dropout_32)(const fd_bernoulli *rule, uint64_t first, size_t nblocks,
                             uint32_t *words, size_t g0, size_t ngroups, const char *x, char *out,
                             double scale, int multiply);

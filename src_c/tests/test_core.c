@@ -351,7 +351,8 @@ static void test_vanilla_keeps_signaling_nans(void)
                 const int64_t step = layout < 4 ? 1 : layout == 4 ? 3 : -2;
                 const size_t first = layout < 4 ? (size_t)layout : layout == 4 ? 0 : 2 * (N - 1);
                 const int64_t shape[1] = {N}, strides[1] = {step * size}, dense[1] = {size};
-                fd_bernoulli rule = {next_random(), next_random() >> 1, fd_threshold(0.4)};
+                const double p = in_place ? 0.5 : 0.4; /* 0.5: one pass on some paths */
+                fd_bernoulli rule = {next_random(), next_random() >> 1, fd_threshold(p)};
                 size_t i, bad = 0;
                 for (i = 0; i < SPAN; i++) {
                     const uint64_t payload = next_random() % ((uint64_t)1 << quiet_bit[d]) | 1u;
@@ -520,6 +521,11 @@ static void test_paths_agree_any_alignment(const char *path)
                 check_placement(path, (fd_dtype)d, &rule, 1.0, lengths[l], x_at, out_at, 1);
                 check_placement(path, (fd_dtype)d, &rule, 1.5, lengths[l], x_at, out_at, 0);
                 check_placement(path, (fd_dtype)d, &rule, 1.0, lengths[l], out_at, out_at, 0);
+                if (d == FD_FLOAT32) { /* p = 0.5: one pass on some paths */
+                    rule.threshold = fd_threshold(0.5);
+                    check_placement(path, FD_FLOAT32, &rule, 1.5, lengths[l], x_at, out_at, 1);
+                    check_placement(path, FD_FLOAT32, &rule, 1.0, lengths[l], x_at, out_at, 0);
+                }
             }
     for (l = 0; l < sizeof lengths / sizeof *lengths; l++)
         for (o = 0; o < 64; o++) {
@@ -624,7 +630,8 @@ static void test_no_access_outside(const char *path)
     for (l = 0; l < sizeof lengths / sizeof *lengths; l++)
         for (at_end = 0; at_end < 4; at_end++) { /* bit 0: x flush at the end, bit 1: out */
             const size_t n = lengths[l];
-            fd_bernoulli rule = {next_random(), next_random() >> 1, fd_threshold(0.3)};
+            const double p = (l + (size_t)at_end) % 2 ? 0.5 : 0.3; /* 0.5: one pass on some paths */
+            fd_bernoulli rule = {next_random(), next_random() >> 1, fd_threshold(p)};
             for (d = FD_FLOAT16; d <= LAST_DTYPE; d++)
                 for (in_place = 0; in_place < 2; in_place++)
                     for (multiply = 0; multiply < 2; multiply++) {
@@ -734,15 +741,15 @@ static void test_threads_agree(const char *path)
 }
 
 /* A path's one-pass p = 0.5 float32 dropout (half_dropout_32), called directly: the scalar path's
- * keep words and bytes for windows of 1 to 64 blocks (whole steps and a remainder), groups from
+ * keep words and bytes for windows of 1 to 256 blocks (whole steps and a remainder), groups from
  * any word, out at any 4-byte offset in a line, in place or not, scaled or selected; nothing
  * around out written. */
 static void test_half_dropout_kernel(const char *path)
 {
-    enum { GUARD = 64, BYTES = 4 * FD_CHUNK_ELEMENTS + 2 * GUARD };
-    static const size_t blocks[] = {1, 3, 7, 8, 9, 16, 17, 31, 33, 56, 63, 64};
+    enum { MOST = 256, GUARD = 64, BYTES = 4 * FD_BLOCK_ELEMENTS * MOST + 2 * GUARD };
+    static const size_t blocks[] = {1, 3, 7, 8, 9, 16, 17, 31, 33, 63, 64, 65, 200, MOST};
     static uint8_t source[BYTES], x[BYTES], ref[BYTES], got[BYTES];
-    uint32_t ref_words[FD_CHUNK_WORDS], got_words[FD_CHUNK_WORDS];
+    static uint32_t ref_words[4 * MOST], got_words[4 * MOST];
     const fd_kernels *scalar, *kernels;
     size_t b, i;
     int trial;
@@ -763,7 +770,10 @@ static void test_half_dropout_kernel(const char *path)
             memcpy(x, source, BYTES);
             memcpy(ref, source, BYTES);
             memcpy(got, source, BYTES);
-            scalar->keep_words(&rule, 77, blocks[b], ref_words, NULL, 0);
+            for (i = 0; i < blocks[b]; i += FD_CHUNK_BLOCKS) /* a chunk at most a call */
+                scalar->keep_words(&rule, 77 + i, blocks[b] - i < FD_CHUNK_BLOCKS ? blocks[b] - i
+                                                                                 : FD_CHUNK_BLOCKS,
+                                   ref_words + 4 * i, NULL, 0);
             if (multiply)
                 scalar->scale_groups[FD_FLOAT32](ref_words + g0, ngroups,
                                                  (char *)(in_place ? ref : x) + at, (char *)ref + at,
@@ -781,11 +791,11 @@ static void test_half_dropout_kernel(const char *path)
         }
 }
 
-/* Calls long enough for the one-pass p = 0.5 float32 dropout of some paths (2^22 elements and
- * more): in place, in 1 to 3 parts, and a box of a longer array, against the scalar path. */
+/* p = 0.5 float32 dropout (in one pass on some paths) of calls split into pieces (2^18 elements
+ * and more): in place, on 1 to 3 threads, and a box of a longer array, against the scalar path. */
 static void test_half_dropout_calls(const char *path)
 {
-    const size_t n = ((size_t)1 << 22) + 333;
+    const size_t n = ((size_t)1 << 20) + 333;
     const int64_t global[1] = {(int64_t)n + 1000}, start[1] = {333}, extent[1] = {(int64_t)n};
     const int64_t shape[1] = {(int64_t)n}, strides[1] = {4};
     const fd_box box = {1, global, start, extent};
