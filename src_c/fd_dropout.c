@@ -211,13 +211,19 @@ static int half_dropout_fits(const box_call *call, int contiguous)
 /* Blocks of keep bits a window holds. The pass over x pauses while a window's bits are made:
  * with many planes the kernel prefetches x meanwhile, but a rule of few planes (fd_few_planes)
  * makes them too quickly for that. Where float32 x streams from beyond L2, half windows keep
- * the stream going (p = 0.25, 0.5 and 0.75, 2^20 to 2^24 elements: 0-16% faster; BENCHMARKS.md
- * §2). half_dropout_32 has windows of its own. */
+ * the stream going (p = 0.25, 0.5 and 0.75, 2^20 to 2^24 elements: 0-16% faster). float64 x
+ * of 32 MiB or more, twice the bytes a window, keeps streaming in quarter windows even behind
+ * many planes (p = 0.1, 2^22 to 2^24 elements: 2-16% faster; slower below). BENCHMARKS.md §2.
+ * half_dropout_32 has windows of its own. */
 static uint64_t window_blocks(const box_call *call)
 {
-    const int halve = fd_few_planes(call->rule) && call->dtype == FD_FLOAT32 &&
-                      call->box.count >= FD_STREAM_ELEMENTS;
-    return halve ? FD_CHUNK_BLOCKS / 2 : FD_CHUNK_BLOCKS;
+    if (call->dtype == FD_FLOAT32 && fd_few_planes(call->rule) &&
+        call->box.count >= FD_STREAM_ELEMENTS)
+        return FD_CHUNK_BLOCKS / 2;
+    if (call->dtype == FD_FLOAT64 && !fd_few_planes(call->rule) &&
+        call->box.count >= 4 * FD_STREAM_ELEMENTS)
+        return FD_CHUNK_BLOCKS / 4;
+    return FD_CHUNK_BLOCKS;
 }
 
 /* fill_window and write_run of a window in one pass (half_dropout_fits): the kernel makes the

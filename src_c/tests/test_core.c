@@ -791,6 +791,37 @@ static void test_half_dropout_kernel(const char *path)
         }
 }
 
+/* float64 dropout at p = 0.1 of 2^22 elements and more (quarter windows of keep bits), in
+ * place, on 1 and 2 threads, against the scalar path. */
+static void test_long_float64_calls(const char *path)
+{
+    const size_t n = ((size_t)1 << 22) + 333;
+    const int64_t shape[1] = {(int64_t)n}, strides[1] = {8};
+    double *x = malloc(n * sizeof *x), *ref = malloc(n * sizeof *ref), *got = malloc(n * sizeof *got);
+    const fd_bernoulli rule = {next_random(), next_random() >> 1, fd_threshold(0.1)};
+    size_t i;
+    int threads;
+    CHECK(x && ref && got);
+    if (!x || !ref || !got) return;
+    for (i = 0; i < n; i++) x[i] = (double)(int64_t)next_random();
+    fd_set_num_threads(1);
+    CHECK(fd_simd_select("scalar") == FD_OK);
+    memcpy(ref, x, n * sizeof *x);
+    CHECK(fd_dropout(FD_FLOAT64, &rule, 1.25, 1, shape, ref, strides, ref, strides, NULL) == FD_OK);
+    CHECK(fd_simd_select(path) == FD_OK);
+    for (threads = 1; threads <= 2; threads++) {
+        fd_set_num_threads(threads);
+        memcpy(got, x, n * sizeof *x);
+        CHECK(fd_dropout(FD_FLOAT64, &rule, 1.25, 1, shape, got, strides, got, strides, NULL) ==
+              FD_OK);
+        CHECK(memcmp(ref, got, n * sizeof *got) == 0);
+    }
+    fd_set_num_threads(1);
+    free(x);
+    free(ref);
+    free(got);
+}
+
 /* p = 0.5 float32 dropout (in one pass on some paths) of calls split into pieces (2^18 elements
  * and more): in place, on 1 to 3 threads, and a box of a longer array, against the scalar path. */
 static void test_half_dropout_calls(const char *path)
@@ -1292,6 +1323,7 @@ int main(void)
         test_threads_agree(path);
         test_half_dropout_kernel(path);
         test_half_dropout_calls(path);
+        test_long_float64_calls(path);
     }
     test_normal();
     test_threshold();
