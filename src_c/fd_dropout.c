@@ -214,9 +214,10 @@ static int half_dropout_fits(const box_call *call, int contiguous)
  * the stream going (p = 0.25, 0.5 and 0.75, 2^20 to 2^24 elements: 0-16% faster). float64 x
  * of 32 MiB or more, twice the bytes a window, keeps streaming in quarter windows even behind
  * many planes (p = 0.1, 2^22 to 2^24 elements: 2-16% faster; slower below). BENCHMARKS.md §2.
- * half_dropout_32 has windows of its own. */
-static uint64_t window_blocks(const box_call *call)
+ * half_dropout_32 takes windows of a whole piece. */
+static uint64_t window_blocks(const box_call *call, int contiguous)
 {
+    if (half_dropout_fits(call, contiguous)) return FD_HALF_WINDOW_BLOCKS;
     if (call->dtype == FD_FLOAT32 && fd_few_planes(call->rule) &&
         call->box.count >= FD_STREAM_ELEMENTS)
         return FD_CHUNK_BLOCKS / 2;
@@ -256,10 +257,9 @@ static void box_part(void *arg, int part, int parts)
 
     fd_part_range(w->count, part, parts, &begin, &end);
     if (begin >= end) return;
-    limit = window_blocks(call);
+    limit = window_blocks(call, contiguous);
     if (w->ndim == 1 && w->logical[0] == 1) { /* one run (a whole array, whole rows): windows */
         const int half = half_dropout_fits(call, contiguous);
-        if (half) limit = FD_HALF_WINDOW_BLOCKS;
         uint64_t done = begin, logical = w->first + begin;
         int64_t at0 = (int64_t)begin * sx, at1 = (int64_t)begin * so;
         while (done < end) {

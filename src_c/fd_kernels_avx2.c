@@ -4,9 +4,9 @@
  * Philox (fd_kernels_vec.h, over the vector layer below: 4 lanes of 64 bits), p = 0.5's keep
  * words straight from its lanes (for float32 from memory, in the same pass as the dropout),
  * bool masks by byte shuffles, float32 and float64 dropout in vectors aligned to out, and
- * float16 through F16C's conversions. fd_dispatch.c selects it only
- * on CPUs (with F16C) and operating systems that run it. MSVC needs no target for intrinsics: it
- * builds the intrinsics as they are and the plain C parts for the baseline ISA.
+ * float16 through F16C's conversions. fd_dispatch.c selects it only on CPUs (with F16C) and
+ * operating systems that run it. MSVC needs no target for intrinsics: it builds the intrinsics
+ * as they are and the plain C parts for the baseline ISA.
  */
 #include "fd_kernels.h"
 
