@@ -7,7 +7,9 @@ has just been written by the layer before it; here both candidates run back to b
 array instead, so each finds x where the other left it. The two protocols bracket what a user
 sees: which lines are still in cache, and dirty, changes np.multiply's time more than fastdrop's.
 x starts 16 bytes past a cache line, as in fastdrop-bench (fastdrop._bench.placed_copy; with an
-older fastdrop, wherever NumPy puts it).
+older fastdrop, wherever NumPy puts it). The RNG floor (the Philox outputs the call needs, made by
+the same kernel path and discarded) is timed in the same rounds: where floor / multiply alone is
+above a target ratio, no schedule of the apply can meet it.
 """
 
 from __future__ import annotations
@@ -34,7 +36,10 @@ def main() -> None:
     before = fastdrop.get_num_threads()
     fastdrop.set_num_threads(1)
     print(f"# {_bench.header(1, None)}")
-    print(f"{'size':>6} {'dtype':>8} {'p':>5} {'fastdrop':>9} {'multiply':>9} {'ratio':>6}")
+    print(
+        f"{'size':>6} {'dtype':>8} {'p':>5} {'fastdrop':>9} {'multiply':>9} {'ratio':>6}"
+        f" {'floor':>7} {'floor/multiply':>14}"
+    )
     for n in args.sizes:
         for dtype in args.dtypes:
             values = np.random.default_rng(0).standard_normal(n).astype(dtype)
@@ -48,12 +53,13 @@ def main() -> None:
                 dropout = _bench.Candidate(
                     "fastdrop", lambda x=x, p=p, s=stream: fastdrop.dropout(x, p, rng=s, out=x)
                 )
+                floor = _bench.Candidate("rng_floor", lambda n=n, p=p: _bench.rng_floor(n, p))
                 with np.errstate(over="ignore", invalid="ignore"):  # no speed cost on x86
-                    _bench.time_interleaved([multiply, dropout], args.repeat)
-                ns = dropout.median / n, multiply.median / n
+                    _bench.time_interleaved([multiply, dropout, floor], args.repeat)
+                ns = dropout.median / n, multiply.median / n, floor.median / n
                 print(
                     f"{_bench.size_label(n):>6} {dtype.name:>8} {p:>5} {ns[0]:>9.3f} {ns[1]:>9.3f}"
-                    f" {ns[0] / ns[1]:>6.2f}"
+                    f" {ns[0] / ns[1]:>6.2f} {ns[2]:>7.3f} {ns[2] / ns[1]:>14.2f}"
                 )
     fastdrop.set_num_threads(before)
 
