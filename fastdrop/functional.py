@@ -38,10 +38,13 @@ Probability = float | np.floating | np.integer
 Flag = bool | np.bool_
 
 _NORMAL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # made once: 0.3 us a call
+_NORMAL_TYPES = {kind.type: kind for kind in _NORMAL_DTYPES}  # dtype=np.float32: no np.dtype call
 
 
 def _check_shape(shape: object) -> tuple[int, ...]:
     dims: tuple[int, ...]
+    if type(shape) is int and shape >= 0:  # the common case, without the calls below
+        return (shape,)
     try:
         dims = (operator.index(cast(SupportsIndex, shape)),)
     except TypeError:
@@ -169,10 +172,12 @@ def standard_normal(
     True
     """
     dims = _check_shape(shape)
-    try:
-        kind = np.dtype(dtype)
-    except TypeError:
-        kind = None
+    kind: np.dtype | None = _NORMAL_TYPES.get(dtype) if isinstance(dtype, type) else None
+    if kind is None:
+        try:
+            kind = np.dtype(dtype)
+        except TypeError:
+            kind = None
     if kind is None or kind not in _NORMAL_DTYPES:
         shown = _core.describe(dtype) if kind is None else kind
         raise TypeError(f"dtype must be float32 or float64, got {shown}")
