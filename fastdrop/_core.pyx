@@ -82,6 +82,7 @@ cdef object UINT64_LIMIT = (<object>1) << 64
 cdef object UINT64_MAX = UINT64_LIMIT - 1
 # Looked up once: a module attribute lookup costs as much as a check.
 cdef object Generator = np.random.Generator
+cdef tuple GENERATOR_SEEDS = (np.random.SeedSequence, np.random.BitGenerator)  # SPEC 7's others
 cdef object numpy_bool = np.bool_
 
 
@@ -181,19 +182,23 @@ cpdef object check_uint64(object value, str name):
 
 
 cpdef double check_p(object p, bint below_one=False) except -1.0:
-    """A drop probability as a float: a real number (not a bool) in [0, 1], or [0, 1) with
-    ``below_one``. TypeError for any other type, ValueError out of range (and for NaN)."""
+    """A drop probability as a float: a real number (not a bool; a 0-d array as its scalar) in
+    [0, 1], or [0, 1) with ``below_one``. TypeError for any other type, ValueError out of range
+    (and for NaN)."""
     cdef double value
-    if type(p) is float:
-        value = <double>p
-    elif isinstance(p, (bool, numpy_bool)) or not isinstance(p, numbers.Real):
+    cdef object number = p
+    if type(p) is not float and isinstance(p, np.ndarray) and p.ndim == 0:
+        number = p[()]  # a 0-d array is its scalar, as in NumPy's ufuncs
+    if type(number) is float:
+        value = <double>number
+    elif isinstance(number, (bool, numpy_bool)) or not isinstance(number, numbers.Real):
         raise TypeError(
             f"p must be a real number (the drop probability), got {type(p).__name__} "
             f"{describe(p)}"
         )
     else:
         try:
-            value = float(p)
+            value = float(number)
         except OverflowError:  # an int or Fraction beyond the floats: out of range
             value = NAN
     if not (0.0 <= value < 1.0 if below_one else 0.0 <= value <= 1.0):
@@ -349,10 +354,14 @@ cdef class Draw:
 
     cdef readonly uint64_t key
     cdef readonly uint64_t offset
+    cdef bint made  # __init__ has run (or make_draw): a second __init__ must not change it
 
     def __init__(self, key, offset=0):
+        if self.made:
+            raise AttributeError("a fastdrop.Draw is immutable: make a new one")
         self.key = check_uint64(key, "key")
         self.offset = check_uint64(offset, "offset")
+        self.made = True
 
     def __repr__(self):
         return f"fastdrop.Draw(key={self.key}, offset={self.offset})"
@@ -426,6 +435,7 @@ cdef Draw make_draw(uint64_t key, uint64_t offset):
     cdef Draw draw = Draw.__new__(Draw)
     draw.key = key
     draw.offset = offset
+    draw.made = True
     return draw
 
 
@@ -441,16 +451,20 @@ cpdef int check_rng(object rng) except -1:
     if is_integer(rng):  # after the others: an int is quick, but the ABC test of the rest is not
         check_uint64(rng, "rng")
         return 0
+    if isinstance(rng, GENERATOR_SEEDS):
+        return 0
     raise TypeError(
-        "rng must be None, an int in [0, 2**64), a numpy.random.Generator, a fastdrop.Philox or "
-        f"a fastdrop.Draw, got {type(rng).__name__}"
+        "rng must be None, an int in [0, 2**64), a numpy.random.Generator (or a SeedSequence or "
+        f"BitGenerator), a fastdrop.Philox or a fastdrop.Draw, got {type(rng).__name__}"
     )
 
 
 cdef int take_draw(object rng, uint64_t n, uint64_t *key, uint64_t *offset) except -1:
     """The key and offset of a call over n elements; ``rng`` passed check_rng. None: a fresh
     key; an int: that key; a Generator: a key drawn from it; a Philox: the stream's next
-    counters; a Draw: its own. All but the last two start at offset 0."""
+    counters; a Draw: its own; a SeedSequence or BitGenerator: a key drawn from
+    ``numpy.random.default_rng(rng)``, as SPEC 7 has it. All but a Philox and a Draw start at
+    offset 0."""
     offset[0] = 0
     if type(rng) is int:
         key[0] = <uint64_t>rng
@@ -464,6 +478,8 @@ cdef int take_draw(object rng, uint64_t n, uint64_t *key, uint64_t *offset) exce
         key[0] = entropy_key()
     elif isinstance(rng, Generator):
         key[0] = int(rng.integers(0, UINT64_LIMIT, dtype=np.uint64))
+    elif isinstance(rng, GENERATOR_SEEDS):
+        key[0] = int(np.random.default_rng(rng).integers(0, UINT64_LIMIT, dtype=np.uint64))
     else:  # a NumPy integer
         key[0] = int(rng)
     return 0
@@ -624,8 +640,9 @@ def dropout(x, p=0.5, *, rng=None, training=True, mode="inverted", out=None, ret
     T = 2**32 - round(p * 2**32): the keep probability is T / 2**32, within 2**-33 of 1 - p.
     Dropped elements are set to +0.0 (a dropped NaN or inf becomes 0, as in Flax; PyTorch
     multiplies by the mask and keeps NaN). Kept elements are multiplied by 1 / (1 - p) in
-    ``"inverted"`` mode (float16 and bfloat16: the product in float32, then rounded to nearest
-    even, as PyTorch's CPU half arithmetic does) and left unchanged in ``"vanilla"`` mode. At
+    ``"inverted"`` mode (float16 and bfloat16: the product in float32, rounded once to nearest
+    even; PyTorch rounds the scale to the dtype first, so its kept values can differ in the
+    last place) and left unchanged in ``"vanilla"`` mode. At
     evaluation (``training=False``) inverted dropout is the identity and vanilla dropout
     multiplies everything by 1 - p; no randomness is used.
 
@@ -645,8 +662,9 @@ def dropout(x, p=0.5, *, rng=None, training=True, mode="inverted", out=None, ret
     rng : None, int, numpy.random.Generator, fastdrop.Philox or fastdrop.Draw, optional
         Where the mask comes from. None: fresh entropy every call. An int in [0, 2**64): that
         Philox key at offset 0, the same mask every call. A Generator: a key drawn from it, so
-        consecutive calls differ and re-seeding reproduces them. A Philox: the stream's next
-        counters. A Draw (from :meth:`fastdrop.Philox.draw`): exactly its counters, so a
+        consecutive calls differ and re-seeding reproduces them (a SeedSequence or BitGenerator:
+        a key drawn from ``numpy.random.default_rng(rng)``, as SPEC 7 has it). A Philox: the
+        stream's next counters. A Draw (from :meth:`fastdrop.Philox.draw`): exactly its counters, so a
         recorded draw replays a call. The mask depends only on the key, the offset, the element
         count and p: not on dtype, strides, memory layout, SIMD path or threads.
     training : bool, optional
@@ -667,7 +685,8 @@ def dropout(x, p=0.5, *, rng=None, training=True, mode="inverted", out=None, ret
     y : numpy.ndarray, dask.array.Array or xarray.DataArray
         The result: ``out`` itself if given, else a new array in x's memory layout (as NumPy's
         ``order="K"``: Fortran order, channels-last or any other order of axes is kept); of x's
-        kind for a Dask array or a DataArray.
+        kind for a Dask array or a DataArray. A scalar x gives a 0-d array (a ufunc gives a
+        scalar).
     mask : numpy.ndarray of bool
         Only with ``return_mask=True``, in x's memory layout. All True at evaluation.
         Element i's bit follows its logical C-order index, whatever the layout.

@@ -41,15 +41,22 @@ _NORMAL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # made once: 0.3 
 _NORMAL_TYPES = {kind.type: kind for kind in _NORMAL_DTYPES}  # dtype=np.float32: no np.dtype call
 
 
+def _extent(value: object) -> int:
+    """An extent as NumPy's shapes take it (operator.index), but not a bool, as np.empty."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError("a bool is not an extent")
+    return operator.index(cast(SupportsIndex, value))
+
+
 def _check_shape(shape: object) -> tuple[int, ...]:
     dims: tuple[int, ...]
     if type(shape) is int and shape >= 0:  # the common case, without the calls below
         return (shape,)
     try:
-        dims = (operator.index(cast(SupportsIndex, shape)),)
+        dims = (_extent(shape),)
     except TypeError:
         try:
-            dims = tuple(map(operator.index, cast(Iterable[SupportsIndex], shape)))
+            dims = tuple(map(_extent, cast(Iterable[object], shape)))
         except TypeError:
             raise TypeError(
                 f"shape must be an int or a sequence of ints, got {_core.describe(shape)}"

@@ -15,7 +15,16 @@ from ._core import Draw, check_uint64
 
 __all__ = ["Draw", "Philox", "RNGLike"]
 
-RNGLike = Union[None, int, np.integer, np.random.Generator, "Philox", Draw]
+RNGLike = Union[
+    None,
+    int,
+    np.integer,
+    np.random.Generator,
+    np.random.SeedSequence,
+    np.random.BitGenerator,
+    "Philox",
+    Draw,
+]
 
 # Draw is defined in the extension: doctest finds its example through this module.
 __test__ = {"Draw": Draw}
@@ -117,7 +126,7 @@ class Philox(_core.PhiloxState):
     def __reduce__(self) -> tuple[type[Philox], tuple[int], int]:
         """``copy``, ``deepcopy`` and ``pickle`` give a separate stream under the same key that
         starts where this one is now (as copying a numpy Generator does)."""
-        return Philox, (self.key,), self.offset
+        return type(self), (self.key,), self.offset
 
     def __setstate__(self, offset: int) -> None:
         self._continue_from(offset % (1 << 64), offset >= 1 << 64)

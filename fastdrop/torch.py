@@ -100,10 +100,11 @@ def _check_p(p: object) -> float:
     return value
 
 
-def _check_flag(value: object, name: str) -> bool:
-    if value is True or value is False:
-        return value
-    raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
+def _check_training(training: object) -> bool:
+    """training as PyTorch's dropout takes it: a bool (its binding refuses anything else)."""
+    if training is True or training is False:
+        return training
+    raise TypeError(f"training must be a bool, got {type(training).__name__} {training!r}")
 
 
 def _check_tensor(input: object) -> None:
@@ -117,6 +118,25 @@ def _check_generator(generator: object) -> None:
             "generator must be None, a torch.Generator, a fastdrop.Draw or a fastdrop.Philox, "
             f"got {type(generator).__name__}"
         )
+
+
+def _check_writable(x: Tensor) -> None:
+    """PyTorch's errors for an in-place op on x, raised before anything is drawn or written: an
+    inference tensor outside inference mode; under autograd, a leaf that requires grad, a view
+    of one, or a view PyTorch forbids to modify (an output of an op with several, one made in
+    no_grad mode...). autograd.Function's own check (mark_dirty) comes only after forward has
+    written. ``x.copy_(x)`` raises PyTorch's own message for each, before its kernel (which does
+    nothing for a tensor copied onto itself)."""
+    forbidden = x.is_inference() and not torch.is_inference_mode_enabled()
+    if x.requires_grad and torch.is_grad_enabled():
+        forbidden = forbidden or x.is_leaf
+        base = x._base
+        if base is not None:
+            autograd = torch._C._autograd
+            made = autograd._get_creation_meta(x)
+            forbidden = forbidden or base.is_leaf or made != autograd.CreationMeta.DEFAULT
+    if forbidden:
+        x.copy_(x)
 
 
 # -- draws -----------------------------------------------------------------------------------------
@@ -235,6 +255,9 @@ def _apply(kind: int, rule: _Rule, x: Tensor, out: Tensor) -> Tensor:
     tensors' memory); alpha dropout: a x + b where kept, c where dropped; its gradient: a x where
     kept, +0.0 where dropped."""
     if not rule.feature and kind != _ALPHA:  # kept elements scaled, dropped ones +0.0: the kernel
+        if x.is_neg() or out.is_neg():  # values that are memory negated (Tensor.conj().imag)
+            values = x.resolve_neg()
+            return out.copy_(_apply(kind, rule, values, _empty_like(values)))
         scale = _core.inverted_scale(rule.p) if kind == _DROPOUT else _alpha_constants(rule.p)[0]
         _use_torch_threads(x.numel())
         _core.dropout_strided(
@@ -408,8 +431,8 @@ def _noise(
     """The training call of every function here, once its p is checked: PyTorch's shortcuts
     (the input itself when nothing is dropped), its fallback for tensors the C core does not
     take, then the draw and the noise, through autograd or the registered op."""
-    training = _check_flag(training, "training")
-    inplace = _check_flag(inplace, "inplace")
+    training = _check_training(training)
+    inplace = bool(inplace)  # as PyTorch's dropout: any truth value
     _check_generator(generator)
     if not input.is_cpu or input.layout != torch.strided or input.dtype not in _CODES:
         if generator is not None:
@@ -423,11 +446,14 @@ def _noise(
         return input  # as PyTorch: the input itself
     if feature and input.dim() < 2:
         raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
-    if inplace and any(s == 0 and n > 1 for s, n in zip(input.stride(), input.shape, strict=True)):
-        raise RuntimeError(
-            "unsupported operation: more than one element of the written-to tensor refers to a "
-            "single memory location. Please clone() the tensor before performing the operation."
-        )
+    if inplace:
+        _check_writable(input)
+        if any(s == 0 and n > 1 for s, n in zip(input.stride(), input.shape, strict=True)):
+            raise RuntimeError(
+                "unsupported operation: more than one element of the written-to tensor refers to "
+                "a single memory location. Please clone() the tensor before performing the "
+                "operation."
+            )
     everything = p == 1.0  # everything dropped, alpha dropout too (as PyTorch): no draw taken
     kind = _DROPOUT if everything else kind
     if _in_dispatch(input):
@@ -564,7 +590,7 @@ dropout = _torch_function(
     training : bool, optional
         Drop (True) or return ``input`` itself (False).
     inplace : bool, optional
-        Write the result into ``input`` and return it.
+        Write the result into ``input`` and return it (any truth value, as PyTorch's).
     generator : None, torch.Generator, fastdrop.Draw or fastdrop.Philox, optional
         Where the call's key and offset come from: PyTorch's default CPU generator, the one given
         (``torch.manual_seed`` and ``Generator.manual_seed`` make runs reproducible), exactly a
@@ -579,13 +605,15 @@ dropout = _torch_function(
     Raises
     ------
     TypeError
-        If p is not a real number, ``training`` or ``inplace`` is not a bool, or ``input`` or
-        ``generator`` has a wrong type.
+        If p is not a real number, ``training`` is not a bool, or ``input`` or ``generator`` has
+        a wrong type.
     ValueError
         If p is outside [0, 1] (or NaN), or a generator is given for a tensor that goes to
         PyTorch's own dropout.
     RuntimeError
-        In place on a tensor whose elements share memory (as PyTorch).
+        In place on a tensor that PyTorch does not let an in-place op write (a leaf that
+        requires grad or a view of one, an inference tensor outside inference mode) or whose
+        elements share memory, with PyTorch's message; nothing is drawn or written first.
 
     Examples
     --------

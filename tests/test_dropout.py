@@ -275,8 +275,8 @@ def test_p_one_drops_everything(dtype, mode):
 def test_p_accepts_real_number_types():
     x = np.ones(300)
     expected = fastdrop.dropout(x, 0.25, rng=8)
-    for p in (np.float64(0.25), np.float32(0.25), np.float16(0.25)):
-        assert_same_bits(fastdrop.dropout(x, p, rng=8), expected)
+    for p in (np.float64(0.25), np.float32(0.25), np.float16(0.25), np.array(0.25)):
+        assert_same_bits(fastdrop.dropout(x, p, rng=8), expected)  # 0-d: as a ufunc takes it
     for p in (0, 1, np.int64(1)):
         assert_same_bits(fastdrop.dropout(x, p, rng=8), expected_dropout(x, float(p), 8))
 
@@ -651,6 +651,22 @@ def test_generator_rng():
     assert np.array_equal(fastdrop.dropout_mask(1000, 0.5, rng=gen), second != 0)
 
 
+def test_seed_sequence_and_bit_generator_rng():
+    """SPEC 7's other seeds: a SeedSequence or BitGenerator draws the key from
+    numpy.random.default_rng(rng), so a SeedSequence gives the same mask every call and a
+    BitGenerator's state moves on, as a Generator's does."""
+    x = np.ones(1000, np.float32)
+    seeds = np.random.SeedSequence(31)
+    expected = fastdrop.dropout(x, 0.5, rng=np.random.default_rng(np.random.SeedSequence(31)))
+    assert_same_bits(fastdrop.dropout(x, 0.5, rng=seeds), expected)
+    assert_same_bits(fastdrop.dropout(x, 0.5, rng=seeds), expected)
+    bits = np.random.PCG64(32)
+    first, second = (fastdrop.dropout(x, 0.5, rng=bits) for _ in range(2))
+    again = np.random.default_rng(np.random.PCG64(32))
+    assert_same_bits(first, fastdrop.dropout(x, 0.5, rng=again))
+    assert_same_bits(second, fastdrop.dropout(x, 0.5, rng=again))
+
+
 def test_generator_not_used_at_evaluation():
     gen = np.random.default_rng(28)
     fastdrop.dropout(np.ones(10), 0.5, rng=gen, training=False)
@@ -798,6 +814,16 @@ def test_a_copy_of_a_stream_just_exhausted_is_exhausted():
         assert twin.offset == 2**64
         with pytest.raises(ValueError, match="exhausted"):
             twin.draw(1)
+
+
+class _Stream(fastdrop.Philox):
+    """A subclass (at module level, so that pickle finds it)."""
+
+
+def test_a_copy_of_a_subclassed_stream_keeps_its_class():
+    stream = _Stream(46, offset=5)
+    for twin in (copy.copy(stream), copy.deepcopy(stream), pickle.loads(pickle.dumps(stream))):
+        assert type(twin) is _Stream and (twin.key, twin.offset) == (46, 5)
 
 
 def test_a_generator_gives_a_key_from_all_of_uint64():

@@ -83,6 +83,7 @@ VALID_P = st.one_of(
     st.sampled_from([0.0, 1.0, 0.5, 2.0**-32, 1 - 2.0**-32, 0, 1]),
     st.floats(0.0, 1.0, width=32).map(np.float32),
     st.sampled_from([np.float64(0.25), np.int64(0), np.uint8(1), fractions.Fraction(1, 3)]),
+    st.floats(0.0, 1.0).map(np.array),  # 0-d, as a ufunc takes it
 )
 # A real number outside [0, 1] is a ValueError, any other type (a bool too) a TypeError.
 BAD_P = st.one_of(
@@ -104,7 +105,7 @@ BAD_P = st.one_of(
         ]
     ).map(lambda p: (p, ValueError)),
     st.sampled_from(
-        ["0.5", "", None, 1j, True, np.bool_(False), [0.5], (0.5,), np.array(0.5), np.ones(3)]
+        ["0.5", "", None, 1j, True, np.bool_(False), [0.5], (0.5,), np.array(True), np.ones(3)]
     ).map(lambda p: (p, TypeError)),
 )
 
@@ -126,7 +127,7 @@ BAD_RNG = st.sampled_from(
         (np.bool_(False), TypeError),
         ([1, 2], TypeError),
         (np.array(5), TypeError),
-        (np.random.PCG64(0), TypeError),
+        (np.random.RandomState(0), TypeError),
         ((1, 0), TypeError),  # a (key, offset) tuple is no Draw
         (fastdrop.Draw, TypeError),
         (-1, ValueError),

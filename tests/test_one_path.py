@@ -15,7 +15,19 @@ import fastdrop
 from fastdrop import _core, nn
 
 # A rate of every kind an entry point may be given, and what each must raise.
-NOT_A_RATE = ["0.5", "", None, True, np.True_, 1j, 0.5 + 0j, [0.5], (0.5,), np.array(0.5)]
+NOT_A_RATE = [
+    "0.5",
+    "",
+    None,
+    True,
+    np.True_,
+    1j,
+    0.5 + 0j,
+    [0.5],
+    (0.5,),
+    np.array([0.5]),
+    np.array(True),
+]
 RATE_OUT_OF_RANGE = [-0.1, 1.5, float("nan"), float("inf"), -1, 2, 10**400, Fraction(10**400, 3)]
 
 
@@ -58,8 +70,9 @@ def test_a_huge_rate_is_named_by_its_size():
         nn.Dropout(10**5000)  # beyond what Python prints as digits
 
 
-def test_a_fraction_is_a_rate_everywhere():
-    half = Fraction(1, 2)
+@pytest.mark.parametrize("half", [Fraction(1, 2), np.array(0.5)], ids=repr)
+def test_a_fraction_or_0d_array_is_a_rate_everywhere(half):
+    """Real numbers of other types: a Fraction, and a 0-d array as NumPy's ufuncs take one."""
     x = np.ones(1000)
     expected = fastdrop.dropout(x, 0.5, rng=3)
     assert np.array_equal(fastdrop.dropout(x, half, rng=3), expected)
@@ -136,6 +149,9 @@ def test_a_draw_is_an_immutable_value():
     assert pickle.loads(pickle.dumps(draw)) == draw and copy.deepcopy(draw) == draw
     with pytest.raises(AttributeError):
         draw.offset = 4  # type: ignore[misc]
+    with pytest.raises(AttributeError, match="immutable"):
+        draw.__init__(9, 9)  # type: ignore[misc]
+    assert draw == fastdrop.Draw(7, 3) and hash(draw) == hash(fastdrop.Draw(7, 3))
 
 
 @pytest.mark.parametrize(

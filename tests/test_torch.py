@@ -6,6 +6,7 @@ Skipped, as a whole, only where PyTorch is not installed (CI installs it)."""
 import concurrent.futures
 import doctest
 import itertools
+import re
 import warnings
 
 import ml_dtypes
@@ -367,8 +368,6 @@ def test_other_arguments_are_checked():
     x = torch.ones(4)
     with pytest.raises(TypeError, match="training must be a bool, got int 1"):
         ft.dropout(x, 0.5, training=1)
-    with pytest.raises(TypeError, match="inplace must be a bool, got str"):
-        ft.dropout(x, 0.5, inplace="yes")
     with pytest.raises(TypeError, match=r"generator must be None, a torch\.Generator"):
         ft.dropout(x, 0.5, generator=7)
     with pytest.raises(TypeError, match=r"input must be a torch\.Tensor, got list"):
@@ -438,20 +437,74 @@ def test_in_place(fn):
     assert result is x and torch.equal(x, expected) and x._version > version
 
 
+def test_inplace_takes_any_truth_value():
+    """As PyTorch's dropout (so that torch.nn.Dropout(0.5, inplace=1) still runs once patched)."""
+    draw = fastdrop.Draw(4)
+    for truth in [1, "yes", np.bool_(True)]:
+        x = torch.ones(8)
+        assert ft.dropout(x, 0.5, True, truth, generator=draw) is x
+        assert torch.equal(x, ft.dropout(torch.ones(8), 0.5, generator=draw))
+    for falsehood in [0, None, ""]:
+        x = torch.ones(8)
+        assert ft.dropout(x, 0.5, True, falsehood, generator=draw) is not x
+        assert (x == 1).all()
+
+
 def test_in_place_autograd():
-    """In place on a non-leaf: gradients flow as out of place; on a leaf that requires grad:
-    PyTorch's error; in place where elements share memory: PyTorch's error, nothing written."""
+    """In place on a non-leaf: gradients flow as out of place."""
     leaf = torch.randn(50, 40, dtype=torch.float64, requires_grad=True)
     draw = fastdrop.Draw(5)
     y = ft.dropout(leaf * 1, 0.3, inplace=True, generator=draw)
     y.sum().backward()
     assert torch.equal(leaf.grad, ft.dropout(torch.ones_like(leaf), 0.3, generator=draw))
-    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
-        ft.dropout(leaf, 0.3, inplace=True)
-    shared = torch.ones(3, 1).expand(3, 4)
-    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
-        ft.dropout(shared, 0.5, inplace=True)
-    assert (shared == 1).all()
+
+
+def _forbidden_in_place(shape: tuple[int, ...]) -> list[tuple[str, torch.Tensor, str]]:
+    """Tensors of ``shape`` that PyTorch's in-place ops refuse, with (part of) PyTorch's
+    message."""
+    stacked = torch.randn(2, *shape, dtype=torch.float64, requires_grad=True)
+    product = stacked * 1
+    with torch.no_grad():
+        made_without_grad = product[1]
+    with torch.inference_mode():
+        inference = torch.ones(shape)
+    return [
+        ("leaf", torch.ones(shape, requires_grad=True), "a leaf Variable that requires grad"),
+        ("view of a leaf", stacked[1], "a view of a leaf Variable that requires grad"),
+        ("multi-output view", (stacked * 1).unbind(0)[1], "is a view and is being modified"),
+        ("view made in no_grad", made_without_grad, "A view was created in no_grad mode"),
+        ("inference tensor", inference, "Inplace update to inference tensor outside"),
+        ("shared memory", torch.ones(*shape[:-1], 1).expand(shape), "more than one element"),
+    ]
+
+
+@pytest.mark.parametrize("fn", [*FUNCTIONS, ft.feature_alpha_dropout])
+def test_in_place_refused_before_anything_is_drawn_or_written(fn):
+    """PyTorch's error for each tensor its in-place ops refuse, raised before the call draws or
+    writes: the tensor, PyTorch's generator and a fastdrop stream are as they were."""
+    for name, x, message in _forbidden_in_place(SHAPES[fn]):
+        before, state, stream = x.detach().clone(), torch.get_rng_state(), fastdrop.Philox(3)
+        for generator in (None, stream):
+            with pytest.raises(RuntimeError, match=re.escape(message)):
+                fn(x, 0.5, True, True, generator=generator)
+        assert torch.equal(x.detach(), before), name
+        assert torch.equal(torch.get_rng_state(), state), name
+        assert stream.offset == 0, name
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS)
+def test_negated_views_keep_their_sign(fn):
+    """A view with PyTorch's negative bit (Tensor.conj().imag: its values are its memory
+    negated) gives the result of its values, out of place and in place."""
+    values = torch.randn(SHAPES[fn], generator=torch.Generator().manual_seed(8))
+    z = torch.complex(torch.zeros_like(values), values)
+    draw = fastdrop.Draw(3)
+    negated = z.conj().imag
+    assert negated.is_neg()
+    expected = fn(negated.resolve_neg(), 0.5, True, generator=draw)
+    assert torch.equal(fn(negated, 0.5, True, generator=draw), expected)
+    assert fn(negated, 0.5, True, True, generator=draw) is negated
+    assert torch.equal(negated, expected) and negated.is_neg()
 
 
 # -- autograd: replayed, nothing saved ---------------------------------------------------------
