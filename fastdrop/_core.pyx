@@ -13,7 +13,7 @@ import numpy as np
 
 cimport cython
 cimport numpy as cnp
-from libc.math cimport NAN
+from libc.math cimport INFINITY, NAN, isfinite
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 
 cnp.import_array()
@@ -234,6 +234,55 @@ cpdef bint check_mode(object mode) except -1:
     if mode == "vanilla":
         return False
     raise ValueError(f"mode must be 'inverted' or 'vanilla', got {describe(mode)}")
+
+
+cdef str real_rule(double low, double high, bint low_open, bint high_open):
+    """check_real's rule in words, as its messages give it."""
+    if high == INFINITY:
+        return f"a finite real number {'>' if low_open else '>='} {low:g}"
+    opening, closing = "(" if low_open else "[", ")" if high_open else "]"
+    return f"a real number in {opening}{low:g}, {high:g}{closing}"
+
+
+cpdef double check_real(object value, str name, double low, double high=INFINITY,
+                        bint low_open=False, bint high_open=False) except? -1.0:
+    """``value`` as a float: a finite real number (not a bool) from ``low`` to ``high``, each
+    end included unless it is open. TypeError for any other type, ValueError out of range (NaN
+    and infinity too)."""
+    cdef double number
+    if type(value) is float:
+        number = <double>value
+    elif isinstance(value, (bool, numpy_bool)) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{name} must be {real_rule(low, high, low_open, high_open)}, got "
+            f"{type(value).__name__} {describe(value)}"
+        )
+    else:
+        try:
+            number = float(value)
+        except OverflowError:  # an int or Fraction beyond the floats: out of range
+            number = NAN
+    if (
+        isfinite(number)
+        and (number > low if low_open else number >= low)
+        and (number < high if high_open else number <= high)
+    ):
+        return number
+    raise ValueError(
+        f"{name} must be {real_rule(low, high, low_open, high_open)}, got {describe(value)}"
+    )
+
+
+cpdef str check_choice(object value, str name, tuple choices):
+    """``value`` if it is one of the strings ``choices``: TypeError for anything but a string,
+    ValueError for another string."""
+    if isinstance(value, str) and value in choices:
+        return value
+    last = len(choices) - 1  # no negative indices: the module is compiled with wraparound=False
+    listed = ", ".join([repr(choice) for choice in choices[:last]]) + f" or {choices[last]!r}"
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be {listed}, got {type(value).__name__} {describe(value)}")
+    raise ValueError(f"{name} must be {listed}, got {describe(value)}")
 
 
 cdef inline bint native_float(cnp.ndarray a):

@@ -17,7 +17,6 @@ import importlib.util
 import io
 import itertools
 import json
-import math
 import os
 import statistics
 import sys
@@ -31,6 +30,7 @@ import numpy as np
 
 import fastdrop
 
+from ._core import check_real
 from ._progress import Progress, unwritable
 from .nn import MLP, Dropout, Linear, Module
 
@@ -462,8 +462,10 @@ def checked_options(command: argparse.ArgumentParser, argv: Sequence[str] | None
         if not 0.0 <= rate < 1.0:
             command.error(f"{option} must be in [0, 1), got {rate:g}")
     for option, value in (("--max-norm", args.max_norm), ("--lr", args.lr)):
-        if not 0.0 < value < math.inf:
-            command.error(f"{option} must be positive and finite, got {value:g}")
+        try:
+            check_real(value, option, 0, low_open=True)  # SGD's rule for lr and max_norm
+        except ValueError as error:
+            command.error(str(error))
     if args.json is not None and (problem := unwritable(args.json)):
         command.error(f"--json: {problem}")
     if args.plot is not None and (problem := plot_problem(args.plot)):

@@ -720,3 +720,269 @@ def _message(exception, function, *args, **kwargs):
     with pytest.raises(exception) as info:
         function(*args, **kwargs)
     return str(info.value)
+
+
+# -- fastdrop.nn and the MLP: the same rules, and nothing changed by a call that raises ----------
+
+REAL = r" must be a finite real number > 0, got "
+
+
+def _in_range(name, interval):
+    return re.escape(f"{name} must be a real number in {interval}, got ")
+
+
+# SGD's numbers, and fit's, which passes them on: (keyword, value, exception, message pattern)
+BAD_SGD_NUMBERS = [
+    ("lr", "0.1", TypeError, "lr" + REAL + "str '0.1'$"),
+    ("lr", True, TypeError, "lr" + REAL + "bool True$"),
+    ("lr", None, TypeError, "lr" + REAL + "NoneType None$"),
+    ("lr", np.array(0.1), TypeError, "lr" + REAL + "ndarray"),
+    ("lr", 0, ValueError, "lr" + REAL + "0$"),
+    ("lr", -0.1, ValueError, "lr" + REAL + r"-0\.1$"),
+    ("lr", float("inf"), ValueError, "lr" + REAL + "inf$"),
+    ("lr", float("nan"), ValueError, "lr" + REAL + "nan$"),
+    ("lr", 10**400, ValueError, "lr" + REAL + "an int of about 401 digits$"),
+    ("momentum", True, TypeError, _in_range("momentum", "[0, 1)") + "bool True$"),
+    ("momentum", "0.9", TypeError, _in_range("momentum", "[0, 1)") + "str '0.9'$"),
+    ("momentum", 1.0, ValueError, _in_range("momentum", "[0, 1)") + r"1\.0$"),
+    ("momentum", -0.5, ValueError, _in_range("momentum", "[0, 1)") + r"-0\.5$"),
+    ("weight_decay", "0", TypeError, r"weight_decay must be a finite real number >= 0, got str"),
+    ("weight_decay", -1e-3, ValueError, r"weight_decay must be a finite real number >= 0, got"),
+    ("weight_decay", float("inf"), ValueError, r"weight_decay must be a finite real .* got inf$"),
+    ("max_norm", "1", TypeError, "max_norm" + REAL + "str '1'$"),
+    ("max_norm", 0.0, ValueError, "max_norm" + REAL + r"0\.0$"),
+    ("max_norm", float("inf"), ValueError, "max_norm" + REAL + "inf$"),
+    ("lr_decay", np.array([1.0, 1.0]), TypeError, _in_range("lr_decay", "(0, 1]") + "ndarray"),
+    ("lr_decay", False, TypeError, _in_range("lr_decay", "(0, 1]") + "bool False$"),
+    ("lr_decay", 0, ValueError, _in_range("lr_decay", "(0, 1]") + "0$"),
+    ("lr_decay", 1.5, ValueError, _in_range("lr_decay", "(0, 1]") + r"1\.5$"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "exception", "match"), BAD_SGD_NUMBERS, ids=repr)
+def test_sgd_numbers(name, value, exception, match):
+    layer = nn.Linear(3, 2, rng=0)
+    with pytest.raises(exception, match=match):
+        nn.SGD(layer.parameters(), **{"lr": 0.1, name: value})
+
+
+@pytest.mark.parametrize("parameters", [5, None, [np.ones(3)], [nn.Linear(2, 2)]], ids=repr)
+def test_sgd_takes_parameters_only(parameters):
+    with pytest.raises(TypeError, match=r"parameters must be an iterable of fastdrop\.nn\."):
+        nn.SGD(parameters)
+
+
+def _trained_state(model):
+    """What a failed call must leave as it was: weights, standardization, streams."""
+    return (
+        [w.copy() for w in model.weights()],
+        None if model.input_shift is None else model.input_shift.copy(),
+        model.stream.offset,
+        copy.deepcopy(model._order.bit_generator.state),
+        model.training,
+    )
+
+
+def _assert_same_state(before, after):
+    weights, shift, offset, order, training = before
+    for a, b in zip(weights, after[0], strict=True):
+        assert a.tobytes() == b.tobytes()
+    assert (shift is None and after[1] is None) or np.array_equal(shift, after[1])
+    assert (offset, order, training) == after[2:]
+
+
+FIT_ROWS = np.random.default_rng(0).standard_normal((40, 3))
+FIT_LABELS = np.arange(40) % 2
+BAD_FIT_OPTIONS = [
+    (name, value, exception, match) for name, value, exception, match in BAD_SGD_NUMBERS
+] + [
+    ("verbose", 1, TypeError, _flag_error("verbose", 1)),
+    ("verbose", "yes", TypeError, _flag_error("verbose", "yes")),
+    ("verbose", None, TypeError, _flag_error("verbose", None)),
+    ("validation_split", "0.1", TypeError, _in_range("validation_split", "[0, 1)") + "str"),
+    ("validation_split", True, TypeError, _in_range("validation_split", "[0, 1)") + "bool"),
+    ("validation_split", 1.0, ValueError, _in_range("validation_split", "[0, 1)") + r"1\.0$"),
+    ("validation_split", float("nan"), ValueError, _in_range("validation_split", "[0, 1)")),
+    ("validation_data", 5, TypeError, r"validation_data must be None or a pair \(X, y\), got 5$"),
+    ("validation_data", (FIT_ROWS,), TypeError, r"validation_data must be None or a pair"),
+    ("epochs", True, TypeError, r"epochs must be an int >= 1, got bool True$"),
+    ("epochs", 2.0, TypeError, r"epochs must be an int >= 1, got float 2\.0$"),
+    ("epochs", 0, ValueError, r"epochs must be an int >= 1, got 0$"),
+    ("batch_size", "8", TypeError, r"batch_size must be an int >= 1, got str '8'$"),
+    ("batch_size", 0, ValueError, r"batch_size must be an int >= 1, got 0$"),
+    ("patience", True, TypeError, r"patience \(or None\) must be an int >= 1, got bool True$"),
+    ("patience", 0, ValueError, r"patience \(or None\) must be an int >= 1, got 0$"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "exception", "match"), BAD_FIT_OPTIONS, ids=repr)
+@pytest.mark.parametrize("fitted", [False, True])
+def test_fit_options_change_nothing(name, value, exception, match, fitted):
+    model = nn.MLP([3, 8, 2], dropout=[0.2, 0.5], rng=0)
+    if fitted:
+        model.fit(FIT_ROWS, FIT_LABELS, epochs=1, verbose=False)
+    model.eval()
+    before = _trained_state(model)
+    with pytest.raises(exception, match=match):
+        model.fit(FIT_ROWS, FIT_LABELS, **{"epochs": 2, "verbose": False, name: value})
+    _assert_same_state(before, _trained_state(model))
+
+
+@pytest.mark.parametrize(
+    ("labels", "exception", "match"),
+    [
+        (FIT_LABELS.astype(float), TypeError, "y must hold integer labels, got dtype float64$"),
+        (FIT_LABELS.astype(str), TypeError, "y must hold integer labels, got dtype <U"),
+        (FIT_LABELS[:-1], ValueError, r"y must be 40 labels, one a row of X, got shape \(39,\)$"),
+        (FIT_LABELS + 2, ValueError, r"labels must be in \[0, 2\)"),
+    ],
+    ids=["float", "str", "short", "out of range"],
+)
+def test_fit_and_evaluate_labels(labels, exception, match):
+    model = nn.MLP([3, 8, 2], dropout=[0.2, 0.5], rng=0)
+    before = _trained_state(model)
+    with pytest.raises(exception, match=match):
+        model.fit(FIT_ROWS, labels, verbose=False)
+    with pytest.raises(exception, match=match):
+        model.evaluate(FIT_ROWS, labels)
+    _assert_same_state(before, _trained_state(model))
+
+
+BAD_PREDICT_OPTIONS = [
+    ({"mc_samples": True}, TypeError, r"mc_samples \(or None\) must be an int >= 1, got bool"),
+    ({"mc_samples": 2.0}, TypeError, r"mc_samples \(or None\) must be an int >= 1, got float"),
+    ({"mc_samples": 0}, ValueError, r"mc_samples \(or None\) must be an int >= 1, got 0$"),
+    ({"first_row": True}, TypeError, r"first_row must be an int >= 0, got bool True$"),
+    ({"first_row": -1}, ValueError, r"first_row must be an int >= 0, got -1$"),
+    ({"mc_samples": 2, "rng": -1}, ValueError, re.escape("rng must be an int in [0, 2**64)")),
+    ({"mc_samples": 2, "rng": "7"}, TypeError, "rng must be None, an int in"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "exception", "match"), BAD_PREDICT_OPTIONS, ids=repr)
+@pytest.mark.parametrize("method", ["predict", "predict_proba"])
+def test_predict_options(method, kwargs, exception, match):
+    model = nn.MLP([3, 8, 2], dropout=[0.2, 0.5], rng=0)
+    before = _trained_state(model)
+    with pytest.raises(exception, match=match):
+        getattr(model, method)(FIT_ROWS, **kwargs)
+    _assert_same_state(before, _trained_state(model))
+
+
+# The constructors' arguments, rng apart: (arguments, keywords, exception, message pattern)
+BAD_LINEAR = [
+    ((3.0, 2), {}, TypeError, r"in_features must be an int >= 1, got float 3\.0$"),
+    (("3", 2), {}, TypeError, r"in_features must be an int >= 1, got str '3'$"),
+    ((True, 2), {}, TypeError, r"in_features must be an int >= 1, got bool True$"),
+    ((0, 2), {}, ValueError, r"in_features must be an int >= 1, got 0$"),
+    ((3, np.float64(2)), {}, TypeError, r"out_features must be an int >= 1, got float64"),
+    ((3, -2), {}, ValueError, r"out_features must be an int >= 1, got -2$"),
+    ((3, 2), {"init": None}, TypeError, r"init must be 'he' or 'glorot', got NoneType None$"),
+    ((3, 2), {"init": "xavier"}, ValueError, r"init must be 'he' or 'glorot', got 'xavier'$"),
+    ((3, 2), {"bias": "no"}, TypeError, r"bias must be a bool, got str 'no'$"),
+    ((3, 2), {"bias": 0}, TypeError, r"bias must be a bool, got int 0$"),
+    ((3, 2), {"dtype": np.float16}, TypeError, r"dtype must be float32 or float64, got float16$"),
+]
+BAD_MLP = [
+    (([3, 2.0],), {}, TypeError, r"each of sizes must be an int >= 1, got float 2\.0$"),
+    (([3, True],), {}, TypeError, r"each of sizes must be an int >= 1, got bool True$"),
+    (([3, 0],), {}, ValueError, r"each of sizes must be an int >= 1, got 0$"),
+    (([3, 2],), {"activation": None}, TypeError, r"activation must be 'relu' or 'tanh', got None"),
+    (([3, 2],), {"activation": "sigmoid"}, ValueError, r"activation must be 'relu' or 'tanh', got"),
+    (([3, 2],), {"mode": None}, TypeError, MODE + "NoneType None$"),
+    (([3, 2],), {"standardize": 1}, TypeError, r"standardize must be a bool, got int 1$"),
+    (([3, 2],), {"dropout": 0.5}, TypeError, r"dropout must be None or a sequence of drop rates"),
+    (([3, 4, 2],), {"dropout": [0.5]}, ValueError, r"dropout must give one rate per layer input"),
+    (([3, 4, 2],), {"dropout": [0.1, 1.0]}, ValueError, r"dropout\[1\]: p must be in \[0, 1\)"),
+    (([3, 4, 2],), {"dropout": [True, 0.1]}, TypeError, r"dropout\[0\]: p must be a real number"),
+    (([3, 2],), {"dtype": "int32"}, TypeError, r"dtype must be float32 or float64, got int32$"),
+    (
+        ([3, 2],),
+        {"dtype": "float33"},
+        TypeError,
+        r"dtype must be float32 or float64, got 'float33'$",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("make", "args", "kwargs", "exception", "match"),
+    [(nn.Linear, *case) for case in BAD_LINEAR] + [(nn.MLP, *case) for case in BAD_MLP],
+    ids=repr,
+)
+def test_constructors_check_before_drawing(make, args, kwargs, exception, match):
+    """Each argument by the core's rule, before the stream or Generator seeding the weights
+    moves."""
+    stream, generator = fastdrop.Philox(2, offset=3), np.random.default_rng(1)
+    generator_before = copy.deepcopy(generator)
+    for rng in (stream, generator):
+        with pytest.raises(exception, match=match):
+            make(*args, rng=rng, **kwargs)
+    assert stream.offset == 3
+    assert generator.integers(2**63) == generator_before.integers(2**63)
+
+
+MODEL_RNG = {
+    "Linear": lambda rng: nn.Linear(3, 2, rng=rng),
+    "MLP": lambda rng: nn.MLP([3, 2], rng=rng),
+}
+
+
+@pytest.mark.parametrize("rng", BAD_RNG_TYPE, ids=lambda r: type(r).__name__)
+@pytest.mark.parametrize("name", sorted(MODEL_RNG))
+def test_model_rng_wrong_type_as_in_dropout(name, rng):
+    expected = _message(TypeError, fastdrop.dropout, np.ones(3), rng=rng)
+    assert _message(TypeError, MODEL_RNG[name], rng) == expected
+
+
+@pytest.mark.parametrize("rng", BAD_RNG_VALUE, ids=repr)
+@pytest.mark.parametrize("name", sorted(MODEL_RNG))
+def test_model_rng_out_of_range_as_in_dropout(name, rng):
+    expected = _message(ValueError, fastdrop.dropout, np.ones(3), rng=rng)
+    assert _message(ValueError, MODEL_RNG[name], rng) == expected
+
+
+def test_model_rng_takes_what_dropout_takes():
+    """An int key is its Draw at offset 0; a Philox stream gives the draw it is at, and moves."""
+    weights = nn.MLP([3, 4, 2], rng=5).weights()
+    for same in (np.int64(5), fastdrop.Draw(5), fastdrop.Philox(5)):
+        for a, b in zip(nn.MLP([3, 4, 2], rng=same).weights(), weights, strict=True):
+            np.testing.assert_array_equal(a, b)
+    stream = fastdrop.Philox(5, offset=7)
+    moved = nn.MLP([3, 4, 2], rng=stream).weights()
+    assert stream.offset == 8
+    for a, b in zip(nn.MLP([3, 4, 2], rng=fastdrop.Draw(5, 7)).weights(), moved, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(moved[0], weights[0])
+    for rng in (None, 2**64 - 1, np.random.default_rng(0)):
+        nn.MLP([3, 2], rng=rng)
+        nn.Linear(3, 2, rng=rng)
+
+
+@pytest.mark.parametrize(
+    ("arrays", "exception", "match"),
+    [
+        (5, TypeError, "arrays must be a sequence of arrays, got int$"),
+        ([np.ones((3, 2))], ValueError, "expected 2 arrays, got 1$"),
+        ([np.ones((3, 2)), np.ones(3)], ValueError, r"bias has shape \(2,\), got \(3,\)$"),
+        ([np.ones((3, 2)), np.array(["a", "b"])], TypeError, "bias must be real numbers, got"),
+        ([np.ones((3, 2)), np.ones(2, complex)], TypeError, "bias must be real numbers, got"),
+    ],
+    ids=["int", "count", "shape", "str", "complex"],
+)
+def test_set_weights_writes_nothing_unless_all_fit(arrays, exception, match):
+    model = nn.MLP([3, 2], rng=0)
+    before = _trained_state(model)
+    with pytest.raises(exception, match=match):
+        model.set_weights(arrays)
+    _assert_same_state(before, _trained_state(model))
+
+
+def test_loss_checks_its_arguments():
+    loss = nn.SoftmaxCrossEntropy()
+    with pytest.raises(TypeError, match=r"labels must be integers, got dtype float64$"):
+        loss(np.zeros((2, 3)), np.zeros(2))
+    with pytest.raises(TypeError, match=r"logits must be real numbers, got dtype <U1$"):
+        loss(np.full((2, 3), "a"), np.zeros(2, int))
+    with pytest.raises(ValueError, match=r"labels must be integers in \[0, 3\)$"):
+        loss(np.zeros((2, 3)), np.array([0, 3]))

@@ -401,6 +401,21 @@ def test_backward_follows_the_mode_of_its_forward(name):
         np.testing.assert_array_equal(switched.backward(grad), kept.backward(grad))
 
 
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("name", DROPOUT_LAYERS)
+def test_backward_returns_a_new_array_in_either_mode(name, training):
+    """Never the grad it was given, nor a view of it (AlphaDropout returned grad itself after an
+    evaluation forward, while the others returned new arrays)."""
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 5))
+    grad = np.random.default_rng(1).standard_normal(x.shape)
+    layer = DROPOUT_LAYERS[name]().train(training)
+    layer.forward(x)
+    result = layer.backward(grad)
+    assert result is not grad and not np.shares_memory(result, grad)
+    if not training:  # the evaluation rule, linear: what forward does to grad
+        np.testing.assert_array_equal(result, layer.forward(grad))
+
+
 @pytest.mark.parametrize("name", DROPOUT_LAYERS)
 def test_a_failed_forward_changes_nothing(name):
     """A forward that raises moves no stream and leaves backward replaying the forward before."""

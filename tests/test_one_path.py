@@ -47,10 +47,15 @@ def rate_users(p):
     }
 
 
+def _named(user):
+    """How a message starts: the MLP says which of its rates it is (the rates are ``dropout``)."""
+    return r"^dropout\[0\]: " if user == "MLP" else "^"
+
+
 @pytest.mark.parametrize("p", NOT_A_RATE, ids=repr)
 def test_a_rate_of_the_wrong_type_is_a_type_error_everywhere(p):
     for name, call in rate_users(p).items():
-        with pytest.raises(TypeError, match=r"^p must be a real number") as caught:
+        with pytest.raises(TypeError, match=_named(name) + r"p must be a real number") as caught:
             call()
         assert type(p).__name__ in str(caught.value), name
 
@@ -58,7 +63,7 @@ def test_a_rate_of_the_wrong_type_is_a_type_error_everywhere(p):
 @pytest.mark.parametrize("p", RATE_OUT_OF_RANGE, ids=lambda p: repr(p)[:20])
 def test_a_rate_out_of_range_is_a_value_error_everywhere(p):
     for name, call in rate_users(p).items():
-        with pytest.raises(ValueError, match=r"^p must be in \[0, 1[\])]") as caught:
+        with pytest.raises(ValueError, match=_named(name) + r"p must be in \[0, 1[\])]") as caught:
             call()
         assert len(str(caught.value)) < 200, name  # a huge value is named, not printed whole
 

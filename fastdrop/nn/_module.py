@@ -138,26 +138,70 @@ class Module:
         return []
 
     def parameters(self) -> list[Parameter]:
-        """Every parameter of this module and its children, in order."""
+        """Every parameter of this module and its children, in order.
+
+        Examples
+        --------
+        >>> from fastdrop.nn import Linear, ReLU, Sequential
+        >>> net = Sequential(Linear(3, 4, rng=0), ReLU(), Linear(4, 2, bias=False, rng=1))
+        >>> [(parameter.name, parameter.value.shape) for parameter in net.parameters()]
+        [('weight', (3, 4)), ('bias', (4,)), ('weight', (4, 2))]
+        """
         result = list(self.own_parameters())
         for child in self.children():
             result.extend(child.parameters())
         return result
 
     def zero_grad(self) -> None:
-        """Set every parameter's gradient to zero."""
+        """Set every parameter's gradient to zero.
+
+        Examples
+        --------
+        >>> from fastdrop.nn import Linear
+        >>> layer = Linear(3, 2, rng=0)
+        >>> layer.weight.grad[...] = 1.0
+        >>> layer.zero_grad()
+        >>> bool(layer.weight.grad.any())
+        False
+        """
         for parameter in self.parameters():
             parameter.grad[...] = 0
 
     def train(self: _M, mode: bool = True) -> _M:
-        """Set training mode (``mode=False``: evaluation) here and in every child; returns self."""
+        """Set training mode (``mode=False``: evaluation) here and in every child.
+
+        Parameters
+        ----------
+        mode : bool, optional
+            True for training, False for evaluation; TypeError for anything else.
+
+        Returns
+        -------
+        Module
+            self.
+
+        Examples
+        --------
+        >>> from fastdrop.nn import Dropout, Sequential
+        >>> net = Sequential(Dropout(0.5))
+        >>> net.train(False)[0].training, net.train()[0].training
+        (False, True)
+        """
         self.training = check_bool(mode, "mode")
         for child in self.children():
             child.train(mode)
         return self
 
     def eval(self: _M) -> _M:
-        """Evaluation mode, here and in every child; returns self."""
+        """Evaluation mode, here and in every child: ``train(False)``; returns self.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastdrop.nn import Dropout
+        >>> Dropout(0.5, rng=0).eval()(np.ones(3))  # inverted dropout at evaluation: identity
+        array([1., 1., 1.])
+        """
         return self.train(False)
 
 
@@ -225,11 +269,32 @@ class Sequential(Module):
         self.modules = list(modules)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """x through every module, input side first.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastdrop.nn import ReLU, Sequential, Tanh
+        >>> Sequential(ReLU(), Tanh()).forward(np.array([-1.0, 0.0]))
+        array([0., 0.])
+        """
         for module in self.modules:
             x = module.forward(x)
         return x
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
+        """grad through every module's backward, output side first: the gradient with respect
+        to the last :meth:`forward`'s input.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastdrop.nn import ReLU, Sequential, Tanh
+        >>> net = Sequential(ReLU(), Tanh())
+        >>> _ = net(np.array([-1.0, 0.0, 1.0]))
+        >>> net.backward(np.ones(3)).round(4)  # 0 where ReLU cut, 1 - tanh(1)**2 past it
+        array([0.  , 0.  , 0.42])
+        """
         for module in reversed(self.modules):
             grad = module.backward(grad)
         return grad

@@ -68,6 +68,17 @@ class _ReplayedNoise(Module):
         self._shape: tuple[int, ...] | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """x with fresh noise in training mode (its draw kept as :attr:`last_draw`), the
+        evaluation rule otherwise; a new array of x's float dtype and shape.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastdrop.nn import Dropout
+        >>> layer = Dropout(0.5, rng=7)
+        >>> layer.forward(np.ones(4)), layer.last_draw
+        (array([0., 2., 0., 0.]), fastdrop.Draw(key=7, offset=0))
+        """
         x = check_floating(x)
         elements = self._noise_elements(x.shape)  # checked in either mode
         draw = None
@@ -78,6 +89,18 @@ class _ReplayedNoise(Module):
         return y
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
+        """grad with the noise of the last forward applied again (replayed from
+        :attr:`last_draw`), or the evaluation rule after an evaluation forward; a new array.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastdrop.nn import Dropout
+        >>> layer = Dropout(0.5, rng=7)
+        >>> _ = layer(np.ones(4))
+        >>> layer.backward(np.full(4, 3.0))  # the forward's mask and scale
+        array([0., 6., 0., 0.])
+        """
         return self._apply(self._gradient(grad), self.last_draw)
 
     def _noise_elements(self, shape: tuple[int, ...]) -> int | None:
@@ -302,9 +325,31 @@ class AlphaDropout(_ReplayedNoise):
         return y
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
+        """``a * grad`` where the last forward kept the unit, 0 where it dropped it (the
+        saturation is a constant); after an evaluation forward, a copy of grad.
+
+        Parameters
+        ----------
+        grad : numpy.ndarray
+            Float, of the last forward's output shape.
+
+        Returns
+        -------
+        numpy.ndarray
+            A new array: the gradient with respect to that forward's input.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastdrop.nn import AlphaDropout
+        >>> layer = AlphaDropout(0.2, rng=1)
+        >>> _ = layer(np.ones(6))
+        >>> bool(np.isin(layer.backward(np.ones(6)), [0.0, layer.a]).all())
+        True
+        """
         grad = self._gradient(grad)
-        if self.last_draw is None:
-            return grad
+        if self.last_draw is None:  # the identity, as a new array like every layer's backward
+            return self._apply(grad, None)
         y = empty_like(grad)
         with np.errstate(over="ignore", invalid="ignore"):
             np.multiply(grad, grad.dtype.type(self.a), out=y)

@@ -8,6 +8,8 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from .._core import check_bool, check_choice, check_int, check_rng, describe, resolve_draw
+from ..random import RNGLike
 from ._module import Module, Parameter
 
 # SELU (Klambauer et al. 2017): the fixed point of mean 0 and variance 1.
@@ -28,6 +30,39 @@ def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     with NumPy 2.4.6, every float32 product of 4 x 4 or larger warned)."""
     with np.errstate(all="ignore"):
         return a @ b
+
+
+def seed_sequence(rng: RNGLike) -> np.random.SeedSequence:
+    """What seeds NumPy's generators for ``rng``, which is checked as fastdrop.dropout checks it.
+
+    None: fresh entropy. An int k, or a Draw (k, offset): ``SeedSequence(k + offset * 2**64)``,
+    so that ``Draw(k)`` is k. A Philox stream: its next draw (one counter block). A Generator: a
+    seed drawn from it.
+
+    Examples
+    --------
+    >>> import fastdrop
+    >>> seed_sequence(fastdrop.Draw(5)).entropy, seed_sequence(fastdrop.Draw(5, 1)).entropy
+    (5, 18446744073709551621)
+    """
+    check_rng(rng)
+    if rng is None:
+        return np.random.SeedSequence()
+    if isinstance(rng, np.random.Generator):
+        return np.random.SeedSequence(int(rng.integers(0, 2**63)))
+    draw = resolve_draw(rng, 1)
+    return np.random.SeedSequence(draw.key | draw.offset << 64)
+
+
+def check_parameter_dtype(dtype: npt.DTypeLike) -> np.dtype:
+    """The dtype of a layer's parameters: float32 or float64, TypeError otherwise."""
+    try:
+        kind = np.dtype(dtype)
+    except TypeError:  # not a dtype at all
+        raise TypeError(f"dtype must be float32 or float64, got {describe(dtype)}") from None
+    if kind not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"dtype must be float32 or float64, got {kind}")
+    return kind
 
 
 def _saved(value: np.ndarray | None, layer: str) -> np.ndarray:
@@ -59,8 +94,9 @@ class Linear(Module):
         for tanh); biases start at 0.
     bias : bool, optional
         Whether to add a bias.
-    rng : None, int or numpy.random.Generator, optional
-        Seeds the initial weights.
+    rng : None, int, numpy.random.Generator, fastdrop.Philox or fastdrop.Draw, optional
+        Seeds the initial weights: the Generator itself draws them; anything else seeds one (see
+        :func:`seed_sequence`).
     dtype : float32 or float64, optional
         Of the parameters.
 
@@ -83,27 +119,30 @@ class Linear(Module):
         *,
         init: Literal["he", "glorot"] = "he",
         bias: bool = True,
-        rng: int | np.random.Generator | None = None,
+        rng: RNGLike = None,
         dtype: npt.DTypeLike = np.float32,
     ) -> None:
         super().__init__()
-        for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if init not in ("he", "glorot"):
-            raise ValueError(f"init must be 'he' or 'glorot', got {init!r}")
-        kind = np.dtype(dtype)
-        if kind not in (np.dtype(np.float32), np.dtype(np.float64)):
-            raise TypeError(f"dtype must be float32 or float64, got {kind}")
-        generator = np.random.default_rng(rng)
-        shape = (int(in_features), int(out_features))
+        shape = (
+            check_int(in_features, "in_features", 1),
+            check_int(out_features, "out_features", 1),
+        )
+        check_choice(init, "init", ("he", "glorot"))
+        has_bias = check_bool(bias, "bias")
+        kind = check_parameter_dtype(dtype)
+        # last, as it may move a stream: a Generator itself, or one seeded from rng
+        generator = (
+            rng
+            if isinstance(rng, np.random.Generator)
+            else np.random.default_rng(seed_sequence(rng))
+        )
         if init == "he":
             weight = generator.normal(0.0, math.sqrt(2.0 / shape[0]), shape)
         else:
             limit = math.sqrt(6.0 / (shape[0] + shape[1]))
             weight = generator.uniform(-limit, limit, shape)
         self.weight = Parameter(weight.astype(kind), "weight")
-        self.bias = Parameter(np.zeros(shape[1], kind), "bias") if bias else None
+        self.bias = Parameter(np.zeros(shape[1], kind), "bias") if has_bias else None
         self._input: np.ndarray | None = None
 
     def extra_repr(self) -> str:
@@ -117,6 +156,25 @@ class Linear(Module):
         return [self.weight] if self.bias is None else [self.weight, self.bias]
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """``x @ weight + bias``; x is kept for :meth:`backward`.
+
+        Parameters
+        ----------
+        x : numpy.ndarray, shape (..., in_features)
+            The inputs.
+
+        Returns
+        -------
+        numpy.ndarray
+            Of shape (..., out_features).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastdrop.nn import Linear
+        >>> Linear(4, 3, rng=0)(np.zeros((2, 4))).tolist()  # the bias, 0 at first
+        [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+        """
         x = np.asarray(x)
         if x.shape[-1:] != self.weight.value.shape[:1]:
             raise ValueError(
@@ -129,6 +187,27 @@ class Linear(Module):
         return y
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
+        """Add the gradients of weight and bias to their ``.grad``; returns ``grad @ weight.T``.
+
+        Parameters
+        ----------
+        grad : numpy.ndarray, shape (..., out_features)
+            The gradient with respect to the last :meth:`forward`'s output.
+
+        Returns
+        -------
+        numpy.ndarray
+            The gradient with respect to that forward's input.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastdrop.nn import Linear
+        >>> layer = Linear(4, 3, rng=0)
+        >>> _ = layer(np.ones((2, 4)))
+        >>> layer.backward(np.ones((2, 3))).shape, layer.bias.grad.tolist()
+        ((2, 4), [2.0, 2.0, 2.0])
+        """
         x = _saved(self._input, "Linear")
         grad = _gradient(grad, x.shape[:-1] + self.weight.value.shape[1:], "Linear")
         rows = x.reshape(-1, x.shape[-1])
@@ -156,11 +235,31 @@ class ReLU(Module):
         self._positive: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """``max(x, 0)``, in x's dtype; where x > 0 is kept for :meth:`backward`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastdrop.nn import ReLU
+        >>> ReLU().forward(np.array([-2, 0, 3]))
+        array([0, 0, 3])
+        """
         x = np.asarray(x)
         self._positive = x > 0
         return np.where(x <= 0, x.dtype.type(0), x).astype(x.dtype, copy=False)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
+        """``grad`` where the last forward's input was > 0, else 0.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastdrop.nn import ReLU
+        >>> layer = ReLU()
+        >>> _ = layer(np.array([-1.0, 0.0, 2.0]))
+        >>> layer.backward(np.array([5.0, 5.0, 5.0]))
+        array([0., 0., 5.])
+        """
         positive = _saved(self._positive, "ReLU")
         grad = _gradient(grad, positive.shape, "ReLU")
         return np.where(positive, grad, 0).astype(grad.dtype, copy=False)
@@ -184,10 +283,30 @@ class Tanh(Module):
         self._output: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """``np.tanh(x)``, kept for :meth:`backward`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastdrop.nn import Tanh
+        >>> Tanh().forward(np.array([0.0]))
+        array([0.])
+        """
         self._output = np.tanh(x)
         return self._output
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
+        """``grad * (1 - y**2)``, y the last forward's output.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastdrop.nn import Tanh
+        >>> layer = Tanh()
+        >>> _ = layer(np.array([0.0, 100.0]))
+        >>> layer.backward(np.array([2.0, 2.0]))
+        array([2., 0.])
+        """
         y = _saved(self._output, "Tanh")
         grad = _gradient(grad, y.shape, "Tanh")
         one = _constants_type(y)(1)
@@ -211,6 +330,15 @@ class SELU(Module):
         self._input: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """SELU of x (see the class); x is kept for :meth:`backward`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastdrop.nn import SELU
+        >>> SELU().forward(np.array([-100.0]))  # saturates at -scale * alpha
+        array([-1.75809934])
+        """
         x = np.asarray(x)
         self._input = x
         typed = _constants_type(x)
@@ -218,6 +346,17 @@ class SELU(Module):
         return (typed(SELU_SCALE) * np.where(x > 0, x, negative)).astype(typed, copy=False)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
+        """``grad`` times SELU's slope at the last forward's input.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastdrop.nn import SELU
+        >>> layer = SELU()
+        >>> _ = layer(np.array([1.0]))
+        >>> layer.backward(np.array([1.0]))  # the scale, for x > 0
+        array([1.05070099])
+        """
         x = _saved(self._input, "SELU")
         grad = _gradient(grad, x.shape, "SELU")
         typed = _constants_type(x)
@@ -252,20 +391,52 @@ class SoftmaxCrossEntropy:
     def __repr__(self) -> str:
         return "SoftmaxCrossEntropy()"
 
-    def __call__(self, logits: np.ndarray, labels: np.ndarray) -> float:
+    def __call__(self, logits: npt.ArrayLike, labels: npt.ArrayLike) -> float:
         """``self.forward(logits, labels)``."""
         return self.forward(logits, labels)
 
-    def forward(self, logits: np.ndarray, labels: np.ndarray) -> float:
-        labels = np.asarray(labels)
+    def forward(self, logits: npt.ArrayLike, labels: npt.ArrayLike) -> float:
+        """The mean loss; the softmax probabilities and the labels are kept for
+        :meth:`backward`.
+
+        Parameters
+        ----------
+        logits : array_like of float, shape (n, classes)
+            Unnormalised log-probabilities.
+        labels : array_like of int, shape (n,)
+            The classes, in [0, classes).
+
+        Returns
+        -------
+        float
+            The mean over the n rows of ``-log softmax(logits)[label]``.
+
+        Raises
+        ------
+        TypeError
+            If logits are not real numbers or labels not integers.
+        ValueError
+            If a shape is wrong or a label out of range.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastdrop.nn import SoftmaxCrossEntropy
+        >>> logits = np.array([[0.0, np.log(3.0)]])  # probabilities 1/4 and 3/4
+        >>> round(SoftmaxCrossEntropy().forward(logits, np.array([1])), 4)  # -log(3/4)
+        0.2877
+        """
+        logits, labels = np.asarray(logits), np.asarray(labels)
+        if logits.dtype.kind not in "iuf":
+            raise TypeError(f"logits must be real numbers, got dtype {logits.dtype}")
+        if labels.dtype.kind not in "iu":
+            raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
         if logits.ndim != 2 or labels.shape != logits.shape[:1]:
             raise ValueError(
                 f"logits must be (n, classes) and labels (n,), got {logits.shape} and "
                 f"{labels.shape}"
             )
-        if labels.dtype.kind not in "iu" or (
-            labels.size and (labels.min() < 0 or labels.max() >= logits.shape[1])
-        ):
+        if labels.size and (labels.min() < 0 or labels.max() >= logits.shape[1]):
             raise ValueError(f"labels must be integers in [0, {logits.shape[1]})")
         shifted = logits - logits.max(axis=1, keepdims=True)
         log_sum = np.log(np.exp(shifted).sum(axis=1, keepdims=True))

@@ -14,31 +14,36 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import _core
-from .._core import check_bool, check_int, check_mode, check_p, check_rng
+from .._core import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_mode,
+    check_p,
+    check_real,
+    check_rng,
+    describe,
+)
 from .._progress import Progress
 from ..functional import Probability, dropout, philox4x32
-from ..random import Draw, Philox, RNGLike, is_integer
+from ..random import Draw, Philox, RNGLike
 from ._module import Module, Sequential, temporary_mode
 from .dropout import Dropout
-from .layers import Linear, ReLU, SoftmaxCrossEntropy, Tanh, softmax
+from .layers import (
+    Linear,
+    ReLU,
+    SoftmaxCrossEntropy,
+    Tanh,
+    check_parameter_dtype,
+    seed_sequence,
+    softmax,
+)
 from .optim import SGD
 
 _ROWS_PER_CALL = 8192  # rows per forward call at prediction time (bounds the memory used)
 _HISTORY = ("loss", "error", "val_loss", "val_error", "lr", "seconds")  # fit's, in this order
 
 _Rows: TypeAlias = tuple[np.ndarray, np.ndarray]  # inputs and their labels, checked
-
-
-def _seed_sequence(rng: int | np.random.Generator | None) -> np.random.SeedSequence:
-    if rng is None or is_integer(rng):
-        if rng is not None and rng < 0:
-            raise ValueError(f"rng must be a non-negative int, got {rng}")
-        return np.random.SeedSequence(rng)
-    if isinstance(rng, np.random.Generator):
-        return np.random.SeedSequence(int(rng.integers(0, 2**63)))
-    raise TypeError(
-        f"rng must be None, an int or a numpy.random.Generator, got {type(rng).__name__}"
-    )
 
 
 def _listed(values: object) -> object:
@@ -59,12 +64,22 @@ def _check_rates(dropout: object, layers: int) -> list[float]:
     if dropout is None:
         return [0.0] * layers
     dropout = _listed(dropout)
-    if not isinstance(dropout, Sequence) or len(dropout) != layers:
+    if not isinstance(dropout, Sequence) or isinstance(dropout, str):
+        raise TypeError(
+            f"dropout must be None or a sequence of drop rates, got {type(dropout).__name__}"
+        )
+    if len(dropout) != layers:
         raise ValueError(
             f"dropout must give one rate per layer input ({layers}, input layer first), "
-            f"got {dropout!r}"
+            f"got {describe(dropout)}"
         )
-    return [check_p(rate, below_one=True) for rate in dropout]
+    rates = []
+    for i, rate in enumerate(dropout):
+        try:
+            rates.append(check_p(rate, below_one=True))
+        except (TypeError, ValueError) as error:  # check_p names p: say which rate it is
+            raise type(error)(f"dropout[{i}]: {error}") from None
+    return rates
 
 
 def _check_counts(**counts: int) -> None:
@@ -143,9 +158,11 @@ class MLP(Module):
     dropout : sequence of float or None, optional
         One drop rate per layer input, input layer first (``len(sizes) - 1`` rates; the paper
         uses 0.2 for the input and 0.5 for hidden layers). None: no dropout.
-    rng : None, int or numpy.random.Generator, optional
+    rng : None, int, numpy.random.Generator, fastdrop.Philox or fastdrop.Draw, optional
         Seeds everything random (initial weights, batch order, dropout masks): the same seed
-        gives the same run, bit for bit. None: fresh entropy.
+        gives the same run, bit for bit. None: fresh entropy; an int in [0, 2**64) or a Draw
+        (``Draw(k)`` is k); a Generator or a Philox stream gives a seed (and moves on). The rule
+        of :func:`fastdrop.dropout`'s ``rng``.
     activation : {"relu", "tanh"}, optional
         The hidden nonlinearity (with He or Glorot initialisation).
     mode : {"inverted", "vanilla"}, optional
@@ -205,7 +222,7 @@ class MLP(Module):
         self,
         sizes: Sequence[int | np.integer] | npt.NDArray[np.integer],
         dropout: Sequence[Probability] | npt.NDArray[np.floating] | None = None,
-        rng: int | np.random.Generator | None = None,
+        rng: RNGLike = None,
         *,
         activation: Literal["relu", "tanh"] = "relu",
         mode: Literal["inverted", "vanilla"] = "inverted",
@@ -214,18 +231,16 @@ class MLP(Module):
     ) -> None:
         self.sizes = _check_sizes(sizes)
         self.rates = _check_rates(dropout, len(self.sizes) - 1)
-        if activation not in ("relu", "tanh"):
-            raise ValueError(f"activation must be 'relu' or 'tanh', got {activation!r}")
+        check_choice(activation, "activation", ("relu", "tanh"))
         check_mode(mode)
         self.activation, self.mode = activation, mode
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-            raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
+        self.dtype = check_parameter_dtype(dtype)
         self.standardize = check_bool(standardize, "standardize")
         self.input_shift: np.ndarray | None = None
         self.input_scale: np.ndarray | None = None
-        # spawn(4)'s first three children are spawn(3)'s: the MC key left earlier seeds alone
-        init_seed, order_seed, mask_seed, mc_seed = _seed_sequence(rng).spawn(4)
+        # Last, as it may move a stream. spawn(4)'s first three children are spawn(3)'s: the
+        # MC key left earlier seeds alone.
+        init_seed, order_seed, mask_seed, mc_seed = seed_sequence(rng).spawn(4)
         self._order = np.random.default_rng(order_seed)
         self.stream = Philox(int(mask_seed.generate_state(1, np.uint64)[0]))
         self.mc_key = int(mc_seed.generate_state(1, np.uint64)[0])
@@ -356,11 +371,10 @@ class MLP(Module):
     def _labels(self, y: npt.ArrayLike, rows: int) -> np.ndarray:
         labels = np.asarray(y)
         classes = self.sizes[-1]
-        if labels.shape != (rows,) or labels.dtype.kind not in "iu":
-            raise ValueError(
-                f"y must be {rows} integer labels, got shape {labels.shape} and dtype "
-                f"{labels.dtype}"
-            )
+        if labels.dtype.kind not in "iu":
+            raise TypeError(f"y must hold integer labels, got dtype {labels.dtype}")
+        if labels.shape != (rows,):
+            raise ValueError(f"y must be {rows} labels, one a row of X, got shape {labels.shape}")
         if rows and (labels.min() < 0 or labels.max() >= classes):
             raise ValueError(f"labels must be in [0, {classes}), the output width")
         return labels.astype(np.intp)
@@ -411,7 +425,7 @@ class MLP(Module):
         validation_data : (X, y), optional
             Held-out data to report after each epoch.
         validation_split : float, optional
-            Or: the fraction of the rows, taken from the end of X and y, to hold out.
+            Or: the fraction of the rows, taken from the end of X and y, to hold out, in [0, 1).
         patience : int, optional
             Stop when the validation loss has not improved for this many epochs and restore
             the weights of the best epoch. Needs validation data.
@@ -426,14 +440,28 @@ class MLP(Module):
 
         Raises
         ------
-        ValueError
-            If X, y or an option is malformed.
         TypeError
-            If X is not numeric.
+            If X is not numeric, y not integers, or an option of the wrong type (a bool is no
+            number, and a flag must be a bool).
+        ValueError
+            If X or y is malformed or an option out of its range. Nothing has changed then:
+            neither the weights, nor the standardization, nor the streams.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastdrop.nn import MLP
+        >>> X = np.random.default_rng(0).standard_normal((200, 2))
+        >>> y = (X[:, 0] > 0).astype(int)
+        >>> model = MLP([2, 16, 2], dropout=[0.0, 0.2], rng=0)
+        >>> history = model.fit(X, y, epochs=5, validation_split=0.2, verbose=False)
+        >>> len(history["loss"]), bool(history["val_error"][-1] < 0.2)
+        (5, True)
         """
         X = self._raw_inputs(X)
         y = self._labels(y, X.shape[0])
         _check_counts(epochs=epochs, batch_size=batch_size)
+        check_bool(verbose, "verbose")
         train, validation = self._split_validation(X, y, validation_data, validation_split)
         stopping = _EarlyStopping(patience, validation is not None)
         optimizer = SGD(
@@ -469,8 +497,13 @@ class MLP(Module):
     ) -> tuple[_Rows, _Rows | None]:
         """The training rows and the validation rows (checked; None without validation): the
         given validation_data, or the last ``validation_split`` of X and y."""
-        if not 0.0 <= validation_split < 1.0:
-            raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
+        validation_split = check_real(validation_split, "validation_split", 0, 1, high_open=True)
+        if validation_data is not None and not (
+            isinstance(validation_data, (tuple, list)) and len(validation_data) == 2
+        ):
+            raise TypeError(
+                f"validation_data must be None or a pair (X, y), got {describe(validation_data)}"
+            )
         if validation_data is not None and validation_split:
             raise ValueError("give validation_data or validation_split, not both")
         if validation_split:
@@ -777,21 +810,56 @@ class MLP(Module):
     # -- weights ------------------------------------------------------------------------------
 
     def weights(self) -> list[np.ndarray]:
-        """The parameter arrays (weights and biases, input side first); views, not copies."""
+        """The parameter arrays (weights and biases, input side first); views, not copies.
+
+        Examples
+        --------
+        >>> from fastdrop.nn import MLP
+        >>> [w.shape for w in MLP([4, 8, 3], rng=0).weights()]
+        [(4, 8), (8,), (8, 3), (3,)]
+        """
         return [parameter.value for parameter in self.network.parameters()]
 
     def set_weights(self, arrays: Sequence[np.ndarray]) -> None:
-        """Copy ``arrays`` (as :meth:`weights` lists them) into the parameters."""
+        """Copy ``arrays`` (as :meth:`weights` lists them) into the parameters, all checked
+        before any is written.
+
+        Parameters
+        ----------
+        arrays : sequence of array_like
+            One real array a parameter, of its shape.
+
+        Raises
+        ------
+        TypeError
+            If ``arrays`` is not a sequence, or an array not real numbers.
+        ValueError
+            If the count or a shape differs.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastdrop.nn import MLP
+        >>> model, other = MLP([4, 8, 3], rng=0), MLP([4, 8, 3], rng=1)
+        >>> other.set_weights(model.weights())
+        >>> all(np.array_equal(a, b) for a, b in zip(model.weights(), other.weights()))
+        True
+        """
         parameters = self.network.parameters()
+        if not isinstance(arrays, Sequence) or isinstance(arrays, str):
+            raise TypeError(f"arrays must be a sequence of arrays, got {type(arrays).__name__}")
         if len(arrays) != len(parameters):
             raise ValueError(f"expected {len(parameters)} arrays, got {len(arrays)}")
-        for parameter, array in zip(parameters, arrays, strict=True):
-            if np.shape(array) != parameter.value.shape:
+        values = [np.asarray(array) for array in arrays]
+        for parameter, value in zip(parameters, values, strict=True):
+            if value.dtype.kind not in "iuf":
+                raise TypeError(f"{parameter.name} must be real numbers, got dtype {value.dtype}")
+            if value.shape != parameter.value.shape:
                 raise ValueError(
-                    f"{parameter.name} has shape {parameter.value.shape}, got {np.shape(array)}"
+                    f"{parameter.name} has shape {parameter.value.shape}, got {value.shape}"
                 )
-        for parameter, array in zip(parameters, arrays, strict=True):
-            parameter.value[...] = array
+        for parameter, value in zip(parameters, values, strict=True):
+            parameter.value[...] = value
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Save the architecture and weights to the file ``path``, in NumPy's ``.npz`` format (no
@@ -825,13 +893,35 @@ class MLP(Module):
             )
 
     @classmethod
-    def load(
-        cls, path: str | os.PathLike[str], rng: int | np.random.Generator | None = None
-    ) -> MLP:
-        """A model from a file written by :meth:`save`; ``rng`` seeds its future dropout and
-        batch order; the Monte-Carlo key (:attr:`mc_key`) is the saved one, so
-        :meth:`predict_proba` gives what it gave before saving (see :meth:`save` for an
-        example)."""
+    def load(cls, path: str | os.PathLike[str], rng: RNGLike = None) -> MLP:
+        """A model from a file written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file.
+        rng : None, int, numpy.random.Generator, fastdrop.Philox or fastdrop.Draw, optional
+            Seeds the model's future dropout and batch order, as for :class:`MLP`. The
+            Monte-Carlo key (:attr:`mc_key`) is the saved one, so :meth:`predict_proba` gives
+            what it gave before saving.
+
+        Returns
+        -------
+        MLP
+            The saved architecture, weights and standardization, in training mode.
+
+        Examples
+        --------
+        >>> import pathlib, tempfile
+        >>> from fastdrop.nn import MLP
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.npz"
+        >>> MLP([4, 8, 3], dropout=[0.2, 0.5], rng=0).save(path)
+        >>> MLP.load(path, rng=1)
+        MLP(
+          sizes=[4, 8, 3], dropout=[0.2, 0.5], activation='relu', mode='inverted', ...
+          ...
+        )
+        """
         with np.load(path, allow_pickle=False) as data:
             model = cls(
                 [int(n) for n in data["sizes"]],

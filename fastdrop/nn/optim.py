@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from .._core import check_real
 from ._module import Parameter
 
 
@@ -23,15 +24,23 @@ class SGD:
     parameters : iterable of Parameter
         What to update, e.g. ``model.parameters()``.
     lr : float, optional
-        The learning rate, > 0.
+        The learning rate, > 0 and finite.
     momentum : float, optional
         In [0, 1).
     weight_decay : float, optional
-        L2 penalty coefficient added to the weights' gradients, >= 0.
+        L2 penalty coefficient added to the weights' gradients, >= 0 and finite.
     max_norm : float or None, optional
-        The bound c on each unit's incoming weight norm; None for no constraint.
+        The bound c on each unit's incoming weight norm, > 0 and finite; None for no
+        constraint.
     lr_decay : float, optional
         :meth:`epoch_end` multiplies the learning rate by this, in (0, 1].
+
+    Raises
+    ------
+    TypeError
+        If a number is not a real number (a bool is none) or a parameter not a Parameter.
+    ValueError
+        If a number is out of its range (NaN and infinity are).
 
     Examples
     --------
@@ -57,25 +66,25 @@ class SGD:
         max_norm: float | None = None,
         lr_decay: float = 1.0,
     ) -> None:
+        if not isinstance(parameters, Iterable):
+            raise TypeError(
+                "parameters must be an iterable of fastdrop.nn.Parameter, got "
+                f"{type(parameters).__name__}"
+            )
         self.parameters = list(parameters)
-        if not all(isinstance(p, Parameter) for p in self.parameters):
-            raise TypeError("SGD takes an iterable of fastdrop.nn.Parameter")
-        checks = [
-            ("lr", lr, lr > 0),
-            ("momentum", momentum, 0 <= momentum < 1),
-            ("weight_decay", weight_decay, weight_decay >= 0),
-            ("lr_decay", lr_decay, 0 < lr_decay <= 1),
-        ]
-        if max_norm is not None:
-            checks.append(("max_norm", max_norm, max_norm > 0))
-        for name, value, ok in checks:
-            if not ok:
-                raise ValueError(f"{name} is out of range: {value!r}")
-        self.lr = float(lr)
-        self.momentum = float(momentum)
-        self.weight_decay = float(weight_decay)
-        self.max_norm = None if max_norm is None else float(max_norm)
-        self.lr_decay = float(lr_decay)
+        for parameter in self.parameters:
+            if not isinstance(parameter, Parameter):
+                raise TypeError(
+                    "parameters must be an iterable of fastdrop.nn.Parameter, got one "
+                    f"{type(parameter).__name__}"
+                )
+        self.lr = check_real(lr, "lr", 0, low_open=True)
+        self.momentum = check_real(momentum, "momentum", 0, 1, high_open=True)
+        self.weight_decay = check_real(weight_decay, "weight_decay", 0)
+        self.max_norm = (
+            None if max_norm is None else check_real(max_norm, "max_norm", 0, low_open=True)
+        )
+        self.lr_decay = check_real(lr_decay, "lr_decay", 0, 1, low_open=True)
         self._velocity = [np.zeros_like(p.value) for p in self.parameters]
 
     def __repr__(self) -> str:
@@ -88,12 +97,34 @@ class SGD:
         )
 
     def zero_grad(self) -> None:
-        """Set every parameter's gradient to zero."""
+        """Set every parameter's gradient to zero.
+
+        Examples
+        --------
+        >>> from fastdrop.nn import SGD, Linear
+        >>> layer = Linear(3, 2, rng=0)
+        >>> optimizer = SGD(layer.parameters())
+        >>> layer.bias.grad[...] = 1.0
+        >>> optimizer.zero_grad()
+        >>> layer.bias.grad
+        array([0., 0.], dtype=float32)
+        """
         for parameter in self.parameters:
             parameter.grad[...] = 0
 
     def step(self) -> None:
-        """One update from the accumulated gradients, then the max-norm projection."""
+        """One update from the accumulated gradients, then the max-norm projection.
+
+        Examples
+        --------
+        >>> from fastdrop.nn import SGD, Linear
+        >>> layer = Linear(3, 2, rng=0)
+        >>> optimizer = SGD(layer.parameters(), lr=0.5)
+        >>> layer.bias.grad[...] = 1.0
+        >>> optimizer.step()  # bias -= lr * grad
+        >>> layer.bias.value
+        array([-0.5, -0.5], dtype=float32)
+        """
         for parameter, velocity in zip(self.parameters, self._velocity, strict=True):
             is_weight = parameter.value.ndim >= 2
             grad = parameter.grad
@@ -107,5 +138,14 @@ class SGD:
                 parameter.value *= np.minimum(1.0, self.max_norm / np.maximum(norms, 1e-30))
 
     def epoch_end(self) -> None:
-        """Decay the learning rate: ``lr *= lr_decay``."""
+        """Decay the learning rate: ``lr *= lr_decay``.
+
+        Examples
+        --------
+        >>> from fastdrop.nn import SGD, Linear
+        >>> optimizer = SGD(Linear(3, 2, rng=0).parameters(), lr=0.1, lr_decay=0.5)
+        >>> optimizer.epoch_end()
+        >>> optimizer.lr
+        0.05
+        """
         self.lr *= self.lr_decay
