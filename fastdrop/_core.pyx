@@ -181,26 +181,27 @@ cpdef object check_uint64(object value, str name):
     return check_int(value, name, 0, UINT64_MAX)
 
 
+cdef double real_number(object value, str wanted) except? -1.0:
+    """``value`` as a double if it is a real number (not a bool; a 0-d array as its scalar, as
+    NumPy's ufuncs take one); an int or Fraction beyond the floats is NaN, out of any range.
+    Else a TypeError: "{wanted}, got" its type and value."""
+    cdef object number = value
+    if type(value) is float:
+        return <double>value
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        number = value[()]
+    if isinstance(number, (bool, numpy_bool)) or not isinstance(number, numbers.Real):
+        raise TypeError(f"{wanted}, got {type(value).__name__} {describe(value)}")
+    try:
+        return float(number)
+    except OverflowError:
+        return NAN
+
+
 cpdef double check_p(object p, bint below_one=False) except -1.0:
-    """A drop probability as a float: a real number (not a bool; a 0-d array as its scalar) in
-    [0, 1], or [0, 1) with ``below_one``. TypeError for any other type, ValueError out of range
-    (and for NaN)."""
-    cdef double value
-    cdef object number = p
-    if type(p) is not float and isinstance(p, np.ndarray) and p.ndim == 0:
-        number = p[()]  # a 0-d array is its scalar, as in NumPy's ufuncs
-    if type(number) is float:
-        value = <double>number
-    elif isinstance(number, (bool, numpy_bool)) or not isinstance(number, numbers.Real):
-        raise TypeError(
-            f"p must be a real number (the drop probability), got {type(p).__name__} "
-            f"{describe(p)}"
-        )
-    else:
-        try:
-            value = float(number)
-        except OverflowError:  # an int or Fraction beyond the floats: out of range
-            value = NAN
+    """A drop probability as a float: a real number (real_number) in [0, 1], or [0, 1) with
+    ``below_one``. TypeError for any other type, ValueError out of range (and for NaN)."""
+    cdef double value = real_number(p, "p must be a real number (the drop probability)")
     if not (0.0 <= value < 1.0 if below_one else 0.0 <= value <= 1.0):
         if below_one:
             raise ValueError(
@@ -223,17 +224,8 @@ cpdef bint check_bool(object value, str name) except -1:
 
 
 cpdef bint check_mode(object mode) except -1:
-    """True for mode "inverted", False for "vanilla"; TypeError for a non-string, ValueError for
-    another string."""
-    if not isinstance(mode, str):
-        raise TypeError(
-            f"mode must be 'inverted' or 'vanilla', got {type(mode).__name__} {describe(mode)}"
-        )
-    if mode == "inverted":
-        return True
-    if mode == "vanilla":
-        return False
-    raise ValueError(f"mode must be 'inverted' or 'vanilla', got {describe(mode)}")
+    """True for mode "inverted", False for "vanilla" (check_choice's errors otherwise)."""
+    return check_choice(mode, "mode", ("inverted", "vanilla")) == "inverted"
 
 
 cdef str real_rule(double low, double high, bint low_open, bint high_open):
@@ -246,31 +238,18 @@ cdef str real_rule(double low, double high, bint low_open, bint high_open):
 
 cpdef double check_real(object value, str name, double low, double high=INFINITY,
                         bint low_open=False, bint high_open=False) except? -1.0:
-    """``value`` as a float: a finite real number (not a bool) from ``low`` to ``high``, each
+    """``value`` as a float: a finite real number (real_number) from ``low`` to ``high``, each
     end included unless it is open. TypeError for any other type, ValueError out of range (NaN
     and infinity too)."""
-    cdef double number
-    if type(value) is float:
-        number = <double>value
-    elif isinstance(value, (bool, numpy_bool)) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"{name} must be {real_rule(low, high, low_open, high_open)}, got "
-            f"{type(value).__name__} {describe(value)}"
-        )
-    else:
-        try:
-            number = float(value)
-        except OverflowError:  # an int or Fraction beyond the floats: out of range
-            number = NAN
+    cdef str rule = real_rule(low, high, low_open, high_open)
+    cdef double number = real_number(value, f"{name} must be {rule}")
     if (
         isfinite(number)
         and (number > low if low_open else number >= low)
         and (number < high if high_open else number <= high)
     ):
         return number
-    raise ValueError(
-        f"{name} must be {real_rule(low, high, low_open, high_open)}, got {describe(value)}"
-    )
+    raise ValueError(f"{name} must be {rule}, got {describe(value)}")
 
 
 cpdef str check_choice(object value, str name, tuple choices):

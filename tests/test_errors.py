@@ -736,7 +736,7 @@ BAD_SGD_NUMBERS = [
     ("lr", "0.1", TypeError, "lr" + REAL + "str '0.1'$"),
     ("lr", True, TypeError, "lr" + REAL + "bool True$"),
     ("lr", None, TypeError, "lr" + REAL + "NoneType None$"),
-    ("lr", np.array(0.1), TypeError, "lr" + REAL + "ndarray"),
+    ("lr", np.array([0.1]), TypeError, "lr" + REAL + "ndarray"),  # a 0-d array is a number
     ("lr", 0, ValueError, "lr" + REAL + "0$"),
     ("lr", -0.1, ValueError, "lr" + REAL + r"-0\.1$"),
     ("lr", float("inf"), ValueError, "lr" + REAL + "inf$"),

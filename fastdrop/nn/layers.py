@@ -37,7 +37,7 @@ def seed_sequence(rng: RNGLike) -> np.random.SeedSequence:
 
     None: fresh entropy. An int k, or a Draw (k, offset): ``SeedSequence(k + offset * 2**64)``,
     so that ``Draw(k)`` is k. A Philox stream: its next draw (one counter block). A Generator: a
-    seed drawn from it.
+    seed drawn from it. A SeedSequence or BitGenerator: the key fastdrop.dropout would draw.
 
     Examples
     --------
