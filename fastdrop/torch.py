@@ -255,7 +255,7 @@ def _apply(kind: int, rule: _Rule, x: Tensor, out: Tensor) -> Tensor:
     tensors' memory); alpha dropout: a x + b where kept, c where dropped; its gradient: a x where
     kept, +0.0 where dropped."""
     if not rule.feature and kind != _ALPHA:  # kept elements scaled, dropped ones +0.0: the kernel
-        if x.is_neg() or out.is_neg():  # values that are memory negated (Tensor.conj().imag)
+        if x.is_neg():  # values that are memory negated (Tensor.conj().imag); out: x or new
             values = x.resolve_neg()
             return out.copy_(_apply(kind, rule, values, _empty_like(values)))
         scale = _core.inverted_scale(rule.p) if kind == _DROPOUT else _alpha_constants(rule.p)[0]
