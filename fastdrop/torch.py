@@ -20,7 +20,8 @@ PyTorch's own function unchanged.
 
 The op is registered with ``torch.library`` (``fastdrop::dropout``, its draw ``fastdrop::draw_``),
 with fake implementations and autograd formulas, so ``torch.compile`` runs it without a graph
-break and gives the results of eager mode for the same seed.
+break and gives the results of eager mode for the same seed (a ``generator`` given breaks the
+graph: its counters are made outside it).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 try:
     import torch
     from torch import Tensor
+    from torch.autograd import forward_ad as _forward_ad
     from torch.overrides import handle_torch_function, has_torch_function_unary
 except ImportError as error:  # pragma: no cover - exercised in a subprocess
     raise ImportError(
@@ -167,9 +169,12 @@ def _take_draw(generator: GeneratorLike, shape: torch.Size, feature: bool) -> tu
     """The (key, offset) of a call on an input of ``shape`` (a fastdrop stream's draw spans
     the call's mask elements)."""
     if generator is None or isinstance(generator, torch.Generator):
-        buffer = _draw_buffer
-        _fill_draw(buffer.tensor, generator)
-        key, offset = buffer.array.tolist()
+        if _transforms_active():  # torch.func refuses writes to a tensor made outside it
+            key, offset = _fill_draw(torch.empty(2, dtype=torch.int64), generator).tolist()
+        else:
+            buffer = _draw_buffer
+            _fill_draw(buffer.tensor, generator)
+            key, offset = buffer.array.tolist()
         return key & _UINT64, offset & _UINT64
     if isinstance(generator, Philox):
         generator = generator.draw(_mask_elements(shape, feature))
@@ -189,7 +194,13 @@ def _draw_as_tensor(generator: GeneratorLike, like: Tensor, feature: bool) -> Te
         return draw
     if generator is None or isinstance(generator, torch.Generator):
         return _fill_draw(torch.empty(2, dtype=torch.int64), generator)
-    key, offset = _take_draw(generator, like.shape, feature)
+    return _counters(generator, like.shape, feature)
+
+
+@torch.compiler.disable  # Dynamo would trace a Draw's 64-bit numbers as symbols, which fail here
+def _counters(generator: Draw | Philox, shape: torch.Size, feature: bool) -> Tensor:
+    """The draw of a Draw or Philox as two int64 (the same 64 bits each), made eagerly."""
+    key, offset = _take_draw(generator, shape, feature)
     return torch.tensor([_as_int64(key), _as_int64(offset)], dtype=torch.int64)
 
 
@@ -217,7 +228,10 @@ def _empty_like(t: Tensor) -> Tensor:
     if t.is_contiguous() or t.dim() < 2:
         return torch.empty_like(t)
     strides = t.stride()
-    order = sorted(range(t.dim()), key=lambda d: -strides[d])  # stable: ties in index order
+    # stable: ties in index order; a broadcast dimension (stride 0) keeps its place, as in
+    # PyTorch's elementwise results (an expanded row stays a row)
+    moving = sorted((d for d in range(t.dim()) if strides[d]), key=lambda d: -strides[d])
+    order = [d if not strides[d] else moving.pop(0) for d in range(t.dim())]
     inverse = [0] * len(order)
     for position, d in enumerate(order):
         inverse[d] = position
@@ -293,7 +307,7 @@ class _Replayed(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: Tensor, kind: int, rule: _Rule, inplace: bool) -> Tensor:  # type: ignore[override]
-        ctx.kind, ctx.rule = kind, rule
+        ctx.kind, ctx.rule, ctx.inplace = kind, rule, inplace
         if inplace:
             ctx.mark_dirty(x)
             return _apply(kind, rule, x, x)
@@ -302,6 +316,12 @@ class _Replayed(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None, None]:  # type: ignore[override]
         return _replay(_ADJOINT[ctx.kind], ctx.rule, grad, False), None, None, None
+
+    @staticmethod
+    def jvp(ctx, tangent: Tensor, *_: None) -> Tensor:  # type: ignore[override]
+        """Forward mode: the noise's linear part (its adjoint: a diagonal) on the tangent, in
+        place where the call was."""
+        return _replay(_ADJOINT[ctx.kind], ctx.rule, tangent, ctx.inplace)
 
 
 class _Transformable(torch.autograd.Function):
@@ -321,6 +341,10 @@ class _Transformable(torch.autograd.Function):
     def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
         return _Transformable.apply(grad, _ADJOINT[ctx.kind], ctx.rule), None, None
 
+    @staticmethod
+    def jvp(ctx, tangent: Tensor, *_: None) -> Tensor:  # type: ignore[override]
+        return _Transformable.apply(tangent, _ADJOINT[ctx.kind], ctx.rule)
+
 
 # The C apply that Function.apply ends in. Function.apply's Python part binds arguments and
 # unwraps torch.func's dead wrappers, nothing for _Replayed's inputs (torch.func's tensors take
@@ -338,7 +362,7 @@ except (AttributeError, KeyError):  # pragma: no cover - PyTorch 2.13 has both
 
 def _replay(kind: int, rule: _Rule, x: Tensor, inplace: bool) -> Tensor:
     """The noise on x, through autograd only where a gradient is wanted."""
-    if x.requires_grad and torch.is_grad_enabled():
+    if (x.requires_grad and torch.is_grad_enabled()) or _forward_ad._current_level >= 0:
         if _transforms_active():
             return _Replayed.apply(x, kind, rule, inplace)  # torch.func's error for it
         return _replayed_apply(x, kind, rule, inplace)
@@ -446,14 +470,11 @@ def _noise(
         return input  # as PyTorch: the input itself
     if feature and input.dim() < 2:
         raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
-    if inplace:
-        _check_writable(input)
-        if any(s == 0 and n > 1 for s, n in zip(input.stride(), input.shape, strict=True)):
-            raise RuntimeError(
-                "unsupported operation: more than one element of the written-to tensor refers to "
-                "a single memory location. Please clone() the tensor before performing the "
-                "operation."
-            )
+    if inplace and any(s == 0 and n > 1 for s, n in zip(input.stride(), input.shape, strict=True)):
+        raise RuntimeError(
+            "unsupported operation: more than one element of the written-to tensor refers to a "
+            "single memory location. Please clone() the tensor before performing the operation."
+        )
     everything = p == 1.0  # everything dropped, alpha dropout too (as PyTorch): no draw taken
     kind = _DROPOUT if everything else kind
     if _in_dispatch(input):
@@ -463,6 +484,8 @@ def _noise(
             draw = _draw_as_tensor(generator, input, feature)
         result = _dropout_op(input, draw, p, kind, feature)
         return input.copy_(result) if inplace else result
+    if inplace:  # in a graph, input.copy_ makes PyTorch's checks before it writes
+        _check_writable(input)
     key, offset = (0, 0) if everything else _take_draw(generator, input.shape, feature)
     rule = _Rule(key, offset, p, feature)
     if torch._C._functorch.is_functorch_wrapped_tensor(input):  # inside torch.func.grad & co.

@@ -16,6 +16,7 @@ from isolated import run_python
 
 torch = pytest.importorskip("torch")  # fastdrop.torch is optional: no PyTorch, no tests here
 
+import torch.autograd.forward_ad as fwAD  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
@@ -702,17 +703,37 @@ def test_compile_runs_without_graph_break_and_gives_eager_results():
     assert torch.equal(h.grad, eager_grad) and (eager_grad == 0).any()
 
 
-def test_compile_with_a_draw_and_eval_mode():
-    """A fastdrop.Draw as generator compiles without a break (a torch.Generator breaks the
-    graph: Dynamo cannot hold one); in eval mode the module is the identity."""
+def test_compile_with_draws_and_streams_and_eval_mode():
+    """A fastdrop.Draw or Philox as generator: its counters are made outside the graph (a break:
+    Dynamo would trace their 64-bit numbers as symbols), so a new draw each call (keys past 2**63
+    too) and a stream moving on each call give eager mode's results. In eval mode the module is
+    the identity, compiled whole."""
     x = torch.randn(4, 6)
-    draw = fastdrop.Draw(3, 4)
-    fn = torch.compile(
-        lambda t: ft.dropout(t, 0.5, generator=draw), fullgraph=True, backend="aot_eager"
-    )
-    assert torch.equal(fn(x), ft.dropout(x, 0.5, generator=draw))
+    fn = torch.compile(lambda t, d: ft.dropout(t, 0.5, generator=d), backend="aot_eager")
+    for draw in [fastdrop.Draw(3, 4), fastdrop.Draw(3, 5), fastdrop.Draw(2**64 - 1, 2**63)]:
+        assert torch.equal(fn(x, draw), ft.dropout(x, 0.5, generator=draw))
+    stream, twin = fastdrop.Philox(8), fastdrop.Philox(8)
+    streamed = torch.compile(lambda t: ft.dropout(t, 0.5, generator=stream), backend="aot_eager")
+    for _ in range(3):
+        assert torch.equal(streamed(x), ft.dropout(x, 0.5, generator=twin))
+    assert stream.offset == twin.offset == 3
     module = ft.Dropout(0.5).eval()
     assert torch.equal(torch.compile(module, fullgraph=True, backend="aot_eager")(x), x)
+
+
+def test_compile_in_place_without_graph_break():
+    """In place, compiled whole (PyTorch's checks come with the graph's copy_): eager mode's
+    result for the same seed, under autograd and under no_grad."""
+    torch.manual_seed(0)
+    model = ft.patch(nn.Sequential(nn.Linear(6, 6), nn.Dropout(0.5, inplace=True)))
+    compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
+    x = torch.randn(4, 6)
+    for grad_mode in (True, False):
+        with torch.set_grad_enabled(grad_mode):
+            torch.manual_seed(3)
+            expected = model(x)
+            torch.manual_seed(3)
+            assert torch.equal(compiled(x), expected)
 
 
 def test_the_registered_op():
@@ -745,10 +766,57 @@ def test_torch_function_subclasses_see_the_call():
 
 
 def test_torch_func_grad():
+    """With a Draw, and with PyTorch's generator (whose draw torch.func must not see written
+    into a tensor made outside it): the gradient is the forward's mask, scaled."""
     x = torch.randn(6, dtype=torch.float64)
     draw = fastdrop.Draw(1)
     grad = torch.func.grad(lambda t: ft.dropout(t, 0.5, generator=draw).sum())(x)
     assert torch.equal(grad, ft.dropout(torch.ones_like(x), 0.5, generator=draw))
+    for generator in (None, torch.Generator()):
+        seeded = generator.manual_seed if generator is not None else torch.manual_seed
+        seeded(4)
+        grad = torch.func.grad(lambda t, g=generator: ft.dropout(t, 0.5, generator=g).sum())(x)
+        seeded(4)
+        assert torch.equal(grad, ft.dropout(torch.ones_like(x), 0.5, generator=generator))
+
+
+# torch.func's first use imports code that warns (a PyTorch 2.13 deprecation).
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+@pytest.mark.parametrize("fn", [*FUNCTIONS, ft.feature_alpha_dropout])
+def test_forward_mode_ad(fn):
+    """The tangent is the noise's linear part applied to it (what backward applies: a
+    diagonal), with a dual tensor, in place too, and through torch.func.jvp; gradcheck's
+    forward-mode check passes in float64."""
+    draw = fastdrop.Draw(9)
+    x = torch.randn(SHAPES[fn], dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    tangent = torch.randn(x.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    x_var = x.clone().requires_grad_()
+    (expected,) = torch.autograd.grad(fn(x_var, 0.3, True, generator=draw), x_var, tangent)
+    for inplace in (False, True):
+        with fwAD.dual_level():
+            dual = fwAD.make_dual(x.clone(), tangent.clone())
+            primal, result = fwAD.unpack_dual(fn(dual, 0.3, True, inplace, generator=draw))
+        assert torch.equal(primal, fn(x, 0.3, True, generator=draw))
+        assert torch.equal(result, expected)
+    _, result = torch.func.jvp(lambda t: fn(t, 0.3, True, generator=draw), (x,), (tangent,))
+    assert torch.equal(result, expected)
+    small = torch.randn(2, 3, 2, dtype=torch.float64, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # dropout2d of a 3-d input
+        assert torch.autograd.gradcheck(
+            lambda t: fn(t, 0.3, True, generator=draw), small, check_forward_ad=True
+        )
+
+
+def test_broadcast_input_gives_rows():
+    """An expanded input (stride 0): the result is laid out as PyTorch's elementwise results
+    are, the broadcast dimension in its place, so ``.view`` works on it."""
+    row = torch.randn(5).expand(3, 5)
+    result = ft.dropout(row, 0.5, generator=fastdrop.Draw(2))
+    assert result.stride() == F.dropout(row, 0.5).stride() == (5, 1)
+    assert torch.equal(
+        result.view(-1), ft.dropout(row.contiguous(), 0.5, generator=fastdrop.Draw(2)).view(-1)
+    )
 
 
 def test_other_tensors_fall_back_to_pytorch():
