@@ -652,14 +652,14 @@ def test_generator_rng():
 
 
 def test_seed_sequence_and_bit_generator_rng():
-    """SPEC 7's other seeds: a SeedSequence or BitGenerator draws the key from
+    """The other values SPEC 7 names: a SeedSequence or BitGenerator draws the key from
     numpy.random.default_rng(rng), so a SeedSequence gives the same mask every call and a
     BitGenerator's state moves on, as a Generator's does."""
     x = np.ones(1000, np.float32)
-    seeds = np.random.SeedSequence(31)
+    sequence = np.random.SeedSequence(31)
     expected = fastdrop.dropout(x, 0.5, rng=np.random.default_rng(np.random.SeedSequence(31)))
-    assert_same_bits(fastdrop.dropout(x, 0.5, rng=seeds), expected)
-    assert_same_bits(fastdrop.dropout(x, 0.5, rng=seeds), expected)
+    assert_same_bits(fastdrop.dropout(x, 0.5, rng=sequence), expected)
+    assert_same_bits(fastdrop.dropout(x, 0.5, rng=sequence), expected)
     bits = np.random.PCG64(32)
     first, second = (fastdrop.dropout(x, 0.5, rng=bits) for _ in range(2))
     again = np.random.default_rng(np.random.PCG64(32))

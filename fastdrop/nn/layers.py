@@ -33,7 +33,7 @@ def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def seed_sequence(rng: RNGLike) -> np.random.SeedSequence:
-    """What seeds NumPy's generators for ``rng``, which is checked as fastdrop.dropout checks it.
+    """The SeedSequence of NumPy's generators for ``rng``, checked as fastdrop.dropout checks it.
 
     None: fresh entropy. An int k, or a Draw (k, offset): ``SeedSequence(k + offset * 2**64)``,
     so that ``Draw(k)`` is k. A Philox stream: its next draw (one counter block). A Generator: a
@@ -95,7 +95,7 @@ class Linear(Module):
     bias : bool, optional
         Whether to add a bias.
     rng : None, int, numpy.random.Generator, fastdrop.Philox or fastdrop.Draw, optional
-        Seeds the initial weights: the Generator itself draws them; anything else seeds one (see
+        Where the initial weights come from: the Generator itself, or one made from rng (see
         :func:`seed_sequence`).
     dtype : float32 or float64, optional
         Of the parameters.

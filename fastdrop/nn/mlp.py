@@ -239,7 +239,7 @@ class MLP(Module):
         self.input_shift: np.ndarray | None = None
         self.input_scale: np.ndarray | None = None
         # Last, as it may move a stream. spawn(4)'s first three children are spawn(3)'s: the
-        # MC key left earlier seeds alone.
+        # MC key left the earlier children as they were.
         init_seed, order_seed, mask_seed, mc_seed = seed_sequence(rng).spawn(4)
         self._order = np.random.default_rng(order_seed)
         self.stream = Philox(int(mask_seed.generate_state(1, np.uint64)[0]))
@@ -901,8 +901,8 @@ class MLP(Module):
         path : str or os.PathLike
             The file.
         rng : None, int, numpy.random.Generator, fastdrop.Philox or fastdrop.Draw, optional
-            Seeds the model's future dropout and batch order, as for :class:`MLP`. The
-            Monte-Carlo key (:attr:`mc_key`) is the saved one, so :meth:`predict_proba` gives
+            Where the model's future dropout and batch order come from, as for :class:`MLP`.
+            The Monte-Carlo key (:attr:`mc_key`) is the saved one, so :meth:`predict_proba` gives
             what it gave before saving.
 
         Returns
